@@ -1,0 +1,242 @@
+"""The ``monitor`` command line. Every stage can be run by hand."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from monitor import __version__
+
+DEFAULT_CONFIG = "monitor.yaml"
+config_option = click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_CONFIG,
+    show_default=True,
+    envvar="MONITOR_CONFIG",
+    help="monitor.yaml (sources/ and rules/ are found relative to it)",
+)
+
+
+def setup_logging(level: str, json_logs: bool = False) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("apscheduler", "httpx", "httpcore", "apprise", "jieba", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def load_or_exit(config_path: Path) -> Any:
+    from monitor.config import ConfigInvalid, load_config
+
+    try:
+        return load_config(config_path)
+    except ConfigInvalid as exc:
+        for e in exc.errors:
+            click.echo(str(e), err=True)
+        click.echo(f"{len(exc.errors)} problem(s) found", err=True)
+        sys.exit(1)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="opinion-monitor")
+@click.option(
+    "--log-level",
+    default="INFO",
+    show_default=True,
+    envvar="MONITOR_LOG_LEVEL",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+)
+def main(log_level: str) -> None:
+    """opinion-monitor: review and public-opinion monitoring for e-commerce stores."""
+    setup_logging(log_level)
+
+
+@main.command()
+@config_option
+def run(config_path: Path) -> None:
+    """Run the daemon: poll sources, analyze, store, alert, notify. Stops cleanly on SIGTERM/Ctrl-C;
+    SIGHUP or an edited config file reloads it."""
+    from monitor.config import ConfigInvalid
+    from monitor.daemon import Daemon
+    from monitor.store import StoreError
+
+    daemon = Daemon(config_path)
+    try:
+        daemon.start()
+    except ConfigInvalid as exc:
+        for e in exc.errors:
+            click.echo(str(e), err=True)
+        raise click.ClickException(
+            "configuration is invalid; nothing started (`monitor check` lists the problems)"
+        ) from None
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    daemon.install_signal_handlers()
+    click.echo(
+        f"monitor running: {len(daemon.config.sources)} sources, {len(daemon.config.rules)} rules. "
+        "Ctrl-C stops."
+    )
+    daemon.run_forever()
+
+
+@main.command()
+@click.option("--summary-json", type=click.Path(path_type=Path), help="also write the summary counts as JSON")
+@click.option("--workdir", type=click.Path(path_type=Path), help="keep the demo's config and database here")
+@click.option(
+    "--rules",
+    "rules_dir",
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
+    help="rules folder (default: ./rules)",
+)
+@click.option("--timeout", default=110.0, show_default=True, help="seconds before the demo gives up")
+def demo(summary_json: Path | None, workdir: Path | None, rules_dir: Path | None, timeout: float) -> None:
+    """Run the real daemon against a simulated storefront on 127.0.0.1 and summarize (about 30 s)."""
+    from monitor.demo import run_demo
+
+    logging.getLogger("monitor").setLevel(logging.WARNING)
+    sm = run_demo(workdir.resolve() if workdir else None, rules_dir, summary_json, timeout)
+    if sm.interrupted:
+        sys.exit(130)
+
+
+@main.command()
+@config_option
+def check(config_path: Path) -> None:
+    """Validate monitor.yaml, sources/ and rules/; print every problem as path:line: key: message."""
+    config = load_or_exit(config_path)
+    for w in config.warnings:
+        click.echo(f"warning: {w}", err=True)
+    click.echo(
+        f"ok: {len(config.sources)} sources, {len(config.rules)} rules, "
+        f"{len(config.settings.channels)} channels ({len(config.files)} files)"
+    )
+
+
+@main.command("try-source")
+@config_option
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="print items as JSON lines")
+def try_source(config_path: Path, name: str, as_json: bool) -> None:
+    """Fetch and parse one source and print what it yields; stores nothing."""
+    from monitor.adapters import build
+    from monitor.adapters.base import ParseError
+    from monitor.clock import utcnow
+    from monitor.fetch import Blocked, Fetcher, FetchError
+    from monitor.normalize import normalize
+
+    config = load_or_exit(config_path)
+    src = config.sources.get(name)
+    if src is None:
+        raise click.ClickException(
+            f"no source named {name!r}; known: {', '.join(sorted(config.sources)) or 'none'}"
+        )
+    adapter = build(src)
+    fetcher = Fetcher()
+    now = utcnow()
+    url: str | None = adapter.first_url({})
+    verdict, total, page_no = "empty", 0, 0
+    try:
+        while url and page_no < src.max_pages:
+            page_no += 1
+            page = fetcher.get(url, src, adapter.request_headers())
+            parsed = adapter.parse(page)
+            click.echo(f"page {page_no}: HTTP {page.status} {len(parsed.items)} items  {url.split('?')[0]}")
+            if parsed.missing_fields:
+                click.echo(f"  missing fields: {parsed.missing_fields}")
+            for raw in parsed.items:
+                it = normalize(raw, src, now, config.settings.tz)
+                if as_json:
+                    click.echo(
+                        json.dumps(
+                            {k: str(v) if v is not None else None for k, v in it.__dict__.items()},
+                            ensure_ascii=False,
+                        )
+                    )
+                else:
+                    when = it.published_at.isoformat() if it.published_at else "?"
+                    click.echo(
+                        f"  - [{it.external_id}] {it.rating or '-'}★ {when} {it.author or ''}: {it.text[:80]}"
+                    )
+            total += len(parsed.items)
+            if parsed.verdict:
+                verdict = parsed.verdict
+                break
+            if not parsed.items:
+                break
+            url = parsed.next_url
+        if verdict == "empty" and total:
+            verdict = "ok"
+    except Blocked as exc:
+        verdict = f"blocked: {exc}"
+    except ParseError as exc:
+        verdict = f"broken: {exc}"
+    except FetchError as exc:
+        verdict = f"error: {exc}"
+    finally:
+        fetcher.close()
+    click.echo(f"verdict: {verdict} ({total} items on {page_no} page(s)); nothing stored")
+
+
+@main.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("upgrade")
+@config_option
+def db_upgrade(config_path: Path) -> None:
+    """Apply database migrations (also done when the daemon starts)."""
+    from monitor.store import Store, StoreError
+    from monitor.store.engine import current_revision
+
+    config = load_or_exit(config_path)
+    try:
+        store = Store.open(config.database_url)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"database at revision {current_revision(store.engine)}: {store.engine.url.render_as_string()}"
+    )
+    store.close()
+
+
+@main.command("notify-test")
+@config_option
+@click.argument("channel")
+def notify_test(config_path: Path, channel: str) -> None:
+    """Send a test message to one channel, directly (not through the outbox)."""
+    from monitor.clock import utcnow
+    from monitor.notify.outbox import send
+
+    config = load_or_exit(config_path)
+    if channel not in config.settings.channels:
+        raise click.ClickException(
+            f"no channel {channel!r}; known: {', '.join(sorted(config.settings.channels))}"
+        )
+    key = f"test-{utcnow():%Y%m%dT%H%M%S}"
+    ok, error = send(config, channel, "opinion-monitor test", "这是一条测试消息 / a test message.", key)
+    if not ok:
+        raise click.ClickException(error or "delivery failed")
+    click.echo(f"sent to {channel} (ref {key})")
+
+
+def _register_optional() -> None:
+    """Command groups owned by other modules."""
+    try:
+        from monitor.cli.sentiment import sentiment
+    except ImportError:
+        return
+    main.add_command(sentiment)
+
+
+_register_optional()

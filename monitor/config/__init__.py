@@ -1,0 +1,265 @@
+"""Load and validate everything an admin edits: ``monitor.yaml``, ``sources/*.yaml``, ``rules/*.yaml``.
+
+``load_config`` collects every problem in every file before failing, so ``monitor
+check`` can print them all at once as ``path:line: key.path: message``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from monitor.config.rules import Rule, RuleFile
+from monitor.config.settings import Settings
+from monitor.config.validate import validate
+from monitor.config.yamlload import ConfigError, ConfigInvalid, LoadedYaml, load_yaml_file
+
+__all__ = ["Config", "ConfigError", "ConfigInvalid", "Settings", "load_config"]
+
+
+@dataclass(frozen=True)
+class Located:
+    path: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}"
+
+
+@dataclass(frozen=True)
+class Config:
+    root: Path
+    settings: Settings
+    sources: dict[str, Any]  # name -> SourceConfig subclass instance
+    rules: list[Rule]
+    priority_words: list[str]
+    origins: dict[str, Located] = field(default_factory=dict)  # "source:NAME" / "rule:ID" -> where defined
+    files: dict[str, str] = field(default_factory=dict)  # path -> sha256 of its content
+    texts: dict[str, str] = field(default_factory=dict)  # path -> content (rule files, for versioning)
+    warnings: list[str] = field(default_factory=list)
+
+    def path(self, rel: str) -> Path:
+        p = Path(rel)
+        return p if p.is_absolute() else self.root / p
+
+    @property
+    def database_url(self) -> str:
+        if self.settings.database:
+            url = self.settings.database
+            if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+                rel = url[len("sqlite:///") :]
+                if rel and rel != ":memory:":
+                    return f"sqlite:///{self.path(rel)}"
+            return url
+        return f"sqlite:///{self.path(self.settings.data_dir) / 'monitor.db'}"
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _display(p: Path, root: Path) -> str:
+    try:
+        return str(p.relative_to(Path.cwd()))
+    except ValueError:
+        return str(p)
+
+
+def yaml_files(directory: Path) -> list[Path]:
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.glob("*.y*ml") if p.is_file() and not p.name.startswith("."))
+
+
+def load_config(config_path: Path | str) -> Config:
+    """Load everything; raise ConfigInvalid listing every error in every file."""
+    config_path = Path(config_path).resolve()
+    root = config_path.parent
+    errors: list[ConfigError] = []
+    files: dict[str, str] = {}
+    texts: dict[str, str] = {}
+    origins: dict[str, Located] = {}
+
+    def load(p: Path) -> LoadedYaml | None:
+        try:
+            loaded = load_yaml_file(p, _display(p, root))
+        except ConfigInvalid as exc:
+            errors.extend(exc.errors)
+            return None
+        files[loaded.path] = _sha(loaded.text)
+        texts[loaded.path] = loaded.text
+        return loaded
+
+    settings = Settings()
+    settings_file = load(config_path) if config_path.exists() else None
+    if not config_path.exists():
+        errors.append(ConfigError(_display(config_path, root), 1, "", "file not found"))
+    if settings_file is not None:
+        data = settings_file.data if settings_file.data is not None else {}
+        if not isinstance(data, dict):
+            errors.append(ConfigError(settings_file.path, 1, "", "expected a mapping of settings"))
+        else:
+            parsed, errs = validate(Settings, data, settings_file)
+            errors.extend(errs)
+            settings = parsed or settings
+
+    sources = _load_sources(root / settings.sources_dir, load, errors, origins)
+    rules, priority = _load_rules(root / settings.rules_dir, load, errors, origins)
+    settings_path = settings_file.path if settings_file else str(config_path)
+    _cross_check(settings, settings_file, sources, rules, origins, errors, settings_path)
+    if errors:
+        raise ConfigInvalid(errors)
+    warnings = [
+        f"{settings_path}: channel {name!r} uses ${{{var}}} which is not set in the environment"
+        for name, ch in settings.channels.items()
+        for var in ch.env_vars()
+        if var not in __import__("os").environ
+    ]
+    return Config(root, settings, sources, rules, priority, origins, files, texts, warnings)
+
+
+def _load_sources(
+    directory: Path, load: Any, errors: list[ConfigError], origins: dict[str, Located]
+) -> dict[str, Any]:
+    from monitor.adapters.base import registry
+
+    kinds = registry()
+    sources: dict[str, Any] = {}
+    for p in yaml_files(directory):
+        loaded = load(p)
+        if loaded is None or loaded.data is None:
+            continue
+        data = loaded.data
+        if not isinstance(data, dict) or set(data) - {"sources"}:
+            extra = sorted(set(data) - {"sources"}) if isinstance(data, dict) else []
+            msg = f"unknown key(s) {extra}" if extra else "expected a mapping with a 'sources' list"
+            errors.append(ConfigError(loaded.path, loaded.line_of(extra[:1]), "", msg))
+            continue
+        entries = data.get("sources") or []
+        if not isinstance(entries, list):
+            errors.append(ConfigError(loaded.path, loaded.line_of(["sources"]), "sources", "expected a list"))
+            continue
+        for i, entry in enumerate(entries):
+            kp: list[str | int] = ["sources", i]
+            if not isinstance(entry, dict):
+                errors.append(
+                    ConfigError(loaded.path, loaded.line_of(kp), f"sources[{i}]", "expected a mapping")
+                )
+                continue
+            raw_name = entry.get("name")
+            if isinstance(raw_name, str) and f"source:{raw_name}" in origins:
+                errors.append(
+                    ConfigError(
+                        loaded.path,
+                        loaded.line_of([*kp, "name"]),
+                        f"sources[{i}].name",
+                        f"duplicate source name {raw_name!r}",
+                        other=str(origins[f"source:{raw_name}"]),
+                    )
+                )
+                continue
+            if isinstance(raw_name, str):
+                origins[f"source:{raw_name}"] = Located(loaded.path, loaded.line_of(kp))
+            kind = entry.get("kind")
+            if not isinstance(kind, str) or kind not in kinds:
+                known = ", ".join(sorted(kinds))
+                errors.append(
+                    ConfigError(
+                        loaded.path,
+                        loaded.line_of([*kp, "kind"]),
+                        f"sources[{i}].kind",
+                        f"unknown source kind {kind!r} (known: {known})",
+                    )
+                )
+                continue
+            cfg, errs = validate(kinds[kind].Config, entry, loaded, kp)
+            errors.extend(errs)
+            if cfg is None:
+                continue
+            sources[cfg.name] = cfg
+    return sources
+
+
+def _load_rules(
+    directory: Path, load: Any, errors: list[ConfigError], origins: dict[str, Located]
+) -> tuple[list[Rule], list[str]]:
+    rules: list[Rule] = []
+    priority: list[str] = []
+    for p in yaml_files(directory):
+        loaded = load(p)
+        if loaded is None or loaded.data is None:
+            continue
+        parsed, errs = validate(RuleFile, loaded.data, loaded)
+        errors.extend(errs)
+        if parsed is None:
+            continue
+        priority.extend(w for w in parsed.priority_words if w not in priority)
+        for i, rule in enumerate(parsed.rules):
+            where = Located(loaded.path, loaded.line_of(["rules", i]))
+            key = f"rule:{rule.id}"
+            if key in origins:
+                errors.append(
+                    ConfigError(
+                        where.path,
+                        where.line,
+                        f"rules[{i}].id",
+                        f"duplicate rule id {rule.id!r}",
+                        other=str(origins[key]),
+                    )
+                )
+                continue
+            origins[key] = where
+            rules.append(rule)
+    return rules, priority
+
+
+def _cross_check(
+    settings: Settings,
+    settings_file: LoadedYaml | None,
+    sources: dict[str, Any],
+    rules: list[Rule],
+    origins: dict[str, Located],
+    errors: list[ConfigError],
+    settings_path: str,
+) -> None:
+    channels = set(settings.channels)
+
+    def settings_line(kp: list[str | int]) -> int:
+        return settings_file.line_of(kp) if settings_file else 1
+
+    for r in rules:
+        for ch in r.notify:
+            if ch not in channels:
+                where = origins[f"rule:{r.id}"]
+                errors.append(
+                    ConfigError(
+                        where.path,
+                        where.line,
+                        f"rule {r.id}.notify",
+                        f"unknown channel {ch!r}; channels are defined in monitor.yaml",
+                        other=f"{settings_path}:{settings_line(['channels'])}",
+                    )
+                )
+        for s in r.scope.sources:
+            if s not in sources:
+                where = origins[f"rule:{r.id}"]
+                errors.append(
+                    ConfigError(where.path, where.line, f"rule {r.id}.scope.sources", f"unknown source {s!r}")
+                )
+    refs: list[tuple[list[str | int], str]] = []
+    refs += [(["routing", "default", i], c) for i, c in enumerate(settings.routing.default)]
+    refs += [(["routing", "admins", i], c) for i, c in enumerate(settings.routing.admins)]
+    for i, route in enumerate(settings.routing.routes):
+        refs += [(["routing", "routes", i, "channels", j], c) for j, c in enumerate(route.channels)]
+    for name, channel in settings.channels.items():
+        if channel.fallback:
+            refs.append((["channels", name, "fallback"], channel.fallback))
+    for kp, ch_name in refs:
+        if ch_name not in channels:
+            from monitor.config.yamlload import dotted
+
+            errors.append(
+                ConfigError(settings_path, settings_line(kp), dotted(kp), f"unknown channel {ch_name!r}")
+            )

@@ -1,0 +1,211 @@
+"""Schema of ``monitor.yaml``: database, timezone, channels, routing, schedule profiles, web."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import date, timedelta
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: object) -> timedelta:
+    """``30s``, ``5m``, ``2h``, ``1d`` or a number of seconds."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=float(value))
+    if isinstance(value, str) and (m := _DURATION.match(value)):
+        return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
+    raise ValueError("expected a duration like 30s, 5m, 2h or 1d")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Duration = Annotated[timedelta, Field()]
+
+
+class _DurationFields(Strict):
+    @field_validator("*", mode="before")
+    @classmethod
+    def _durations(cls, v: object, info: object) -> object:
+        name = getattr(info, "field_name", "")
+        field = cls.model_fields.get(name)
+        if field is not None and field.annotation is timedelta:
+            return parse_duration(v)
+        return v
+
+
+def expand_env(text: str) -> str:
+    """Replace ``${VAR}``; raise KeyError naming the first unset variable."""
+
+    def sub(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name not in os.environ:
+            raise KeyError(name)
+        return os.environ[name]
+
+    return ENV_REF.sub(sub, text)
+
+
+def mask_secrets(url: str) -> str:
+    """Show a channel URL without its secrets: env refs stay as names, tokens become ***."""
+    masked = ENV_REF.sub(lambda m: "${" + m.group(1) + "}", url)
+    return re.sub(r"(://)([^/@${}]{6,})", lambda m: m.group(1) + m.group(2)[:2] + "***", masked)
+
+
+class Channel(Strict):
+    """A named destination; one or more apprise URLs (sent to all)."""
+
+    urls: list[str] = Field(min_length=1)
+    description: str = ""
+    max_length: int | None = Field(default=None, ge=200, description="split messages longer than this")
+    fallback: str | None = Field(default=None, description="channel to use when this one keeps failing")
+
+    @field_validator("urls")
+    @classmethod
+    def _has_scheme(cls, urls: list[str]) -> list[str]:
+        for u in urls:
+            if "://" not in u:
+                raise ValueError(f"{u!r} is not an apprise URL (scheme://...)")
+        return urls
+
+    def env_vars(self) -> list[str]:
+        return [m.group(1) for u in self.urls for m in ENV_REF.finditer(u)]
+
+
+class Match(Strict):
+    severity: list[str] | None = None
+    category: list[str] | None = None
+    rule: list[str] | None = None
+    kind: list[Literal["keyword", "burst", "source_health", "system"]] | None = None
+    platform: list[str] | None = None
+    source: list[str] | None = None
+    sku: list[str] | None = None
+    grade: list[int] | None = None
+
+
+class Route(Strict):
+    match: Match = Match()
+    channels: list[str] = Field(min_length=1)
+    continue_: bool = Field(default=False, alias="continue")
+
+
+class Routing(Strict):
+    default: list[str] = Field(default_factory=lambda: ["console"])
+    routes: list[Route] = Field(default_factory=list)
+    admins: list[str] = Field(default_factory=lambda: ["console"], description="source-health alerts")
+
+
+class Promotion(Strict):
+    """A calendar window (month-day, inclusive) during which the promotion profile applies."""
+
+    name: str
+    start: str = Field(pattern=r"^\d{2}-\d{2}$")
+    end: str = Field(pattern=r"^\d{2}-\d{2}$")
+
+    @model_validator(mode="after")
+    def _valid_days(self) -> Promotion:
+        for md in (self.start, self.end):
+            month, day = (int(x) for x in md.split("-"))
+            date(2024, month, day)  # 2024 is a leap year: accepts 02-29
+        return self
+
+    def contains(self, day: date) -> bool:
+        md = f"{day.month:02d}-{day.day:02d}"
+        if self.start <= self.end:
+            return self.start <= md <= self.end
+        return md >= self.start or md <= self.end  # window across new year
+
+
+class Profile(_DurationFields):
+    interval: timedelta = timedelta(minutes=10)
+    jitter: timedelta = timedelta(seconds=30)
+    interval_factor: float = Field(default=1.0, gt=0, le=10)
+
+
+class Schedule(Strict):
+    normal: Profile = Profile()
+    promotion: Profile = Profile(interval=timedelta(minutes=2), interval_factor=0.25)
+    promotions: list[Promotion] = Field(
+        default_factory=lambda: [
+            Promotion(name="年货节", start="01-10", end="01-25"),
+            Promotion(name="618", start="05-31", end="06-20"),
+            Promotion(name="双11", start="10-20", end="11-12"),
+            Promotion(name="双12", start="12-08", end="12-13"),
+        ]
+    )
+
+    def profile_for(self, day: date) -> tuple[str, Profile]:
+        for promo in self.promotions:
+            if promo.contains(day):
+                return f"promotion:{promo.name}", self.promotion
+        return "normal", self.normal
+
+
+class Alerting(_DurationFields):
+    group_wait: timedelta = Field(
+        default=timedelta(seconds=30), description="hold keyword alerts this long so a burst can absorb them"
+    )
+    group_interval: timedelta = timedelta(minutes=30)
+    burst_window: timedelta = timedelta(hours=2)
+    burst_min_count: int = Field(default=5, ge=2)
+    blind_after: int = Field(default=3, ge=1, description="non-ok polls in a row before a source-blind alert")
+
+
+class Analysis(Strict):
+    sentiment_model: str | None = Field(default=None, description="a model from `monitor sentiment train`")
+    workers: int = Field(
+        default=1, ge=0, le=32, description="analysis processes; 0 analyzes in the poll thread"
+    )
+
+
+class Web(Strict):
+    bind: str = "127.0.0.1:8080"
+    base_url: str = "http://127.0.0.1:8080"
+
+    @field_validator("bind")
+    @classmethod
+    def _bind(cls, v: str) -> str:
+        host, _, port = v.rpartition(":")
+        if not host or not port.isdigit() or not 0 <= int(port) < 65536:
+            raise ValueError("expected host:port")
+        return v
+
+
+class Settings(_DurationFields):
+    data_dir: str = "data"
+    database: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite in data_dir")
+    timezone: str = "Asia/Shanghai"
+    sources_dir: str = "sources"
+    rules_dir: str = "rules"
+    reload_check: timedelta = timedelta(seconds=2)
+    deliver_every: timedelta = timedelta(seconds=5)
+    workers: int = Field(default=4, ge=1, le=64, description="concurrent source polls")
+    channels: dict[str, Channel] = Field(default_factory=lambda: {"console": Channel(urls=["console://"])})
+    routing: Routing = Routing()
+    schedule: Schedule = Schedule()
+    alerting: Alerting = Alerting()
+    analysis: Analysis = Analysis()
+    web: Web = Web()
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {v!r}") from None
+        return v
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)

@@ -1,0 +1,1 @@
+"""Notification delivery: rendering, the durable outbox, apprise."""

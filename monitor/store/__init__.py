@@ -1,0 +1,165 @@
+"""The store: one interface over SQLite (default) and PostgreSQL.
+
+Everything one poll changes (items, analyses, alerts, outbox rows, source state,
+the poll record) is written in one transaction, so an interrupted poll leaves
+nothing half-done and a retried poll stores nothing twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from monitor.normalize import Item as NormItem
+from monitor.store import models as m
+from monitor.store.engine import StoreError, make_engine, upgrade
+
+__all__ = ["Store", "StoreError", "models"]
+
+
+@dataclass
+class ItemChange:
+    item: NormItem
+    kind: str  # "new" | "updated"
+    row_id: int | None = None
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def open(cls, url: str, *, migrate: bool = True) -> Store:
+        engine = make_engine(url)
+        try:
+            if migrate:
+                upgrade(engine)
+        except Exception as exc:  # surface a clear message for the common causes
+            raise StoreError(f"cannot open the database {engine.url.render_as_string()}: {exc}") from exc
+        return cls(engine)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self._sessions() as s:
+            yield s
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        with self._sessions.begin() as s:
+            yield s
+
+    # ---- sources -------------------------------------------------------------------------------
+    def source_state(self, s: Session, name: str) -> m.SourceState:
+        st = s.get(m.SourceState, name)
+        if st is None:
+            st = m.SourceState(name=name, cursor={}, consecutive_failures=0, polls=0, had_items=False)
+            s.add(st)
+            s.flush()
+        return st
+
+    def read_source_state(self, name: str) -> m.SourceState | None:
+        with self.session() as s:
+            return s.get(m.SourceState, name)
+
+    # ---- items ---------------------------------------------------------------------------------
+    def known(self, s: Session, source: str, external_ids: Sequence[str]) -> dict[str, tuple[int, str]]:
+        """external_id -> (row id, payload hash) for the ids already stored."""
+        out: dict[str, tuple[int, str]] = {}
+        ids = list(dict.fromkeys(external_ids))
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            q = select(m.Item.external_id, m.Item.id, m.Item.payload_hash).where(
+                m.Item.source == source, m.Item.external_id.in_(chunk)
+            )
+            out.update({ext: (iid, h) for ext, iid, h in s.execute(q)})
+        return out
+
+    def diff(self, s: Session, items: Sequence[NormItem]) -> list[ItemChange]:
+        """New and edited items; unchanged ones are dropped. Duplicates within a batch keep the first."""
+        if not items:
+            return []
+        by_source: dict[str, list[NormItem]] = {}
+        seen: set[tuple[str, str]] = set()
+        for it in items:
+            key = (it.source, it.external_id)
+            if key in seen:
+                continue
+            seen.add(key)
+            by_source.setdefault(it.source, []).append(it)
+        changes: list[ItemChange] = []
+        for source, group in by_source.items():
+            known = self.known(s, source, [it.external_id for it in group])
+            for it in group:
+                prev = known.get(it.external_id)
+                if prev is None:
+                    changes.append(ItemChange(it, "new"))
+                elif prev[1] != it.payload_hash:
+                    changes.append(ItemChange(it, "updated", prev[0]))
+        return changes
+
+    def save_items(self, s: Session, changes: Iterable[ItemChange], now: datetime) -> list[m.Item]:
+        rows: list[m.Item] = []
+        for ch in changes:
+            it = ch.item
+            if ch.kind == "updated" and ch.row_id is not None:
+                row = s.get(m.Item, ch.row_id)
+                if row is None:
+                    continue
+                s.add(
+                    m.ItemRevision(
+                        item_id=row.id,
+                        revision=row.revision,
+                        text=row.text,
+                        rating=row.rating,
+                        payload_hash=row.payload_hash,
+                        recorded_at=now,
+                    )
+                )
+                row.text, row.rating, row.payload_hash = it.text, it.rating, it.payload_hash
+                row.sku = it.sku or row.sku
+                row.parent_external_id = it.parent_external_id or row.parent_external_id
+                row.revision += 1
+                row.updated_at = now
+            else:
+                row = m.Item(
+                    source=it.source,
+                    platform=it.platform,
+                    external_id=it.external_id,
+                    parent_external_id=it.parent_external_id,
+                    url=it.url,
+                    author=it.author,
+                    text=it.text,
+                    rating=it.rating,
+                    product=it.product,
+                    sku=it.sku,
+                    attrs=it.attrs,
+                    published_at=it.published_at,
+                    fetched_at=it.fetched_at,
+                    updated_at=now,
+                    payload_hash=it.payload_hash,
+                    revision=1,
+                )
+                s.add(row)
+            rows.append(row)
+        s.flush()
+        return rows
+
+    def count(self, model: type[m.Base], *where: object) -> int:
+        with self.session() as s:
+            q = select(func.count()).select_from(model)
+            for w in where:
+                q = q.where(w)  # type: ignore[arg-type]
+            return int(s.scalar(q) or 0)

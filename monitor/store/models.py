@@ -1,0 +1,230 @@
+"""Tables. Times are stored as timezone-aware UTC."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from monitor.clock import as_utc
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """DateTime that always comes back aware in UTC (SQLite forgets the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; pass aware UTC times")
+        return as_utc(value)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime,
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+    }
+
+
+class SourceState(Base):
+    __tablename__ = "source_state"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    cursor: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    last_poll_at: Mapped[datetime | None]
+    last_ok_at: Mapped[datetime | None]
+    last_verdict: Mapped[str | None] = mapped_column(String(16))
+    last_reason: Mapped[str | None] = mapped_column(Text)
+    consecutive_failures: Mapped[int] = mapped_column(default=0)
+    blind_since: Mapped[datetime | None]
+    polls: Mapped[int] = mapped_column(default=0)
+    had_items: Mapped[bool] = mapped_column(default=False)
+    lease_owner: Mapped[str | None] = mapped_column(String(120))
+    lease_until: Mapped[datetime | None]
+
+
+class Poll(Base):
+    __tablename__ = "polls"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(200), index=True)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime]
+    verdict: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    pages: Mapped[int] = mapped_column(default=0)
+    items_seen: Mapped[int] = mapped_column(default=0)
+    items_new: Mapped[int] = mapped_column(default=0)
+    items_updated: Mapped[int] = mapped_column(default=0)
+
+
+class Item(Base):
+    __tablename__ = "items"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id", name="uq_items_source_external"),
+        Index("ix_items_published", "published_at"),
+        Index("ix_items_sku_published", "sku", "published_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(200))
+    platform: Mapped[str] = mapped_column(String(40))
+    external_id: Mapped[str] = mapped_column(String(200))
+    parent_external_id: Mapped[str | None] = mapped_column(String(200))
+    url: Mapped[str | None] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    rating: Mapped[int | None]
+    product: Mapped[str | None] = mapped_column(String(300))
+    sku: Mapped[str | None] = mapped_column(String(200))
+    attrs: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    published_at: Mapped[datetime | None]
+    fetched_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    payload_hash: Mapped[str] = mapped_column(String(64))
+    revision: Mapped[int] = mapped_column(default=1)
+
+
+class ItemRevision(Base):
+    """The previous content of an item each time the platform changed it."""
+
+    __tablename__ = "item_revisions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    revision: Mapped[int]
+    text: Mapped[str] = mapped_column(Text)
+    rating: Mapped[int | None]
+    payload_hash: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[datetime]
+
+
+class Analysis(Base):
+    __tablename__ = "analyses"
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
+    normalized: Mapped[str] = mapped_column(Text)
+    rules: Mapped[list[Any]] = mapped_column(default=list)
+    hits: Mapped[list[Any]] = mapped_column(default=list)
+    sentiment: Mapped[str] = mapped_column(String(8))
+    sentiment_score: Mapped[float]
+    dimensions: Mapped[list[Any]] = mapped_column(default=list)
+    grade: Mapped[int | None]
+    grade_reasons: Mapped[list[Any]] = mapped_column(default=list)
+    severity: Mapped[str | None] = mapped_column(String(16))
+    rules_version: Mapped[str] = mapped_column(String(64), default="")
+    analyzed_at: Mapped[datetime]
+
+
+class Alert(Base):
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_state", "state"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dedup_key: Mapped[str] = mapped_column(String(300), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # keyword | burst | source_health | system
+    state: Mapped[str] = mapped_column(String(16), default="firing")  # firing|acknowledged|resolved
+    rule_id: Mapped[str | None] = mapped_column(String(100))
+    category: Mapped[str | None] = mapped_column(String(100))
+    severity: Mapped[str] = mapped_column(String(16))
+    grade: Mapped[int | None]
+    platform: Mapped[str | None] = mapped_column(String(40))
+    source: Mapped[str | None] = mapped_column(String(200))
+    sku: Mapped[str | None] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(Text)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    item_count: Mapped[int] = mapped_column(default=0)
+    inhibited_by: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"))
+    labels: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    last_notified_at: Mapped[datetime | None]
+    acked_by: Mapped[str | None] = mapped_column(String(120))
+    acked_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+
+
+class AlertItem(Base):
+    __tablename__ = "alert_items"
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
+
+
+class Outbox(Base):
+    """A notification, written in the same transaction as what caused it, sent later."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"))
+    channel: Mapped[str] = mapped_column(String(120))
+    title: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|dead
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Delivery(Base):
+    __tablename__ = "deliveries"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(120))
+    at: Mapped[datetime]
+    ok: Mapped[bool]
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Incident(Base):
+    __tablename__ = "incidents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"))
+    sop: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    opened_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+
+
+class IncidentStep(Base):
+    __tablename__ = "incident_steps"
+    __table_args__ = (UniqueConstraint("incident_id", "step_key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    step_key: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(Text)
+    owner_role: Mapped[str] = mapped_column(String(40))
+    required: Mapped[bool] = mapped_column(default=True)
+    due_at: Mapped[datetime | None]
+    state: Mapped[str] = mapped_column(String(16), default="todo")  # todo|doing|done|skipped
+    by: Mapped[str | None] = mapped_column(String(120))
+    at: Mapped[datetime | None]
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class RuleVersion(Base):
+    __tablename__ = "rule_versions"
+    __table_args__ = (UniqueConstraint("path", "sha256"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    path: Mapped[str] = mapped_column(String(400))
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[str] = mapped_column(Text)
+    loaded_at: Mapped[datetime]
+
+
+class DetectorState(Base):
+    """Persisted state of an online detector (burst baselines) per scope."""
+
+    __tablename__ = "detector_state"
+    scope: Mapped[str] = mapped_column(String(300), primary_key=True)
+    state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime]

@@ -1,0 +1,140 @@
+"""The daemon as a process: reload on edit, clean stop on SIGTERM mid-poll, restart."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from monitor.config import load_config
+from monitor.daemon import Daemon, effective_interval
+from monitor.demo.sink import WebhookSink
+from monitor.demo.storefront import Storefront
+from monitor.store import Store
+from monitor.store import models as m
+from tests.conftest import write_project
+
+BAD_RULE = "rules:\n  - id: broken\n    title: T\n    category: c\n    keywords: [x]\n    colour: red\n"
+
+
+def wait_for(cond: object, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():  # type: ignore[operator]
+            return
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+def test_invalid_edit_keeps_running_config_and_logs(
+    tmp_path: Path, storefront: Storefront, sink: WebhookSink, caplog: pytest.LogCaptureFixture
+) -> None:
+    daemon = Daemon(write_project(tmp_path, storefront.base_url, sink.url))
+    daemon.start()
+    try:
+        rules_before = [r.id for r in daemon.config.rules]
+        (tmp_path / "rules" / "zz_bad.yaml").write_text(BAD_RULE, encoding="utf-8")
+        daemon.check_files()
+        assert daemon.reload_requested.is_set()
+        with caplog.at_level(logging.ERROR, logger="monitor.daemon"):
+            assert daemon.reload() is False
+        assert "zz_bad.yaml:6: rules[0].colour: unknown key" in caplog.text
+        assert [r.id for r in daemon.config.rules] == rules_before
+        assert daemon.poll("jd-cup") is not None  # still polling with the old config
+        (tmp_path / "rules" / "zz_bad.yaml").write_text(
+            BAD_RULE.replace("    colour: red\n", ""), encoding="utf-8"
+        )
+        assert daemon.reload() is True
+        assert "broken" in [r.id for r in daemon.config.rules]
+        with daemon.store.session() as s:
+            versions = s.scalar(select(func.count()).select_from(m.RuleVersion))
+        assert versions == 2  # default.yaml and the fixed zz_bad.yaml
+    finally:
+        daemon.shutdown()
+
+
+def test_sources_added_and_removed_on_reload(
+    tmp_path: Path, storefront: Storefront, sink: WebhookSink
+) -> None:
+    daemon = Daemon(write_project(tmp_path, storefront.base_url, sink.url))
+    daemon.start()
+    try:
+        assert daemon.scheduler.get_job("source:weibo") is not None
+        src = tmp_path / "sources" / "shop.yaml"
+        text = src.read_text(encoding="utf-8")
+        src.write_text(text[: text.index("  - name: weibo")], encoding="utf-8")
+        assert daemon.reload() is True
+        assert daemon.scheduler.get_job("source:weibo") is None
+        assert daemon.scheduler.get_job("source:jd-cup") is not None
+    finally:
+        daemon.shutdown()
+
+
+def test_promotion_profile_tightens_intervals(
+    tmp_path: Path, storefront: Storefront, sink: WebhookSink
+) -> None:
+    cfg = load_config(write_project(tmp_path, storefront.base_url, sink.url))
+    src = cfg.sources["jd-cup"].model_copy(update={"interval": timedelta(minutes=20)})
+    normal = effective_interval(src, cfg, datetime(2026, 3, 1, tzinfo=UTC))
+    promo = effective_interval(src, cfg, datetime(2026, 11, 11, 4, tzinfo=UTC))
+    assert normal[2] == "normal" and promo[2] == "promotion:双11"
+    assert promo[0] < normal[0]
+
+
+def _run(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "monitor", "run", "-c", str(config)],
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+
+
+@pytest.mark.slow
+def test_sigterm_during_a_poll_then_restart_loses_and_duplicates_nothing(
+    tmp_path: Path, storefront: Storefront, sink: WebhookSink
+) -> None:
+    config = write_project(tmp_path, storefront.base_url, sink.url)
+    log = tmp_path / "daemon.log"
+    storefront.delay = 1.5  # every request takes a while: SIGTERM lands inside a poll
+    proc = _run(config, log)
+    try:
+        wait_for(lambda: len(storefront.requests) >= 1)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0, log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    db = f"sqlite:///{tmp_path / 'data' / 'monitor.db'}"
+    store = Store.open(db)
+    interrupted_items = store.count(m.Item)
+    store.close()
+    assert "interrupted by shutdown; nothing stored" in log.read_text()
+    assert interrupted_items == 0
+
+    storefront.delay = 0
+    proc = _run(config, log)
+    try:
+        store = Store.open(db, migrate=False)
+        wait_for(lambda: store.count(m.Item) >= 18 and store.count(m.Poll) >= 3, timeout=40)
+        time.sleep(2.5)  # a few more polls of unchanged pages
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0, log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    with store.session() as s:
+        total = s.scalar(select(func.count()).select_from(m.Item))
+        distinct = s.scalar(select(func.count(func.distinct(m.Item.source + ":" + m.Item.external_id))))
+    store.close()
+    assert total == distinct == 18  # 11 JD + 4 shop + 3 Weibo posts in the scenario
+    assert "Traceback" not in log.read_text()

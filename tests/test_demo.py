@@ -1,0 +1,61 @@
+"""`monitor demo` as a newcomer runs it: a subprocess, the real daemon, a summary."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+@pytest.mark.slow
+def test_demo_ends_with_the_expected_summary(tmp_path: Path) -> None:
+    out = tmp_path / "summary.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "monitor",
+            "demo",
+            "--summary-json",
+            str(out),
+            "--workdir",
+            str(tmp_path / "w"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=150,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    summary = json.loads(out.read_text(encoding="utf-8"))
+    assert {"items", "alerts", "notifications_delivered", "negated_not_alerted"} <= set(summary)
+    assert summary["items"] == 18
+    assert summary["burst_alerts"] == 1
+    assert summary["keyword_alerts"] >= 2  # 发货慢 and the Weibo 假货 post, besides the absorbed 破损 ones
+    assert summary["negated_not_alerted"] >= 4
+    assert summary["notifications_delivered"] >= 3 and summary["notifications_pending"] == 0
+    assert summary["seconds"] < 120
+    assert "demo summary" in proc.stdout and "burst noticed                 yes" in proc.stdout
+    # Re-runnable on the same workdir: nothing is stored twice.
+    proc2 = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "monitor",
+            "demo",
+            "--summary-json",
+            str(out),
+            "--workdir",
+            str(tmp_path / "w"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=150,
+    )
+    assert proc2.returncode == 0, proc2.stdout[-3000:] + proc2.stderr[-3000:]

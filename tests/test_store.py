@@ -1,0 +1,101 @@
+"""The store contract, run on SQLite and (with MONITOR_TEST_PG_URL) PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+
+from monitor.adapters.base import RawItem, SourceConfig
+from monitor.normalize import normalize
+from monitor.store import Store
+from monitor.store import models as m
+from monitor.store.engine import current_revision, upgrade
+from tests.conftest import NOW
+
+SRC = SourceConfig(name="s1", kind="json", platform="jd")
+CST = timezone(timedelta(hours=8))
+
+
+def item(ext: str | None, text: str, rating: int | None = 5, author: str = "a") -> object:
+    return normalize(
+        RawItem(text=text, external_id=ext, rating=rating, author=author, published="2026-11-23 10:00:00"),
+        SRC,
+        NOW,
+        CST,
+    )
+
+
+def save(store: Store, items: list[object]) -> tuple[int, int]:
+    with store.transaction() as s:
+        changes = store.diff(s, items)  # type: ignore[arg-type]
+        store.save_items(s, changes, NOW)
+    return sum(c.kind == "new" for c in changes), sum(c.kind == "updated" for c in changes)
+
+
+def test_migrations_are_idempotent(store: Store) -> None:
+    assert current_revision(store.engine) == "0001"
+    upgrade(store.engine)
+    assert current_revision(store.engine) == "0001"
+
+
+def test_dedupe_on_source_and_external_id(store: Store) -> None:
+    assert save(store, [item("1", "好"), item("2", "不错"), item("1", "好")]) == (2, 0)
+    assert save(store, [item("1", "好"), item("2", "不错"), item("3", "一般")]) == (1, 0)
+    assert store.count(m.Item) == 3
+
+
+def test_same_id_in_another_source_is_another_item(store: Store) -> None:
+    other = normalize(RawItem(text="好", external_id="1"), SourceConfig(name="s2", kind="json"), NOW, CST)
+    assert save(store, [item("1", "好"), other]) == (2, 0)
+
+
+def test_edit_updates_and_keeps_history(store: Store) -> None:
+    save(store, [item("1", "还行", rating=4)])
+    assert save(store, [item("1", "还行。追评：用了一周就坏了", rating=2)]) == (0, 1)
+    with store.session() as s:
+        row = s.scalars(select(m.Item)).one()
+        assert row.revision == 2 and row.rating == 2 and "坏了" in row.text
+        rev = s.scalars(select(m.ItemRevision)).one()
+        assert rev.text == "还行" and rev.rating == 4 and rev.revision == 1
+
+
+def test_content_hash_when_platform_has_no_id(store: Store) -> None:
+    a, b = item(None, "没有编号的评价", author="x"), item(None, "没有编号的评价", author="y")
+    assert a.external_id.startswith("h:") and a.external_id != b.external_id  # type: ignore[attr-defined]
+    assert save(store, [a, b, item(None, "没有编号的评价", author="x")]) == (2, 0)
+
+
+def test_times_are_utc(store: Store) -> None:
+    save(store, [item("1", "好")])
+    with store.session() as s:
+        row = s.scalars(select(m.Item)).one()
+    assert row.published_at == datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+    assert row.fetched_at == NOW and row.fetched_at.tzinfo is not None
+
+
+def test_naive_datetimes_are_refused(store: Store) -> None:
+    with pytest.raises(Exception, match="naive datetime"), store.transaction() as s:
+        s.add(m.RuleVersion(path="x", sha256="y", content="", loaded_at=datetime(2026, 1, 1)))
+        s.flush()
+
+
+def test_a_failed_transaction_stores_nothing(store: Store) -> None:
+    with pytest.raises(RuntimeError), store.transaction() as s:
+        store.save_items(s, store.diff(s, [item("1", "好")]), NOW)
+        raise RuntimeError("crash before commit")
+    assert store.count(m.Item) == 0
+
+
+def test_unique_constraint_holds_under_a_race(store: Store) -> None:
+    """Two writers that both saw the id as new: the second commit fails, nothing is duplicated."""
+    with store.session() as s1, store.session() as s2:
+        c1 = store.diff(s1, [item("9", "a")])
+        c2 = store.diff(s2, [item("9", "a")])
+        store.save_items(s1, c1, NOW)
+        s1.commit()
+        with pytest.raises(Exception, match=r"(?i)unique|duplicate"):
+            store.save_items(s2, c2, NOW)
+            s2.commit()
+    assert store.count(m.Item) == 1

@@ -22,6 +22,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select
 
 from monitor.adapters.base import SourceConfig
+from monitor.alerting import lifecycle
 from monitor.analyze.pool import AnalysisPool
 from monitor.clock import utcnow
 from monitor.config import Config, ConfigInvalid, load_config, yaml_files
@@ -76,6 +77,7 @@ class Daemon:
         now: Callable[[], datetime] = utcnow,
         fetcher: Fetcher | None = None,
         on_stored: Callable[[RunResult], None] | None = None,
+        http: bool = True,
     ) -> None:
         self.config_path = Path(config_path)
         self.now = now
@@ -91,6 +93,8 @@ class Daemon:
         self.ctx: Context
         self.scheduler: BackgroundScheduler
         self.reload_errors: list[str] = []
+        self._http_enabled = http
+        self.http: Any = None
 
     # ---- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -128,7 +132,18 @@ class Daemon:
         self.scheduler.add_job(
             self.check_profile, IntervalTrigger(minutes=1), id="profile", executor="system"
         )
+        self.scheduler.add_job(
+            self.lifecycle,
+            IntervalTrigger(seconds=s.alerting.evaluate_every.total_seconds()),
+            id="lifecycle",
+            executor="system",
+        )
         self.scheduler.start()
+        if self._http_enabled:
+            from monitor.web import Server, create_app
+
+            self.http = Server(create_app(self, self.now), s.web.bind)
+            self.http.start()
         log.info(
             "daemon started: %d sources, %d rules, database %s",
             len(self.config.sources),
@@ -161,6 +176,8 @@ class Daemon:
         self.stop_event.set()
         with contextlib.suppress(SchedulerNotRunningError):
             self.scheduler.shutdown(wait=True)
+        if self.http is not None:
+            self.http.stop()
         self.ctx.analysis.close()
         self.store.close()
         log.info("daemon stopped")
@@ -209,6 +226,18 @@ class Daemon:
         except Exception:
             log.exception("delivery round failed; will retry")
             return None
+
+    def lifecycle(self) -> lifecycle.Tick | None:
+        if self.stop_event.is_set():
+            return None
+        try:
+            t = lifecycle.tick(self.store, self.config, self.now())
+        except Exception:
+            log.exception("alert lifecycle round failed; will retry")
+            return None
+        if t.updates or t.reminders or t.escalations or t.resolved:
+            self.scheduler.modify_job("deliver", next_run_time=self.now())
+        return t
 
     def check_profile(self) -> None:
         if not self.config.sources:

@@ -7,7 +7,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -60,7 +60,8 @@ def store(store_url: str) -> Iterator[Store]:
 
 @pytest.fixture
 def storefront() -> Iterator[Storefront]:
-    front = Storefront(clock=lambda: 1e9).start()  # everything in the scenario is visible
+    # Everything in the scenario is visible, published ten minutes before the tests' NOW.
+    front = Storefront(clock=lambda: 1e9, start_wall=NOW - timedelta(minutes=10)).start()
     yield front
     front.stop()
 
@@ -76,7 +77,7 @@ def write_project(
     tmp_path: Path, front_url: str, sink_url: str, extra_settings: str = "", db_url: str | None = None
 ) -> Path:
     """A config directory like an admin's: monitor.yaml, sources/, rules/ (the default pack)."""
-    shutil.copytree(ROOT / "rules", tmp_path / "rules", ignore=shutil.ignore_patterns("sops"))
+    shutil.copytree(ROOT / "rules", tmp_path / "rules")
     (tmp_path / "sources").mkdir(exist_ok=True)
     hook = sink_url.split("://", 1)[1]
     db_line = f"database: {db_url}\n" if db_url else ""
@@ -95,6 +96,8 @@ alerting:
   burst_min_count: 5
 analysis:
   workers: 0
+web:
+  bind: 127.0.0.1:0
 schedule:
   normal: {{interval: 1s, jitter: 0s}}
   promotion: {{interval: 1s, jitter: 0s}}

@@ -35,9 +35,9 @@ def save(store: Store, items: list[object]) -> tuple[int, int]:
 
 
 def test_migrations_are_idempotent(store: Store) -> None:
-    assert current_revision(store.engine) == "0001"
+    assert current_revision(store.engine) == "0002"
     upgrade(store.engine)
-    assert current_revision(store.engine) == "0001"
+    assert current_revision(store.engine) == "0002"
 
 
 def test_dedupe_on_source_and_external_id(store: Store) -> None:

@@ -1,7 +1,8 @@
-"""Alert decisions for one poll's stored items: keyword alerts, bursts, source health.
+"""Alert decisions for one poll's stored items: keyword alerts and bursts.
 
 Runs inside the poll's transaction: alerts and their outbox rows commit together
-with the items that caused them, or not at all.
+with the items that caused them, or not at all. The lifecycle after that (updates,
+reminders, escalation, resolution) is in ``monitor.alerting.lifecycle``.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from monitor.alerting import bursts
 from monitor.analyze import Analysis
 from monitor.config import Config
-from monitor.notify import outbox
 from monitor.store import models as m
 
 SEVERITY_ORDER = ("low", "medium", "high", "critical")
+BURST_SCOPES = ("rule_sku", "rule", "sku", "store")
 
 
 @dataclass
@@ -27,7 +29,7 @@ class AlertEvent:
     event: str  # firing | update | resolved
 
 
-def _labels(alert: m.Alert) -> dict[str, object]:
+def labels_of(alert: m.Alert) -> dict[str, object]:
     return {
         "kind": alert.kind,
         "severity": alert.severity,
@@ -40,7 +42,7 @@ def _labels(alert: m.Alert) -> dict[str, object]:
     }
 
 
-def _open_alert(s: Session, key: str) -> m.Alert | None:
+def open_alert(s: Session, key: str) -> m.Alert | None:
     q = (
         select(m.Alert)
         .where(m.Alert.dedup_key == key, m.Alert.state != "resolved")
@@ -49,32 +51,42 @@ def _open_alert(s: Session, key: str) -> m.Alert | None:
     return s.scalars(q).first()
 
 
-def _new_alert(s: Session, now: datetime, **fields: object) -> m.Alert:
-    alert = m.Alert(state="firing", created_at=now, updated_at=now, item_count=0, labels={}, **fields)
+def new_alert(s: Session, now: datetime, **fields: object) -> m.Alert:
+    alert = m.Alert(state="firing", created_at=now, updated_at=now, item_count=0, **fields)
     s.add(alert)
     s.flush()
-    alert.labels = _labels(alert)
+    alert.labels = {**labels_of(alert), **(alert.labels or {})}
     return alert
+
+
+def attach(s: Session, alert: m.Alert, row: m.Item, now: datetime) -> bool:
+    if s.get(m.AlertItem, (alert.id, row.id)) is not None:
+        return False
+    s.add(m.AlertItem(alert_id=alert.id, item_id=row.id))
+    alert.item_count += 1
+    alert.updated_at = now
+    alert.last_item_at = now
+    return True
 
 
 def evaluate(
     s: Session, config: Config, rows: Sequence[m.Item], analyses: Sequence[Analysis], now: datetime
 ) -> list[AlertEvent]:
-    """Keyword alerts per rule and SKU, and bursts of negative hits per rule and SKU."""
-    cfg = config.settings.alerting
+    """Keyword alerts per rule, source and SKU; bursts for the scopes these items touch."""
+    from monitor.notify import outbox
+
     rules = {r.id: r for r in config.rules}
     events: list[AlertEvent] = []
-    touched: set[tuple[str, str | None]] = set()
+    touched: dict[str, bursts.Scope] = {}
     for row, analysis in zip(rows, analyses, strict=True):
         for rule_id in analysis.rules:
             rule = rules.get(rule_id)
             if rule is None:
                 continue
-            touched.add((rule_id, row.sku))
             key = f"keyword:{rule_id}:{row.source}:{row.sku or '-'}"
-            alert = _open_alert(s, key)
+            alert = open_alert(s, key)
             if alert is None:
-                alert = _new_alert(
+                alert = new_alert(
                     s,
                     now,
                     dedup_key=key,
@@ -86,93 +98,88 @@ def evaluate(
                     platform=row.platform,
                     source=row.source,
                     sku=row.sku,
-                    title=f"{rule.title}: {row.sku or row.source}",
+                    title=f"{rule.title} · {row.sku or row.source}",
                     summary=f"关键词「{rule.title}」命中 · {row.platform} · {row.source}",
+                    labels={},
                 )
-                burst = _open_alert(s, f"burst:{rule_id}:{row.sku or '-'}")
-                if burst is not None:
-                    alert.inhibited_by = burst.id
                 events.append(AlertEvent(alert, "firing"))
-            _attach(s, alert, row, now)
+            attach(s, alert, row, now)
             if SEVERITY_ORDER.index(analysis.severity or "low") > SEVERITY_ORDER.index(alert.severity):
                 alert.severity = analysis.severity or alert.severity
-    for rule_id, sku in touched:
-        ev = _burst(s, config, rule_id, sku, now, cfg.burst_window, cfg.burst_min_count)
+            if (analysis.grade or 0) > (alert.grade or 0):
+                alert.grade = analysis.grade
+            alert.labels = {**(alert.labels or {}), **labels_of(alert)}
+        for scope in bursts.scopes_for(
+            analysis.rules, analysis.sentiment, row.sku, config.settings.alerting.burst_scopes
+        ):
+            touched[scope.key] = scope
+    # narrow scopes first, so broader ones can see they are the same event
+    order = {k: i for i, k in enumerate(BURST_SCOPES)}
+    for scope in sorted(touched.values(), key=lambda sc: order[sc.kind]):
+        ev = burst(s, config, scope, now)
         if ev is not None:
             events.append(ev)
     for ev in events:
-        if ev.event == "firing":
-            explicit = rules[ev.alert.rule_id].notify if ev.alert.rule_id in rules else None
-            delay = cfg_group_wait(config) if ev.alert.kind == "keyword" else timedelta(0)
-            outbox.enqueue_alert(s, config, ev.alert, "firing", now, explicit=explicit, delay=delay)
+        a = ev.alert
+        if ev.event != "firing" or a.inhibited_by is not None:
+            continue
+        explicit = rules[a.rule_id].notify if a.kind == "keyword" and a.rule_id in rules else None
+        delay = config.settings.alerting.group_wait if a.kind == "keyword" else timedelta(0)
+        outbox.enqueue_alert(s, config, a, "firing", now, explicit=explicit, delay=delay)
     return events
 
 
-def cfg_group_wait(config: Config) -> timedelta:
-    return config.settings.alerting.group_wait
-
-
-def _attach(s: Session, alert: m.Alert, row: m.Item, now: datetime) -> None:
-    if s.get(m.AlertItem, (alert.id, row.id)) is None:
-        s.add(m.AlertItem(alert_id=alert.id, item_id=row.id))
-        alert.item_count += 1
-        alert.updated_at = now
-
-
-def _burst(
-    s: Session,
-    config: Config,
-    rule_id: str,
-    sku: str | None,
-    now: datetime,
-    window: timedelta,
-    min_count: int,
-) -> AlertEvent | None:
-    """A burst: at least ``min_count`` negative items hitting ``rule_id`` on one SKU within ``window``."""
-    since = now - window
-    sku_filter = (m.Item.sku == sku) if sku is not None else m.Item.sku.is_(None)
-    q = (
-        select(m.Item, m.Analysis.rules)
-        .join(m.Analysis, m.Analysis.item_id == m.Item.id)
-        .where(m.Item.fetched_at >= since, m.Analysis.sentiment != "pos", sku_filter)
-    )
-    hits = [it for it, fired in s.execute(q) if rule_id in (fired or [])]
-    key = f"burst:{rule_id}:{sku or '-'}"
-    alert = _open_alert(s, key)
-    if len(hits) < min_count:
+def burst(s: Session, config: Config, scope: bursts.Scope, now: datetime) -> AlertEvent | None:
+    ev = bursts.evaluate(s, config, scope, now)
+    alert = open_alert(s, scope.key)
+    if alert is None and (not ev.verdict.is_burst or bursts.contained(s, scope, ev.items)):
         return None
-    rule = next(r for r in config.rules if r.id == rule_id)
-    hours = window.total_seconds() / 3600
-    summary = (
-        f"{len(hits)} negative items for 「{rule.title}」 on SKU {sku or '-'} in {hours:g} h "
-        f"(threshold {min_count})"
-    )
+    titles = {r.id: r.title for r in config.rules}
+    what = scope.describe(titles)
+    summary = f"Burst of negative items: {what}. {ev.verdict.explanation}"
+    event = None
     if alert is None:
-        alert = _new_alert(
+        rule = next((r for r in config.rules if r.id == scope.rule), None)
+        alert = new_alert(
             s,
             now,
-            dedup_key=key,
+            dedup_key=scope.key,
             kind="burst",
-            rule_id=rule_id,
-            category=rule.category,
+            rule_id=scope.rule,
+            category=rule.category if rule else "negative_burst",
             severity="critical",
             grade=None,
             platform=None,
             source=None,
-            sku=sku,
-            title=f"差评爆发 burst: {rule.title} · SKU {sku or '-'}",
+            sku=scope.sku,
+            title=f"差评爆发 burst: {what}",
             summary=summary,
+            labels={"scope": {"kind": scope.kind, "rule": scope.rule, "sku": scope.sku}},
         )
-        event: AlertEvent | None = AlertEvent(alert, "firing")
-    else:
+        event = AlertEvent(alert, "firing")
+    elif ev.verdict.is_burst:
         alert.summary = summary
-        event = None
-    for it in hits:
-        _attach(s, alert, it, now)
-    alert_sku = (m.Alert.sku == sku) if sku is not None else m.Alert.sku.is_(None)
-    kw = select(m.Alert).where(
-        m.Alert.kind == "keyword", m.Alert.rule_id == rule_id, m.Alert.state != "resolved", alert_sku
-    )
-    for single in s.scalars(kw):
-        single.inhibited_by = alert.id
+    for row in s.scalars(select(m.Item).where(m.Item.id.in_(ev.items))):
+        attach(s, alert, row, now)
+    inhibit(s, alert, scope)
     return event
+
+
+def inhibit(s: Session, burst_alert: m.Alert, scope: bursts.Scope) -> None:
+    """A burst mutes the single keyword alerts it contains."""
+    q = select(m.Alert).where(
+        m.Alert.kind == "keyword", m.Alert.state != "resolved", m.Alert.inhibited_by.is_(None)
+    )
+    if scope.rule is not None:
+        q = q.where(m.Alert.rule_id == scope.rule)
+    if scope.sku is not None:
+        q = q.where(m.Alert.sku == scope.sku)
+    if scope.kind in ("sku", "store"):
+        return  # broad scopes do not silence specific complaints
+    for single in s.scalars(q):
+        single.inhibited_by = burst_alert.id
+
+
+# Names used by modules written before the public ones existed.
+_new_alert = new_alert
+_open_alert = open_alert

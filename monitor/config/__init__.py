@@ -13,6 +13,7 @@ from typing import Any
 
 from monitor.config.rules import Rule, RuleFile
 from monitor.config.settings import Settings
+from monitor.config.sops import Sop, SopFile
 from monitor.config.validate import validate
 from monitor.config.yamlload import ConfigError, ConfigInvalid, LoadedYaml, load_yaml_file
 
@@ -39,6 +40,18 @@ class Config:
     files: dict[str, str] = field(default_factory=dict)  # path -> sha256 of its content
     texts: dict[str, str] = field(default_factory=dict)  # path -> content (rule files, for versioning)
     warnings: list[str] = field(default_factory=list)
+    sops: list[Sop] = field(default_factory=list)
+
+    def sop_for(self, category: str | None, kind: str | None = None) -> Sop | None:
+        """The SOP an alert carries: the crisis SOP for bursts, else the one for its category."""
+        if kind == "burst":
+            for sop in self.sops:
+                if "negative_burst" in sop.crisis:
+                    return sop
+        for sop in self.sops:
+            if category and category in sop.categories:
+                return sop
+        return None
 
     def path(self, rel: str) -> Path:
         p = Path(rel)
@@ -107,6 +120,7 @@ def load_config(config_path: Path | str) -> Config:
 
     sources = _load_sources(root / settings.sources_dir, load, errors, origins)
     rules, priority = _load_rules(root / settings.rules_dir, load, errors, origins)
+    sops = _load_sops(root / settings.rules_dir / "sops", load, errors, origins)
     settings_path = settings_file.path if settings_file else str(config_path)
     _cross_check(settings, settings_file, sources, rules, origins, errors, settings_path)
     if errors:
@@ -117,7 +131,38 @@ def load_config(config_path: Path | str) -> Config:
         for var in ch.env_vars()
         if var not in __import__("os").environ
     ]
-    return Config(root, settings, sources, rules, priority, origins, files, texts, warnings)
+    return Config(root, settings, sources, rules, priority, origins, files, texts, warnings, sops)
+
+
+def _load_sops(
+    directory: Path, load: Any, errors: list[ConfigError], origins: dict[str, Located]
+) -> list[Sop]:
+    sops: list[Sop] = []
+    for p in yaml_files(directory):
+        loaded = load(p)
+        if loaded is None or loaded.data is None:
+            continue
+        parsed, errs = validate(SopFile, loaded.data, loaded)
+        errors.extend(errs)
+        if parsed is None:
+            continue
+        for i, sop in enumerate(parsed.sops):
+            where = Located(loaded.path, loaded.line_of(["sops", i]))
+            key = f"sop:{sop.id}"
+            if key in origins:
+                errors.append(
+                    ConfigError(
+                        where.path,
+                        where.line,
+                        f"sops[{i}].id",
+                        f"duplicate SOP id {sop.id!r}",
+                        other=str(origins[key]),
+                    )
+                )
+                continue
+            origins[key] = where
+            sops.append(sop)
+    return sops
 
 
 def _load_sources(
@@ -251,8 +296,14 @@ def _cross_check(
     refs: list[tuple[list[str | int], str]] = []
     refs += [(["routing", "default", i], c) for i, c in enumerate(settings.routing.default)]
     refs += [(["routing", "admins", i], c) for i, c in enumerate(settings.routing.admins)]
-    for i, route in enumerate(settings.routing.routes):
-        refs += [(["routing", "routes", i, "channels", j], c) for j, c in enumerate(route.channels)]
+    from monitor.alerting.routing import all_routes
+
+    for kp0, route in all_routes(settings.routing.routes):
+        refs += [([*kp0, "channels", j], c) for j, c in enumerate(route.channels)]
+        for k, esc in enumerate(route.escalate):
+            refs += [([*kp0, "escalate", k, "channels", j], c) for j, c in enumerate(esc.channels)]
+    for k, esc in enumerate(settings.routing.escalate):
+        refs += [(["routing", "escalate", k, "channels", j], c) for j, c in enumerate(esc.channels)]
     for name, channel in settings.channels.items():
         if channel.fallback:
             refs.append((["channels", name, "fallback"], channel.fallback))

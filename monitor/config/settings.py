@@ -93,16 +93,43 @@ class Match(Strict):
     grade: list[int] | None = None
 
 
-class Route(Strict):
-    match: Match = Match()
+class Escalation(_DurationFields):
+    """Not acknowledged ``after`` this long since the alert fired: notify ``channels`` too."""
+
+    after: timedelta
     channels: list[str] = Field(min_length=1)
-    continue_: bool = Field(default=False, alias="continue")
+
+
+class Route(Strict):
+    """A node of the routing tree: the deepest matching node's channels receive the alert."""
+
+    name: str = ""
+    match: Match = Match()
+    channels: list[str] = Field(default_factory=list)
+    continue_: bool = Field(default=False, alias="continue", description="also try the next sibling route")
+    routes: list[Route] = Field(default_factory=list, description="child routes, tried in order")
+    escalate: list[Escalation] = Field(default_factory=list, description="tiers while nobody acknowledges")
+
+    @model_validator(mode="after")
+    def _has_target(self) -> Route:
+        if not self.channels and not self.routes:
+            raise ValueError("a route needs channels or child routes")
+        return self
 
 
 class Routing(Strict):
     default: list[str] = Field(default_factory=lambda: ["console"])
     routes: list[Route] = Field(default_factory=list)
     admins: list[str] = Field(default_factory=lambda: ["console"], description="source-health alerts")
+    escalate: list[Escalation] = Field(default_factory=list, description="escalation for the default route")
+
+
+class QuietHours(Strict):
+    """Local times between which only ``except_severity`` alerts are sent at once; the rest wait."""
+
+    start: str = Field(default="22:00", pattern=r"^\d{2}:\d{2}$")
+    end: str = Field(default="08:00", pattern=r"^\d{2}:\d{2}$")
+    except_severity: list[str] = Field(default_factory=lambda: ["critical"])
 
 
 class Promotion(Strict):
@@ -151,14 +178,35 @@ class Schedule(Strict):
         return "normal", self.normal
 
 
+BurstScope = Literal["rule_sku", "rule", "sku", "store"]
+BURST_SCOPES: tuple[BurstScope, ...] = ("rule_sku", "rule", "sku", "store")
+
+
 class Alerting(_DurationFields):
     group_wait: timedelta = Field(
         default=timedelta(seconds=30), description="hold keyword alerts this long so a burst can absorb them"
     )
-    group_interval: timedelta = timedelta(minutes=30)
-    burst_window: timedelta = timedelta(hours=2)
-    burst_min_count: int = Field(default=5, ge=2)
+    group_interval: timedelta = Field(
+        default=timedelta(minutes=30), description="at most one update message per alert in this time"
+    )
+    repeat_interval: timedelta = Field(
+        default=timedelta(hours=1), description="reminders while unacknowledged"
+    )
+    resolve_after: timedelta = Field(
+        default=timedelta(hours=6), description="a keyword alert with no new item for this long resolves"
+    )
+    burst_min_count: int = Field(default=5, ge=2, description="never a burst below this many negative items")
+    burst_bucket: timedelta = Field(default=timedelta(hours=1), description="the detector's time bucket")
+    burst_scopes: list[BurstScope] = Field(
+        default_factory=lambda: list(BURST_SCOPES),
+        description="where bursts are looked for",
+    )
     blind_after: int = Field(default=3, ge=1, description="non-ok polls in a row before a source-blind alert")
+    fallback_after: int = Field(
+        default=3, ge=1, description="failed attempts before the fallback channel is used"
+    )
+    quiet_hours: QuietHours | None = None
+    evaluate_every: timedelta = Field(default=timedelta(seconds=30), description="lifecycle and burst checks")
 
 
 class Analysis(Strict):

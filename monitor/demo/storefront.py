@@ -33,10 +33,11 @@ class Storefront:
         host: str = "127.0.0.1",
         port: int = 0,
         clock: Callable[[], float] | None = None,
+        start_wall: datetime | None = None,
     ) -> None:
         self.posts = list(posts)
         self.started = time.monotonic()
-        self.started_wall = datetime.now(UTC)
+        self.started_wall = start_wall or datetime.now(UTC)
         self.clock = clock or (lambda: time.monotonic() - self.started)
         self.requests: list[str] = []
         self.delay = 0.0  # seconds to sleep before answering (slow-source tests)

@@ -18,6 +18,6 @@ _lock = threading.Lock()
 def console(body: str, title: str, notify_type: Any, *args: Any, **kwargs: Any) -> bool:
     with _lock:
         bar = "─" * 60
-        sys.stdout.write(f"\n{bar}\n🔔 {title}\n{body}\n{bar}\n")
+        sys.stdout.write(f"\n{bar}\n{title}\n{body}\n{bar}\n")
         sys.stdout.flush()
     return True

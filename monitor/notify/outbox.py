@@ -3,30 +3,37 @@
 Rows are written in the transaction that decided them; delivery happens later,
 retried with backoff across restarts, never dropped. Each row carries an
 idempotency key that travels in the payload, so a receiver can drop a repeat
-after a crash between sending and recording.
+after a crash between sending and recording. A channel that keeps failing hands
+its messages to its fallback channel as well.
 """
 
 from __future__ import annotations
 
 import logging
+import tempfile
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from monitor.alerting.routing import route
+from monitor.alerting.routing import decide, matches
 from monitor.config import Config
-from monitor.config.settings import expand_env
-from monitor.notify.render import alert_message
+from monitor.config.settings import Match, expand_env
+from monitor.notify.render import Checklist, alert_message, split
 from monitor.store import Store
 from monitor.store import models as m
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = timedelta(hours=1)
 _PAYLOAD_SCHEMES = ("json://", "jsons://", "form://", "forms://", "xml://", "xmls://")
+# Message size limits of chat robots (characters, with a margin below the documented byte limits).
+DEFAULT_LIMITS = {"dingtalk": 6000, "wecombot": 1800, "feishu": 10000, "lark": 10000}
+SEVERITY_TOP = "critical"
 
 
 def enqueue(
@@ -58,6 +65,30 @@ def enqueue(
     return row
 
 
+@lru_cache(maxsize=8)
+def _secret(data_dir: str) -> bytes:
+    from monitor.signing import load_secret
+
+    return load_secret(Path(data_dir))
+
+
+def ack_url(config: Config, alert_id: int, now: datetime) -> str:
+    from monitor.signing import ack_token
+
+    token = ack_token(_secret(str(config.path(config.settings.data_dir))), alert_id, now)
+    return f"{config.settings.web.base_url.rstrip('/')}/ack/{alert_id}?t={token}"
+
+
+def checklist_for(config: Config, alert: m.Alert) -> tuple[Checklist | None, str | None]:
+    sop = config.sop_for(alert.category, alert.kind)
+    if sop is None:
+        return None, None
+    steps = [s.line() for s in sop.steps]
+    url = f"{config.settings.web.base_url.rstrip('/')}/sops/{sop.id}"
+    shown = steps[:8]
+    return Checklist(sop.title, shown, len(steps) - len(shown)), url
+
+
 def enqueue_alert(
     s: Session,
     config: Config,
@@ -66,9 +97,10 @@ def enqueue_alert(
     now: datetime,
     *,
     explicit: list[str] | None = None,
+    channels: list[str] | None = None,
     delay: timedelta = timedelta(0),
-    seq: int = 0,
 ) -> list[m.Outbox]:
+    """Render ``event`` for ``alert`` once and enqueue it to each routed channel."""
     items = list(
         s.scalars(
             select(m.Item)
@@ -78,20 +110,31 @@ def enqueue_alert(
             .limit(5)
         )
     )
-    channels = route(config.settings, alert.labels or {}, explicit)
+    if channels is None:
+        channels = decide(config.settings, alert.labels or {}, explicit).channels
+    alert.message_seq = (alert.message_seq or 0) + 1
+    checklist, checklist_url = checklist_for(config, alert)
+    title, body = alert_message(
+        alert,
+        items,
+        event,
+        ack_url=ack_url(config, alert.id, now),
+        checklist=checklist,
+        checklist_url=checklist_url,
+    )
     out = []
     for ch in channels:
-        title, body = alert_message(alert, items, None, event)
-        key = f"alert-{alert.id}-{event}-{seq}-{ch}"
+        key = f"alert-{alert.id}-{event}-{alert.message_seq}-{ch}"
         row = enqueue(s, ch, title, body, key, now, alert_id=alert.id, delay=delay)
         if row is not None:
             out.append(row)
     alert.last_notified_at = now
+    alert.notified_item_count = alert.item_count
     return out
 
 
 def with_key(url: str, key: str) -> str:
-    """Put the idempotency key into the payload of generic webhook channels."""
+    """Put the idempotency key into the payload (and a header) of generic webhook channels."""
     if url.startswith(_PAYLOAD_SCHEMES):
         sep = "&" if "?" in url else "?"
         return f"{url}{sep}:idempotency_key={quote(key)}&+X-Idempotency-Key={quote(key)}"
@@ -103,6 +146,7 @@ class DeliveryReport:
     sent: int = 0
     failed: int = 0
     suppressed: int = 0
+    deferred: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -110,12 +154,24 @@ def backoff(attempts: int) -> timedelta:
     return min(timedelta(seconds=15 * 2 ** max(attempts - 1, 0)), MAX_BACKOFF)
 
 
-def send(config: Config, channel: str, title: str, body: str, key: str) -> tuple[bool, str | None]:
-    """Send through apprise; returns (ok, error)."""
+def limit_for(config: Config, channel: str) -> int | None:
+    ch = config.settings.channels[channel]
+    if ch.max_length:
+        return ch.max_length
+    limits = [DEFAULT_LIMITS[u.split("://", 1)[0]] for u in ch.urls if u.split("://", 1)[0] in DEFAULT_LIMITS]
+    return min(limits) if limits else None
+
+
+def send(
+    config: Config, channel: str, title: str, body: str, key: str, attachment: str | None = None
+) -> tuple[bool, str | None]:
+    """Send through apprise; returns (ok, error). Long bodies are split at the channel's limit."""
     import apprise
 
     import monitor.notify.console  # noqa: F401  (registers console://)
+    from monitor.notify import chatbots
 
+    chatbots.register()
     ch = config.settings.channels.get(channel)
     if ch is None:
         return False, f"unknown channel {channel!r}"
@@ -127,13 +183,65 @@ def send(config: Config, channel: str, title: str, body: str, key: str) -> tuple
             return False, f"channel {channel!r}: environment variable {exc.args[0]} is not set"
         if not ap.add(with_key(url, key)):
             return False, f"channel {channel!r}: apprise does not accept the URL {raw.split('://')[0]}://…"
-    footer = f"\n\n`ref {key}`"
-    ok = bool(ap.notify(body=body + footer, title=title, body_format=apprise.NotifyFormat.MARKDOWN))
-    return ok, None if ok else f"channel {channel!r}: apprise reported a failed delivery"
+    body = f"{body}\n\n`ref {key}`"
+    limit = limit_for(config, channel)
+    parts = split(body, limit) if limit else [body]
+    with tempfile.TemporaryDirectory(prefix="monitor-att-") as tmp:
+        attach = None
+        if attachment:
+            path = Path(tmp) / "checklist.md"
+            path.write_text(attachment, encoding="utf-8")
+            attach = apprise.AppriseAttachment(str(path))
+        for i, part in enumerate(parts):
+            ok = bool(
+                ap.notify(
+                    body=part,
+                    title=title,
+                    body_format=apprise.NotifyFormat.MARKDOWN,
+                    attach=attach if i == 0 and _supports_attachments(ap) else None,
+                )
+            )
+            if not ok:
+                why = "; ".join(r for server in ap if (r := getattr(server, "last_rejection", None)))
+                detail = f"rejected: {why}" if why else "see log"
+                return False, f"channel {channel!r}: delivery failed (part {i + 1}/{len(parts)}; {detail})"
+    return True, None
+
+
+def _supports_attachments(ap: Any) -> bool:
+    return all(getattr(server, "attachment_support", False) for server in ap)
+
+
+def silenced(s: Session, labels: dict[str, Any], now: datetime) -> m.Silence | None:
+    for sil in s.scalars(select(m.Silence).where(m.Silence.starts_at <= now, m.Silence.ends_at > now)):
+        try:
+            match = Match.model_validate(sil.matchers)
+        except ValueError:
+            continue
+        if matches(match, labels):
+            return sil
+    return None
+
+
+def quiet_until(config: Config, severity: str | None, now: datetime) -> datetime | None:
+    """End of the current quiet hours, if ``now`` is inside them and the severity must wait."""
+    q = config.settings.alerting.quiet_hours
+    if q is None or (severity or "") in q.except_severity:
+        return None
+    local = now.astimezone(config.settings.tz)
+    start, end = (time(int(x[:2]), int(x[3:5])) for x in (q.start, q.end))
+    t = local.time()
+    inside = (start <= t or t < end) if start > end else (start <= t < end)
+    if not inside:
+        return None
+    until = local.replace(hour=end.hour, minute=end.minute, second=0, microsecond=0)
+    if until <= local:
+        until += timedelta(days=1)
+    return until
 
 
 def deliver_due(store: Store, config: Config, now: datetime, limit: int = 100) -> DeliveryReport:
-    """Send every due row once. Rows of keyword alerts absorbed by a burst are suppressed."""
+    """Send every due row once. Rows of inhibited or silenced alerts are suppressed."""
     report = DeliveryReport()
     with store.session() as s:
         due = list(
@@ -145,17 +253,26 @@ def deliver_due(store: Store, config: Config, now: datetime, limit: int = 100) -
             )
         )
     for row in due:
+        attachment = None
         with store.transaction() as s:
             current = s.get(m.Outbox, row.id)
             if current is None or current.status != "pending":
                 continue
             alert = s.get(m.Alert, current.alert_id) if current.alert_id else None
-            if alert is not None and alert.inhibited_by is not None and "-firing-" in current.idempotency_key:
-                current.status = "suppressed"
-                current.last_error = f"inhibited by alert #{alert.inhibited_by}"
-                report.suppressed += 1
-                continue
-        ok, error = _try_send(config, row)
+            if alert is not None:
+                reason = _suppression(s, alert, current, now)
+                if reason:
+                    current.status, current.last_error = "suppressed", reason
+                    report.suppressed += 1
+                    continue
+                until = quiet_until(config, alert.severity, now)
+                if until is not None:
+                    current.next_attempt_at = until
+                    report.deferred += 1
+                    continue
+                if "-firing-" in current.idempotency_key or "-escalation-" in current.idempotency_key:
+                    attachment = _attachment(config, alert)
+        ok, error = _try_send(config, row, attachment)
         with store.transaction() as s:
             current = s.get(m.Outbox, row.id)
             if current is None:
@@ -165,25 +282,58 @@ def deliver_due(store: Store, config: Config, now: datetime, limit: int = 100) -
             if ok:
                 current.status, current.sent_at, current.last_error = "sent", now, None
                 report.sent += 1
-            else:
-                current.next_attempt_at = now + backoff(current.attempts)
-                current.last_error = error
-                report.failed += 1
-                report.errors.append(error or "failed")
-                log.warning(
-                    "notification %s to %s failed (attempt %d): %s",
-                    current.idempotency_key,
-                    current.channel,
-                    current.attempts,
-                    error,
-                )
+                continue
+            current.next_attempt_at = now + backoff(current.attempts)
+            current.last_error = error
+            report.failed += 1
+            report.errors.append(error or "failed")
+            log.warning(
+                "notification %s to %s failed (attempt %d): %s",
+                current.idempotency_key,
+                current.channel,
+                current.attempts,
+                error,
+            )
+            _fall_back(s, config, current, now)
     return report
 
 
-def _try_send(config: Config, row: m.Outbox) -> tuple[bool, str | None]:
+def _suppression(s: Session, alert: m.Alert, row: m.Outbox, now: datetime) -> str | None:
+    if alert.inhibited_by is not None and "-resolved-" not in row.idempotency_key:
+        return f"inhibited by alert #{alert.inhibited_by}"
+    if alert.state == "acknowledged" and (
+        "-reminder-" in row.idempotency_key or "-escalation-" in row.idempotency_key
+    ):
+        return "acknowledged"
+    sil = silenced(s, alert.labels or {}, now)
+    if sil is not None:
+        return f"silenced by silence #{sil.id} until {sil.ends_at:%Y-%m-%d %H:%M} UTC"
+    return None
+
+
+def _attachment(config: Config, alert: m.Alert) -> str | None:
+    sop = config.sop_for(alert.category, alert.kind)
+    return sop.markdown() if sop is not None else None
+
+
+def _fall_back(s: Session, config: Config, row: m.Outbox, now: datetime) -> None:
+    ch = config.settings.channels.get(row.channel)
+    if ch is None or not ch.fallback or row.attempts != config.settings.alerting.fallback_after:
+        return
+    key = f"{row.idempotency_key}-fallback-{ch.fallback}"
+    if enqueue(s, ch.fallback, row.title, row.body, key, now, alert_id=row.alert_id) is not None:
+        log.warning(
+            "channel %s keeps failing; %s goes to fallback %s too",
+            row.channel,
+            row.idempotency_key,
+            ch.fallback,
+        )
+
+
+def _try_send(config: Config, row: m.Outbox, attachment: str | None) -> tuple[bool, str | None]:
     try:
-        return send(config, row.channel, row.title, row.body, row.idempotency_key)
-    except Exception as exc:  # a plugin bug must not kill delivery of the other rows
+        return send(config, row.channel, row.title, row.body, row.idempotency_key, attachment)
+    except Exception as exc:  # a plugin bug must not stop delivery of the other rows
         log.exception("channel %s raised while sending", row.channel)
         return False, f"{type(exc).__name__}: {exc}"
 
@@ -192,8 +342,9 @@ def pending_count(store: Store) -> int:
     return store.count(m.Outbox, m.Outbox.status == "pending")
 
 
-def stats(store: Store) -> dict[str, Any]:
-    from sqlalchemy import func
-
+def stats(store: Store) -> dict[str, int]:
     with store.session() as s:
-        return {str(k): int(v) for k, v in s.execute(select(m.Outbox.status, func.count()).group_by(m.Outbox.status))}
+        return {
+            str(k): int(v)
+            for k, v in s.execute(select(m.Outbox.status, func.count()).group_by(m.Outbox.status))
+        }

@@ -147,6 +147,10 @@ class Alert(Base):
     acked_by: Mapped[str | None] = mapped_column(String(120))
     acked_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
+    last_item_at: Mapped[datetime | None]
+    notified_item_count: Mapped[int] = mapped_column(default=0)
+    escalation_level: Mapped[int] = mapped_column(default=0)
+    message_seq: Mapped[int] = mapped_column(default=0)
 
 
 class AlertItem(Base):
@@ -228,3 +232,16 @@ class DetectorState(Base):
     scope: Mapped[str] = mapped_column(String(300), primary_key=True)
     state: Mapped[dict[str, Any]] = mapped_column(default=dict)
     updated_at: Mapped[datetime]
+
+
+class Silence(Base):
+    """Mutes notifications of alerts whose labels match, until ``ends_at``."""
+
+    __tablename__ = "silences"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    matchers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(120), default="")
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]

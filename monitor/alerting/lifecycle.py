@@ -1,0 +1,198 @@
+"""What happens to alerts after they fire: batched updates, reminders, escalation,
+resolution, acknowledgement and silences. ``now`` is always passed in.
+
+Run periodically by the daemon (``evaluate_every``); each step is idempotent, so a
+missed or repeated run only delays or repeats nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from monitor.alerting import bursts
+from monitor.alerting.routing import decide
+from monitor.config import Config
+from monitor.notify import outbox
+from monitor.store import Store
+from monitor.store import models as m
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Tick:
+    updates: int = 0
+    reminders: int = 0
+    escalations: int = 0
+    resolved: list[int] = field(default_factory=list)
+
+
+class AlertNotFound(LookupError):
+    pass
+
+
+def tick(store: Store, config: Config, now: datetime) -> Tick:
+    """One lifecycle round over every open alert."""
+    result = Tick()
+    with store.transaction() as s:
+        alerts = list(
+            s.scalars(select(m.Alert).where(m.Alert.state != "resolved", m.Alert.kind != "source_health"))
+        )
+        for alert in alerts:
+            if _maybe_resolve(s, config, alert, now):
+                result.resolved.append(alert.id)
+                continue
+            if alert.inhibited_by is not None or outbox.silenced(s, alert.labels or {}, now) is not None:
+                continue
+            if alert.state == "firing":
+                if _escalate(s, config, alert, now):
+                    result.escalations += 1
+                    continue
+                if _remind(s, config, alert, now):
+                    result.reminders += 1
+                    continue
+            if _update(s, config, alert, now):
+                result.updates += 1
+    return result
+
+
+def _explicit(config: Config, alert: m.Alert) -> list[str] | None:
+    rule = next((r for r in config.rules if r.id == alert.rule_id), None)
+    return rule.notify if rule is not None and alert.kind == "keyword" and rule.notify else None
+
+
+def _channels_so_far(config: Config, alert: m.Alert) -> list[str]:
+    d = decide(config.settings, alert.labels or {}, _explicit(config, alert))
+    chans = list(d.channels)
+    for step in d.escalate[: alert.escalation_level]:
+        chans += [c for c in step.channels if c not in chans]
+    return chans
+
+
+def _update(s: Session, config: Config, alert: m.Alert, now: datetime) -> bool:
+    """New items since the last message, and group_interval has passed: one message for the wave."""
+    if alert.item_count <= alert.notified_item_count or alert.last_notified_at is None:
+        return False
+    if now - alert.last_notified_at < config.settings.alerting.group_interval:
+        return False
+    outbox.enqueue_alert(s, config, alert, "update", now, channels=_channels_so_far(config, alert))
+    return True
+
+
+def _remind(s: Session, config: Config, alert: m.Alert, now: datetime) -> bool:
+    if alert.last_notified_at is None:
+        return False
+    if now - alert.last_notified_at < config.settings.alerting.repeat_interval:
+        return False
+    outbox.enqueue_alert(s, config, alert, "reminder", now, channels=_channels_so_far(config, alert))
+    return True
+
+
+def _escalate(s: Session, config: Config, alert: m.Alert, now: datetime) -> bool:
+    """Not acknowledged within a tier's ``after``: the next tier is told too (and reminded with the rest)."""
+    steps = decide(config.settings, alert.labels or {}, _explicit(config, alert)).escalate
+    level = alert.escalation_level
+    if level >= len(steps) or now - alert.created_at < steps[level].after:
+        return False
+    alert.escalation_level = level + 1
+    outbox.enqueue_alert(s, config, alert, "escalation", now, channels=_channels_so_far(config, alert))
+    log.warning(
+        "alert #%d not acknowledged after %s: escalated to %s",
+        alert.id,
+        steps[level].after,
+        steps[level].channels,
+    )
+    return True
+
+
+def _maybe_resolve(s: Session, config: Config, alert: m.Alert, now: datetime) -> bool:
+    a = config.settings.alerting
+    if alert.kind == "keyword":
+        last = alert.last_item_at or alert.created_at
+        if now - last < a.resolve_after:
+            return False
+    elif alert.kind == "burst":
+        sc = (alert.labels or {}).get("scope") or {}
+        if not sc:
+            return False
+        scope = bursts.Scope(sc.get("kind", "rule_sku"), sc.get("rule"), sc.get("sku"))
+        ev = bursts.evaluate(s, config, scope, now)
+        recent = _recent_count(s, alert, now - a.burst_bucket)
+        if ev.verdict.is_burst or recent >= a.burst_min_count or now - alert.created_at < a.burst_bucket:
+            return False
+    else:
+        return False
+    resolve(s, config, alert, now, by="auto")
+    return True
+
+
+def _recent_count(s: Session, alert: m.Alert, since: datetime) -> int:
+    q = (
+        select(m.Item.published_at, m.Item.fetched_at)
+        .join(m.AlertItem, m.AlertItem.item_id == m.Item.id)
+        .where(m.AlertItem.alert_id == alert.id)
+    )
+    return sum(1 for pub, fetched in s.execute(q) if (pub or fetched) >= since)
+
+
+def resolve(s: Session, config: Config, alert: m.Alert, now: datetime, by: str) -> None:
+    alert.state, alert.resolved_at, alert.updated_at = "resolved", now, now
+    alert.labels = {**(alert.labels or {}), "resolved_by": by}
+    if alert.inhibited_by is None and alert.last_notified_at is not None:
+        outbox.enqueue_alert(s, config, alert, "resolved", now, channels=_channels_so_far(config, alert))
+    for single in s.scalars(
+        select(m.Alert).where(m.Alert.inhibited_by == alert.id, m.Alert.state != "resolved")
+    ):
+        single.inhibited_by = None  # the burst is over; its singles may speak again
+        single.notified_item_count = single.item_count
+        single.last_notified_at = now
+
+
+# ---- operator actions -------------------------------------------------------------------------
+def get(s: Session, alert_id: int) -> m.Alert:
+    alert = s.get(m.Alert, alert_id)
+    if alert is None:
+        raise AlertNotFound(f"no alert #{alert_id}")
+    return alert
+
+
+def acknowledge(store: Store, alert_id: int, by: str, now: datetime) -> m.Alert:
+    """Stops reminders and escalation; the alert stays open until it resolves."""
+    with store.transaction() as s:
+        alert = get(s, alert_id)
+        if alert.state == "firing":
+            alert.state, alert.acked_by, alert.acked_at, alert.updated_at = "acknowledged", by, now, now
+        return alert
+
+
+def resolve_by_hand(store: Store, config: Config, alert_id: int, by: str, now: datetime) -> m.Alert:
+    with store.transaction() as s:
+        alert = get(s, alert_id)
+        if alert.state != "resolved":
+            resolve(s, config, alert, now, by=by)
+        return alert
+
+
+def silence(
+    store: Store, matchers: dict[str, list[object]], duration: timedelta, by: str, comment: str, now: datetime
+) -> m.Silence:
+    from monitor.config.settings import Match
+
+    Match.model_validate(matchers)  # same matcher language as routes; raises on unknown keys
+    with store.transaction() as s:
+        sil = m.Silence(
+            matchers=matchers,
+            starts_at=now,
+            ends_at=now + duration,
+            created_by=by,
+            comment=comment,
+            created_at=now,
+        )
+        s.add(sil)
+        s.flush()
+        return sil

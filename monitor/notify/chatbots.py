@@ -1,0 +1,146 @@
+# mypy: disable-error-code="no-untyped-call,override,attr-defined"
+"""DingTalk, WeCom and Feishu robots that count a rejected message as a failure.
+
+Those bots answer HTTP 200 with ``{"errcode": 310000, ...}`` (or Feishu's ``{"code": 9499, ...}``)
+when they refuse a message, and apprise's stock plugins report that as success. We
+register subclasses of apprise's own plugins for the same schemas (apprise's documented
+``force`` override), which read the answer's error code. They also accept
+``?api=URL`` to send to another endpoint (a corporate gateway, or a loopback test server).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import ModuleType
+from typing import Any
+from urllib.parse import unquote
+
+import requests
+from apprise.manager_plugins import NotificationManager
+from apprise.plugins import dingtalk, feishu, wecombot
+
+_lock = threading.Lock()
+
+
+class _RecordingRequests:
+    """Stands in for the ``requests`` module inside one plugin module while it sends."""
+
+    def __init__(self) -> None:
+        self.responses: list[requests.Response] = []
+
+    def post(self, *args: Any, **kwargs: Any) -> requests.Response:
+        r = requests.post(*args, **kwargs)
+        self.responses.append(r)
+        return r
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(requests, name)
+
+
+@contextmanager
+def _recording(module: ModuleType) -> Iterator[_RecordingRequests]:
+    with _lock:
+        original = module.requests
+        shim = _RecordingRequests()
+        module.requests = shim
+        try:
+            yield shim
+        finally:
+            module.requests = original
+
+
+def rejection(response: requests.Response) -> str | None:
+    """The bot's error message if a 200 answer carries a non-zero error code."""
+    try:
+        doc = response.json()
+    except (ValueError, json.JSONDecodeError):
+        return None
+    if not isinstance(doc, dict):
+        return None
+    for key in ("errcode", "code", "StatusCode"):
+        code = doc.get(key)
+        if code not in (None, 0, "0"):
+            msg = doc.get("errmsg") or doc.get("msg") or doc.get("StatusMessage") or ""
+            return f"{key}={code} {msg}".strip()
+    return None
+
+
+class _Checked:
+    """Mixin: run the stock ``send`` and inspect the bot's answer."""
+
+    _module: ModuleType
+    last_rejection: str | None = None
+
+    def send(self, *args: Any, **kwargs: Any) -> bool:
+        with _recording(self._module) as rec:
+            ok: bool = super().send(*args, **kwargs)  # type: ignore[misc]
+        if not ok:
+            return False
+        for r in rec.responses:
+            reason = rejection(r)
+            if reason:
+                self.last_rejection = reason
+                self.logger.warning("%s rejected the message: %s", self.service_name, reason)
+                return False
+        return True
+
+    @staticmethod
+    def _api(results: dict[str, Any] | None) -> dict[str, Any] | None:
+        if results and "api" in results.get("qsd", {}):
+            results["api"] = unquote(results["qsd"]["api"])
+        return results
+
+
+class CheckedDingTalk(_Checked, dingtalk.NotifyDingTalk):
+    _module = dingtalk
+
+    def __init__(self, *args: Any, api: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if api:
+            self.notify_url = api
+
+    @staticmethod
+    def parse_url(url: str) -> dict[str, Any] | None:
+        return _Checked._api(dingtalk.NotifyDingTalk.parse_url(url))
+
+
+class CheckedWeComBot(_Checked, wecombot.NotifyWeComBot):
+    _module = wecombot
+
+    def __init__(self, *args: Any, api: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if api:
+            self.api_url = api.format(key=self.key) if "{key}" in api else api
+
+    @staticmethod
+    def parse_url(url: str) -> dict[str, Any] | None:
+        return _Checked._api(wecombot.NotifyWeComBot.parse_url(url))
+
+
+class CheckedFeishu(_Checked, feishu.NotifyFeishu):
+    _module = feishu
+
+    def __init__(self, *args: Any, api: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if api:
+            self.notify_url = api
+
+    @staticmethod
+    def parse_url(url: str) -> dict[str, Any] | None:
+        return _Checked._api(feishu.NotifyFeishu.parse_url(url))
+
+
+_registered = False
+
+
+def register() -> None:
+    """Replace apprise's stock robots for these schemas (idempotent)."""
+    global _registered
+    if _registered:
+        return
+    for plugin in (CheckedDingTalk, CheckedWeComBot, CheckedFeishu):
+        NotificationManager().add(plugin, force=True)
+    _registered = True

@@ -1,0 +1,55 @@
+"""Signed, expiring acknowledge links: valid only for their alert, no login needed."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+from datetime import datetime, timedelta
+from pathlib import Path
+
+ACK_TTL = timedelta(days=3)
+
+
+def load_secret(data_dir: Path) -> bytes:
+    """``MONITOR_SECRET`` from the environment, else a random key kept in the data directory."""
+    env = os.environ.get("MONITOR_SECRET")
+    if env:
+        return env.encode("utf-8")
+    path = data_dir / "secret.key"
+    try:
+        return path.read_bytes().strip()
+    except FileNotFoundError:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(32).encode("ascii")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(key)
+        return key
+
+
+def _mac(secret: bytes, alert_id: int, expires: int, action: str) -> str:
+    msg = f"{action}:{alert_id}:{expires}".encode()
+    digest = hmac.new(secret, msg, hashlib.sha256).digest()[:18]
+    return base64.urlsafe_b64encode(digest).decode("ascii")
+
+
+def ack_token(secret: bytes, alert_id: int, now: datetime, ttl: timedelta = ACK_TTL) -> str:
+    expires = int((now + ttl).timestamp())
+    return f"{expires}.{_mac(secret, alert_id, expires, 'ack')}"
+
+
+def verify_ack(secret: bytes, alert_id: int, token: str, now: datetime) -> str | None:
+    """None when valid, else the reason it is not."""
+    try:
+        exp_s, mac = token.split(".", 1)
+        expires = int(exp_s)
+    except ValueError:
+        return "malformed link"
+    if not hmac.compare_digest(mac, _mac(secret, alert_id, expires, "ack")):
+        return "invalid signature"
+    if now.timestamp() > expires:
+        return "link expired"
+    return None

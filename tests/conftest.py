@@ -100,7 +100,7 @@ web:
   bind: 127.0.0.1:0
 schedule:
   normal: {{interval: 1s, jitter: 0s}}
-  promotion: {{interval: 1s, jitter: 0s}}
+  promotion: {{interval: 1s, jitter: 0s, interval_factor: 0.5}}
 {extra_settings}""",
         encoding="utf-8",
     )

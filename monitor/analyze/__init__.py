@@ -7,13 +7,29 @@ loaded rules, so it can run in a worker process and be replayed over stored item
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from monitor.analyze.rules import Hit, MatchContext, RuleSet
-from monitor.analyze.text import fold
-from monitor.config.rules import SEVERITIES
+from monitor.analyze.rules import NO_CONTEXT, Evaluation, Hit, MatchContext, RuleSet
+from monitor.analyze.text import fold_with_breaks
+from monitor.config.rules import DIMENSIONS
 
-__all__ = ["Analysis", "Analyzer", "Hit", "MatchContext", "RuleSet"]
+if TYPE_CHECKING:
+    from monitor.analyze.sentiment import SentimentModel
+
+__all__ = [
+    "Analysis",
+    "Analyzer",
+    "Evaluation",
+    "Hit",
+    "MatchContext",
+    "RuleSet",
+    "dimensions_of",
+    "grade_of",
+]
+
+# An escalation word raises the grade one step, but only legal/media/fraud rules reach 5.
+_ESCALATION_CAP = 4
 
 
 @dataclass(frozen=True)
@@ -27,6 +43,7 @@ class Analysis:
     grade: int | None
     grade_reasons: list[str] = field(default_factory=list)
     severity: str | None = None
+    priority_words: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -34,38 +51,78 @@ class Analysis:
         return d
 
 
+def dimensions_of(ruleset: RuleSet, ev: Evaluation) -> list[str]:
+    """Multi-label: the dimensions of the fired rules plus those named by cue words; 其他 if none."""
+    found = {ruleset.rules[r].dimension for r in ev.fired} | set(ev.cues)
+    found.discard("其他")
+    return [d for d in DIMENSIONS if d in found] or ["其他"]
+
+
+def grade_of(
+    ruleset: RuleSet, ev: Evaluation, sentiment: str, rating: int | None
+) -> tuple[int | None, list[str]]:
+    """Difficulty grade 1-5 of a mid/poor item (DOMAIN.md), None for a positive one, with reasons."""
+    reasons: list[str] = []
+    if ev.fired:
+        graded = sorted(((ruleset.rules[r].effective_grade, r) for r in ev.fired), reverse=True)
+        grade = graded[0][0]
+        reasons += [f"rule {r} ({ruleset.rules[r].title}) → {g}" for g, r in graded]
+        if ev.priority_words and grade < _ESCALATION_CAP:
+            grade += 1
+            reasons.append(f"escalation word {'/'.join(ev.priority_words)} → {grade}")
+        return grade, reasons
+    low_rating = rating is not None and rating <= 3
+    if sentiment == "neg" or (low_rating and sentiment != "pos"):
+        why = "negative text" if sentiment == "neg" else f"{rating}★ review"
+        grade = 1
+        reasons.append(f"{why} without a recognised problem (likely a misunderstanding) → 1")
+        if ev.priority_words:
+            grade = 2
+            reasons.append(f"escalation word {'/'.join(ev.priority_words)} → 2")
+        return grade, reasons
+    return None, []
+
+
 class Analyzer:
-    def __init__(self, ruleset: RuleSet, sentiment_model_path: str | None = None) -> None:
+    def __init__(
+        self,
+        ruleset: RuleSet,
+        sentiment_model_path: str | None = None,
+        *,
+        model: SentimentModel | None = None,
+    ) -> None:
         from monitor.analyze import sentiment
 
         self.ruleset = ruleset
-        self._sentiment = sentiment
-        self.model = (
-            sentiment.SentimentModel.load(__import__("pathlib").Path(sentiment_model_path))
-            if sentiment_model_path
-            else sentiment.SentimentModel.load_default()
-        )
+        self._polarity = sentiment.polarity
+        if model is not None:
+            self.model = model
+        elif sentiment_model_path:
+            self.model = sentiment.SentimentModel.load(Path(sentiment_model_path))
+        else:
+            self.model = sentiment.SentimentModel.load_default()
 
-    def analyze(self, text: str, ctx: MatchContext = MatchContext()) -> Analysis:
-        folded = fold(text)
-        hits = self.ruleset.match(folded, ctx)
-        fired = sorted({h.rule_id for h in hits if not h.negated})
+    def evaluate(
+        self, text: str, ctx: MatchContext = NO_CONTEXT, *, explain: bool = False
+    ) -> tuple[str, Evaluation]:
+        """The folded text and what the rules say, without sentiment (replay uses this)."""
+        folded, breaks = fold_with_breaks(text)
+        return folded, self.ruleset.evaluate(folded, ctx, breaks, explain=explain)
+
+    def analyze(self, text: str, ctx: MatchContext = NO_CONTEXT, *, explain: bool = False) -> Analysis:
+        folded, ev = self.evaluate(text, ctx, explain=explain)
         p = self.model.prob_positive(folded)
-        sentiment, _conf = self._sentiment.polarity(p, ctx.rating)
-        rules = [self.ruleset.rules[r] for r in fired]
-        dims = sorted({r.dimension for r in rules}) or []
-        severity = None
-        if fired:
-            severity = max((self.ruleset.severity(r, folded) for r in fired), key=SEVERITIES.index)
-        grade, reasons = _grade(sentiment, ctx.rating, severity, [r.category for r in rules])
-        return Analysis(folded, hits, fired, sentiment, round(p, 4), dims, grade, reasons, severity)
-
-
-def _grade(sentiment: str, rating: int | None, severity: str | None, categories: list[str]) -> tuple[int | None, list[str]]:
-    """1 simple misunderstanding ... 5 legal, media or fraud (DOMAIN.md); None for positive items."""
-    if sentiment == "pos" and not severity:
-        return None, []
-    if severity is None:
-        return (1, ["negative without a rule hit"]) if sentiment == "neg" or (rating or 5) <= 3 else (None, [])
-    grade = {"low": 2, "medium": 3, "high": 4, "critical": 5}[severity]
-    return grade, [f"severity {severity} from rules: {', '.join(categories)}"]
+        sentiment, _conf = self._polarity(p, ctx.rating)
+        grade, reasons = grade_of(self.ruleset, ev, sentiment, ctx.rating)
+        return Analysis(
+            normalized=folded,
+            hits=ev.hits,
+            rules=ev.fired,
+            sentiment=sentiment,
+            sentiment_score=round(p, 4),
+            dimensions=dimensions_of(self.ruleset, ev),
+            grade=grade,
+            grade_reasons=reasons,
+            severity=ev.severity,
+            priority_words=ev.priority_words,
+        )

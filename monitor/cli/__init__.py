@@ -71,6 +71,7 @@ def run(config_path: Path) -> None:
     from monitor.store import StoreError
 
     daemon = Daemon(config_path)
+    daemon.install_signal_handlers()  # before start: a SIGTERM during start-up stops cleanly too
     try:
         daemon.start()
     except ConfigInvalid as exc:
@@ -81,7 +82,6 @@ def run(config_path: Path) -> None:
         ) from None
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
-    daemon.install_signal_handlers()
     click.echo(
         f"monitor running: {len(daemon.config.sources)} sources, {len(daemon.config.rules)} rules. "
         "Ctrl-C stops."
@@ -234,8 +234,12 @@ def notify_test(config_path: Path, channel: str) -> None:
 def _register() -> None:
     """Command groups that live in their own modules."""
     from monitor.cli.alerts import alerts
+    from monitor.cli.analyze import analyze_cmd
+    from monitor.cli.rules import rules_group
 
     main.add_command(alerts)
+    main.add_command(analyze_cmd)
+    main.add_command(rules_group)
     try:
         from monitor.cli.sentiment import sentiment
     except ImportError:  # pragma: no cover - written in parallel; removed once it lands

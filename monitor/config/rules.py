@@ -22,7 +22,9 @@ class Scope(Strict):
     sources: list[str] = Field(default_factory=list, description="source names from sources/*.yaml")
     platforms: list[str] = Field(default_factory=list, description="platforms, e.g. jd, tmall, pdd, weibo")
     skus: list[str] = Field(default_factory=list, description="product SKUs")
-    rating_min: int | None = Field(default=None, ge=1, le=5, description="lowest star rating (items without one match)")
+    rating_min: int | None = Field(
+        default=None, ge=1, le=5, description="lowest star rating (items without one match)"
+    )
     rating_max: int | None = Field(default=None, ge=1, le=5, description="highest star rating")
 
     @model_validator(mode="after")
@@ -39,12 +41,16 @@ class Rule(Strict):
     dimension: Dimension = Field(default="其他", description="experience dimension of the daily report")
     severity: Severity = "medium"
     grade: int | None = Field(
-        default=None, ge=1, le=5,
-        description="difficulty grade 1-5 of an item this rule fires on (default: from severity, low=2 ... critical=5)",
+        default=None,
+        ge=1,
+        le=5,
+        description="difficulty grade 1-5 of an item this rule fires on "
+        "(default: from severity, low=2 ... critical=5)",
     )
     keywords: list[str] = Field(
         default_factory=list,
-        description="words and colloquial variants; matched after folding (simplified, half-width, lower case)",
+        description="words and colloquial variants; matched after folding "
+        "(simplified, half-width, lower case)",
     )
     patterns: list[str] = Field(
         default_factory=list,
@@ -55,7 +61,14 @@ class Rule(Strict):
         default_factory=list,
         description="phrases that cancel a hit they overlap, e.g. 放假 cancels 假的 inside 放假的",
     )
-    negatable: bool = Field(default=True, description="a negator before (or a denial after) the keyword cancels the hit")
+    negatable: bool = Field(
+        default=True, description="a negator before (or a denial after) the keyword cancels the hit"
+    )
+    post_denial: bool = Field(
+        default=True,
+        description="a denial right after the keyword cancels it (假货?不存在); off for rules about "
+        "something missing, where 赠品也没有 is the complaint",
+    )
     negation_reach: int = Field(
         default=6, ge=0, le=20, description="characters allowed between a negator and the keyword"
     )
@@ -101,5 +114,6 @@ class Rule(Strict):
 class RuleFile(Strict):
     rules: list[Rule] = Field(default_factory=list)
     priority_words: list[str] = Field(
-        default_factory=list, description="words (投诉, 12315 …) that raise the severity of a fired rule one step"
+        default_factory=list,
+        description="words (投诉, 12315 …) that raise the severity of a fired rule one step",
     )

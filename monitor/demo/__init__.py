@@ -193,8 +193,8 @@ def run_demo(
     daemon = Daemon(config_path, on_stored=progress)
     click.echo(f"storefront {front.base_url} · webhook sink {sink.url} · workdir {workdir}")
     click.echo(f"scenario: ordinary reviews, negated mentions, a 破损 burst on SKU {SKU}, a Weibo 假货 post")
-    daemon.start()
     daemon.install_signal_handlers()
+    daemon.start()
 
     finished = {"scenario": False}
 

@@ -139,3 +139,43 @@ def test_sigterm_during_a_poll_then_restart_loses_and_duplicates_nothing(
     store.close()
     assert total == distinct == 18  # 11 JD + 4 shop + 3 Weibo posts in the scenario
     assert "Traceback" not in log.read_text()
+
+
+@pytest.mark.slow
+def test_sigkill_between_writing_and_sending_delivers_once_after_restart(
+    tmp_path: Path, storefront: Storefront, sink: WebhookSink
+) -> None:
+    config = write_project(tmp_path, storefront.base_url, sink.url)
+    text = config.read_text(encoding="utf-8").replace("  group_wait: 0s\n", "  group_wait: 8s\n")
+    assert "group_wait: 8s" in text
+    config.write_text(text, encoding="utf-8")
+    log = tmp_path / "daemon.log"
+    db = f"sqlite:///{tmp_path / 'data' / 'monitor.db'}"
+    proc = _run(config, log)
+    try:
+        wait_for(lambda: (tmp_path / "data" / "monitor.db").exists(), timeout=30)
+        store = Store.open(db, migrate=False)
+        wait_for(lambda: store.count(m.Outbox, m.Outbox.status == "pending") >= 1, timeout=40)
+        proc.kill()  # SIGKILL: rows are written, the keyword ones are not yet due (group_wait)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    with store.session() as s:
+        written = {r.idempotency_key: r.status for r in s.scalars(select(m.Outbox))}
+    assert "pending" in written.values()
+    proc = _run(config, log)
+    try:
+        wait_for(lambda: store.count(m.Outbox, m.Outbox.status == "pending") == 0, timeout=60)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    with store.session() as s:
+        final = {r.idempotency_key: r.status for r in s.scalars(select(m.Outbox).where(m.Outbox.channel == "webhook"))}
+    store.close()
+    keys = sink.keys()
+    sent = {k for k, st in final.items() if st == "sent"}
+    assert sent and set(keys) == sent, (set(keys) ^ sent)
+    assert set(keys.values()) == {1}  # nothing delivered twice

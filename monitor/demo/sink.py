@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -33,6 +34,7 @@ class WebhookSink:
                 except (UnicodeDecodeError, json.JSONDecodeError):
                     body = {"raw": raw.decode("utf-8", "replace")}
                 body.setdefault("_path", self.path)
+                body.setdefault("_received_at", time.time())
                 body.setdefault("_idempotency_header", self.headers.get("X-Idempotency-Key"))
                 with sink._lock:
                     sink.received.append(body)

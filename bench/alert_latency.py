@@ -1,0 +1,172 @@
+"""Alert latency: from a poll's commit (items, analysis, alert and outbox row stored) to the
+POST arriving at a loopback webhook sink, through the real daemon (scheduler, outbox, apprise).
+
+Baseline in the same run: apprise posting the same kind of message straight to the same sink.
+``group_wait`` is 0 here; in production keyword alerts wait ``group_wait`` on purpose (so a burst can
+absorb them), bursts do not.
+
+    python bench/alert_latency.py [--alerts 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._results import table, write_section  # noqa: E402
+from monitor.demo.sink import WebhookSink  # noqa: E402
+
+
+class Drip:
+    """Every request returns one new negative review on its own SKU (so each is a new alert)."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.lock = threading.Lock()
+        drip = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                with drip.lock:
+                    drip.n += 1
+                    n = drip.n
+                doc = {"comments": [{"id": n, "content": f"收到就破损了，第{n}单，太失望", "score": 1,
+                                     "nickname": "顾客", "referenceId": f"SKU{n}",
+                                     "creationTime": time.strftime("%Y-%m-%d %H:%M:%S")}]}
+                body = json.dumps(doc, ensure_ascii=False).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def baseline(sink: WebhookSink, n: int) -> list[float]:
+    import apprise
+
+    out = []
+    hook = sink.url.split("://")[1]
+    for i in range(n):
+        ap = apprise.Apprise()
+        ap.add(f"json://{hook}/base?:idempotency_key=b{i}")
+        t0 = time.time()
+        ap.notify(body="收到就破损了", title="baseline")
+        msg = next(m for m in reversed(sink.messages()) if m.get("idempotency_key") == f"b{i}")
+        out.append((msg["_received_at"] - t0) * 1000)
+    return out
+
+
+def run(alerts: int) -> dict[str, Any]:
+    from monitor.daemon import Daemon
+
+    drip, sink = Drip(), WebhookSink().start()
+    stored: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "sources").mkdir()
+        rules = Path(__file__).resolve().parents[1] / "rules"
+        hook = sink.url.split("://")[1]
+        sources = 10
+        (root / "monitor.yaml").write_text(
+            f"""rules_dir: {json.dumps(str(rules))}
+deliver_every: 1s
+reload_check: 60s
+workers: 4
+channels:
+  webhook: {{urls: ["json://{hook}/hook"]}}
+routing: {{default: [webhook], admins: [webhook]}}
+alerting: {{group_wait: 0s}}
+analysis: {{workers: 0}}
+schedule: {{normal: {{interval: 1s, jitter: 0s}}, promotion: {{interval: 1s, jitter: 0s}}}}
+""",
+            encoding="utf-8",
+        )
+        (root / "sources" / "drip.yaml").write_text(
+            "sources:\n"
+            + "".join(
+                f"  - {{name: drip{i}, kind: json, url: '{drip.url}/x{i}', items: comments, max_pages: 1,"
+                " fields: {id: id, text: content, rating: score, sku: referenceId, published: creationTime}}\n"
+                for i in range(sources)
+            ),
+            encoding="utf-8",
+        )
+
+        def on_stored(result: Any) -> None:
+            now = time.time()
+            for it in result.items:
+                stored.setdefault(it.sku, now)
+
+        daemon = Daemon(root / "monitor.yaml", on_stored=on_stored, http=False)
+        daemon.start()
+        deadline = time.time() + 120
+        try:
+            while time.time() < deadline:
+                got = {m["message"].split("SKU ")[1].split(",")[0] for m in sink.messages() if m["_path"] == "/hook"}
+                if len(got) >= alerts:
+                    break
+                time.sleep(0.2)
+        finally:
+            daemon.shutdown()
+        latencies = []
+        for msg in sink.messages():
+            if msg["_path"] != "/hook" or "SKU " not in msg["message"]:
+                continue
+            sku = msg["message"].split("SKU ")[1].split(",")[0].replace("\\", "")
+            if sku in stored:
+                latencies.append((msg["_received_at"] - stored[sku]) * 1000)
+        base = baseline(sink, 100)
+    drip.server.shutdown()
+    sink.stop()
+    return {"latencies": latencies, "baseline": base}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--alerts", type=int, default=200)
+    args = ap.parse_args()
+    res = run(args.alerts)
+    lat, base = res["latencies"], res["baseline"]
+    rows = [
+        ["daemon: stored → POST at sink", len(lat), f"{statistics.median(lat):.1f}", f"{pct(lat, 0.95):.1f}",
+         f"{pct(lat, 0.99):.1f}", f"{max(lat):.1f}"],
+        ["baseline: apprise POST alone", len(base), f"{statistics.median(base):.1f}", f"{pct(base, 0.95):.1f}",
+         f"{pct(base, 0.99):.1f}", f"{max(base):.1f}"],
+    ]
+    body = table(["path", "n", "p50 ms", "p95 ms", "p99 ms", "max ms"], rows)
+    body += (
+        f"\n\np99 target ≤ 100 ms: **{'met' if pct(lat, 0.99) <= 100 else 'NOT met'}** "
+        f"(p99 ratio to the bare apprise POST: {pct(lat, 0.99) / max(pct(base, 0.99), 0.001):.1f}×). "
+        "group_wait 0; keyword alerts wait group_wait (30 s by default) on purpose."
+    )
+    print(body)
+    write_section("alert_latency", "Alert latency (stored item → POST at the sink)",
+                  f"python bench/alert_latency.py --alerts {args.alerts}", body)
+
+
+if __name__ == "__main__":
+    main()

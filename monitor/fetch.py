@@ -1,44 +1,68 @@
-"""HTTP fetching for sources: timeouts, retries with backoff, a body cap, encoding detection,
-and recognition of blocked responses. Adapters never talk HTTP themselves."""
+"""HTTP fetching for sources: politeness (per-host concurrency and spacing, robots.txt), timeouts,
+retries with backoff and jitter, conditional GET, a body cap, encoding detection, proxies, secrets
+from the environment, and recognition of blocked responses. Adapters never talk HTTP themselves.
+
+One ``Fetcher`` is shared by every source of a daemon, so its host gates space out requests of
+different sources that hit the same host.
+"""
 
 from __future__ import annotations
 
+import logging
 import random
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from email.utils import parsedate_to_datetime
+from urllib.parse import urljoin, urlsplit
+from urllib.robotparser import RobotFileParser
 
 import httpx
 
 from monitor import __version__
-from monitor.adapters.base import FetchedPage, SourceConfig
+from monitor.adapters.base import (
+    BlockedError,
+    FetchedPage,
+    FetchError,
+    HttpRequest,
+    HttpStatusError,
+    RobotsDisallowed,
+    SourceConfig,
+)
 from monitor.config.settings import expand_env
 
-USER_AGENT = f"opinion-monitor/{__version__} (+https://github.com/opinion-monitor)"
+__all__ = ["Blocked", "FetchError", "Fetcher", "HttpStatusError", "decode"]
+
+log = logging.getLogger(__name__)
+Blocked = BlockedError  # the name the pipeline and CLI have always used
+
+ROBOTS_AGENT = "opinion-monitor"
+USER_AGENT = f"{ROBOTS_AGENT}/{__version__} (+https://github.com/opinion-monitor)"
 RETRY_STATUS = frozenset({202, 429, 432, 500, 502, 503, 504})
-BLOCKED_STATUS = frozenset({401, 403, 418, 432, 461, 471})
+RATE_LIMIT_STATUS = frozenset({429, 432})
+BLOCKED_STATUS = frozenset({401, 403, 418, 461, 471})
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset=["']?([\w-]+)""", re.I)
-_BLOCK_HOSTS = ("passport.jd.com", "passport.weibo.cn", "login.taobao.com", "login.tmall.com")
-
-
-class FetchError(Exception):
-    """Network-level failure (an ``error`` verdict)."""
-
-
-class Blocked(Exception):
-    """The platform answered with a login wall, captcha or rate limit (a ``blocked`` verdict)."""
+_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]+encoding=["']([\w-]+)""", re.I)
+_BLOCK_HOSTS = ("passport.jd.com", "passport.weibo.cn", "passport.weibo.com", "login.taobao.com",
+                "login.tmall.com", "sec.taobao.com")  # fmt: skip
+_GBK_ALIASES = ("gbk", "gb2312", "gb-2312", "cp936", "x-gbk", "gb_2312-80")
+_ROBOTS_MAX = 512_000
+_MAX_REDIRECTS = 5
 
 
 def decode(body: bytes, content_type: str | None) -> str:
+    """Bytes to text: the header's charset, then a meta/XML declaration, then UTF-8, then GB18030."""
+    if body.startswith(b"\xef\xbb\xbf"):
+        return body[3:].decode("utf-8", errors="replace")
     charset = None
     if content_type and "charset=" in content_type.lower():
-        charset = content_type.lower().split("charset=")[-1].split(";")[0].strip().strip('"')
-    if not charset and (m := _META_CHARSET.search(body[:2048])):
+        charset = content_type.lower().split("charset=")[-1].split(";")[0].strip().strip("\"'")
+    if not charset and (m := _META_CHARSET.search(body[:2048]) or _XML_ENCODING.search(body[:200])):
         charset = m.group(1).decode("ascii", "replace").lower()
-    if charset in ("gbk", "gb2312", "gb-2312", "cp936"):
-        charset = "gb18030"  # superset; GBK pages often contain characters outside gb2312
+    if charset in _GBK_ALIASES:
+        charset = "gb18030"  # a superset: GBK pages often hold characters outside gb2312
     if charset:
         try:
             return body.decode(charset)
@@ -50,12 +74,12 @@ def decode(body: bytes, content_type: str | None) -> str:
         return body.decode("gb18030", errors="replace")
 
 
-def _retry_after(resp: httpx.Response, cap: float) -> float | None:
-    value = resp.headers.get("retry-after")
+def _retry_after(headers: Mapping[str, str], cap: float) -> float | None:
+    value = headers.get("retry-after")
     if not value:
         return None
     try:
-        return min(float(value), cap)
+        return min(max(float(value), 0.0), cap)
     except ValueError:
         try:
             delta = parsedate_to_datetime(value).timestamp() - time.time()
@@ -64,8 +88,50 @@ def _retry_after(resp: httpx.Response, cap: float) -> float | None:
             return None
 
 
+class HostGate:
+    """At most ``concurrency`` requests in flight to one host, their starts ``interval`` apart."""
+
+    def __init__(self, concurrency: int) -> None:
+        self.slots = threading.BoundedSemaphore(concurrency)
+        self.lock = threading.Lock()
+        self.next_at = 0.0
+
+    def reserve(self, now: float, interval: float) -> float:
+        """Book the next start slot; return how long to wait for it."""
+        with self.lock:
+            start = max(now, self.next_at)
+            self.next_at = start + interval
+            return start - now
+
+    def hold_off(self, until: float) -> None:
+        with self.lock:
+            self.next_at = max(self.next_at, until)
+
+
+class _Secrets:
+    """Header and proxy values expanded from the environment: sent, never shown."""
+
+    def __init__(self) -> None:
+        self.values: list[str] = []
+
+    def expand(self, text: str, what: str) -> str:
+        try:
+            value = expand_env(text)
+        except KeyError as exc:
+            raise FetchError(f"environment variable {exc.args[0]} is not set (needed by {what})") from None
+        if value != text or what == "cookie":
+            self.values.append(value)
+        return value
+
+    def redact(self, text: str) -> str:
+        for v in sorted(self.values, key=len, reverse=True):
+            if len(v) >= 4:
+                text = text.replace(v, "***")
+        return text
+
+
 class Fetcher:
-    """Shared by all sources of a daemon; ``sleep`` is injectable so tests need not wait."""
+    """Shared by all sources of a daemon. ``sleep`` and ``clock`` are injectable so tests need not wait."""
 
     def __init__(
         self,
@@ -74,104 +140,286 @@ class Fetcher:
         retries: int = 2,
         backoff: float = 1.0,
         max_wait: float = 60.0,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         stop: threading.Event | None = None,
+        per_host: int = 1,
+        min_interval: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        robots_ttl: float = 24 * 3600.0,
+        rng: random.Random | None = None,
     ) -> None:
-        self.client = client or httpx.Client(follow_redirects=True, headers={"User-Agent": USER_AGENT})
+        self.client = client or self._new_client(None)
         self.retries = retries
         self.backoff = backoff
         self.max_wait = max_wait
+        self.per_host = per_host
+        self.min_interval = min_interval
+        self.robots_ttl = robots_ttl
         self._sleep = sleep
+        self._clock = clock
+        self._rng = rng or random.Random()
         self.stop = stop or threading.Event()
+        self._gates: dict[str, HostGate] = {}
+        self._proxied: dict[str, httpx.Client] = {}
+        self._robots: dict[str, tuple[float, RobotFileParser]] = {}
+        self._robots_waived: set[str] = set()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _new_client(proxy: str | None) -> httpx.Client:
+        return httpx.Client(headers={"User-Agent": USER_AGENT}, proxy=proxy)
 
     def close(self) -> None:
         self.client.close()
+        for c in self._proxied.values():
+            c.close()
 
+    # ---- public --------------------------------------------------------------------------------
     def get(
-        self, url: str, source: SourceConfig, extra_headers: Mapping[str, str] | None = None
+        self,
+        url: str,
+        source: SourceConfig,
+        extra_headers: Mapping[str, str] | None = None,
+        validators: Mapping[str, str] | None = None,
     ) -> FetchedPage:
-        headers = {k: expand_env(v) for k, v in source.headers.items()}
-        headers.update(extra_headers or {})
+        return self.fetch(HttpRequest(url, headers=dict(extra_headers or {})), source, validators)
+
+    def fetch(
+        self, req: HttpRequest, source: SourceConfig, validators: Mapping[str, str] | None = None
+    ) -> FetchedPage:
+        """Fetch one page, politely; raise FetchError, BlockedError or HttpStatusError."""
+        secrets = _Secrets()
+        headers = {k: secrets.expand(v, f"header {k}") for k, v in source.headers.items()}
+        if source.cookie:
+            headers["Cookie"] = secrets.expand(source.cookie, "cookie")
+        headers.update(req.headers)
+        params = {k: secrets.expand(v, f"parameter {k}") for k, v in req.params.items()}
+        if validators and source.conditional:
+            if validators.get("etag"):
+                headers["If-None-Match"] = validators["etag"]
+            if validators.get("last_modified"):
+                headers["If-Modified-Since"] = validators["last_modified"]
+        proxy = secrets.expand(source.proxy, "proxy") if source.proxy else None
+        client = self._client(proxy)
+        url = req.wire_url
+        try:
+            self._check_robots(client, url, source, secrets)
+            return self._fetch_with_retries(client, req, url, headers, source, secrets, params)
+        except FetchError as exc:
+            if isinstance(exc, HttpStatusError):
+                raise
+            raise FetchError(secrets.redact(str(exc))) from None
+
+    # ---- retries -------------------------------------------------------------------------------
+    def _fetch_with_retries(
+        self,
+        client: httpx.Client,
+        req: HttpRequest,
+        url: str,
+        headers: Mapping[str, str],
+        source: SourceConfig,
+        secrets: _Secrets,
+        params: Mapping[str, str] | None = None,
+    ) -> FetchedPage:
         attempt = 0
         while True:
             attempt += 1
-            started = time.perf_counter()
+            last_try = attempt > self.retries or self.stop.is_set()
             try:
-                page = self._get_once(url, source, headers)
+                page = self._send_once(client, req, url, headers, source, params)
+            except HttpStatusError:
+                raise
             except FetchError:
-                if attempt > self.retries or self.stop.is_set():
+                if last_try:
                     raise
                 self._wait(self._delay(attempt, None))
                 continue
-            page_status, resp_wait = page
-            if page_status.status in RETRY_STATUS and attempt <= self.retries and not self.stop.is_set():
-                self._wait(self._delay(attempt, resp_wait))
+            if page.status not in RETRY_STATUS:
+                return page
+            delay = self._delay(attempt, _retry_after(page.headers, self.max_wait))
+            if page.status in RATE_LIMIT_STATUS:
+                # every source on this host waits, not just this request; our own wait is the gate's
+                self._gate(url).hold_off(self._clock() + delay)
+                if not last_try:
+                    continue
+            if not last_try:
+                self._wait(delay)
                 continue
-            fp = page_status
-            if fp.status in (429, 432):
-                raise Blocked(f"HTTP {fp.status} (rate limited) after {attempt} attempts")
-            if fp.status in RETRY_STATUS:
-                raise FetchError(f"HTTP {fp.status} from {_safe(url)} after {attempt} attempts")
-            return FetchedPage(
-                fp.url, fp.status, fp.headers, fp.text, fp.final_url, (time.perf_counter() - started) * 1000
+            if page.status in RATE_LIMIT_STATUS:
+                raise BlockedError(f"HTTP {page.status} (rate limited) after {attempt} attempts; slow down")
+            hint = " (the platform is busy: retry later)" if page.status == 202 else ""
+            raise HttpStatusError(
+                f"HTTP {page.status}{hint} from {_safe(url)} after {attempt} attempts", page
             )
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
             return retry_after
         base = self.backoff * (2 ** (attempt - 1))
-        return float(min(base + random.uniform(0, base / 2), self.max_wait))
+        return float(min(base + self._rng.uniform(0, base / 2), self.max_wait))
 
     def _wait(self, seconds: float) -> None:
-        if self.stop.wait(0) or seconds <= 0:
+        if seconds <= 0 or self.stop.is_set():
             return
-        self._sleep(seconds)
+        if self._sleep is None:
+            self.stop.wait(seconds)
+        else:
+            self._sleep(seconds)
 
-    def _get_once(
-        self, url: str, source: SourceConfig, headers: Mapping[str, str]
-    ) -> tuple[FetchedPage, float | None]:
-        timeout = source.timeout.total_seconds()
-        try:
-            with self.client.stream("GET", url, headers=headers, timeout=timeout) as resp:
-                chunks: list[bytes] = []
-                size = 0
-                for chunk in resp.iter_bytes():
-                    size += len(chunk)
-                    if size > source.max_body_bytes:
-                        raise FetchError(
-                            f"response body larger than max_body_bytes={source.max_body_bytes} "
-                            f"from {_safe(url)}"
-                        )
-                    chunks.append(chunk)
-                body = b"".join(chunks)
-        except httpx.TimeoutException:
-            raise FetchError(f"timed out after {timeout:g}s fetching {_safe(url)}") from None
-        except httpx.HTTPError as exc:
-            raise FetchError(
-                f"{type(exc).__name__} fetching {_safe(url)}: {_redact(str(exc), headers)}"
-            ) from None
-        final = str(resp.url)
-        if any(h in final for h in _BLOCK_HOSTS):
-            raise Blocked(f"redirected to a login page ({httpx.URL(final).host})")
-        if "verifytype" in resp.headers:
-            raise Blocked(f"HTTP {resp.status_code} with a Verifytype header (captcha)")
-        if resp.status_code in BLOCKED_STATUS and resp.status_code not in RETRY_STATUS:
-            raise Blocked(f"HTTP {resp.status_code} (login, captcha or rate limit)")
-        page = FetchedPage(
-            url, resp.status_code, dict(resp.headers), decode(body, resp.headers.get("content-type")), final
+    # ---- politeness ----------------------------------------------------------------------------
+    def _gate(self, url: str) -> HostGate:
+        host = urlsplit(url).netloc.lower()
+        with self._lock:
+            gate = self._gates.get(host)
+            if gate is None:
+                gate = self._gates[host] = HostGate(self.per_host)
+            return gate
+
+    @contextmanager
+    def _polite(self, url: str, source: SourceConfig) -> Iterator[None]:
+        gate = self._gate(url)
+        interval = max(
+            self.min_interval, source.request_interval.total_seconds() if source.request_interval else 0
         )
+        gate.slots.acquire()
+        try:
+            self._wait(gate.reserve(self._clock(), interval))
+            yield
+        finally:
+            gate.slots.release()
+
+    def _client(self, proxy: str | None) -> httpx.Client:
+        if proxy is None:
+            return self.client
+        with self._lock:
+            if proxy not in self._proxied:
+                self._proxied[proxy] = self._new_client(proxy)
+            return self._proxied[proxy]
+
+    def _check_robots(self, client: httpx.Client, url: str, source: SourceConfig, secrets: _Secrets) -> None:
+        if not source.respect_robots:
+            if source.name not in self._robots_waived:
+                self._robots_waived.add(source.name)
+                log.warning("source %s: robots.txt is NOT checked (respect_robots: false)", source.name)
+            return
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        with self._lock:
+            cached = self._robots.get(origin)
+        if cached is None or self._clock() - cached[0] > self.robots_ttl:
+            cached = (self._clock(), self._load_robots(client, origin, source, secrets))
+            with self._lock:
+                self._robots[origin] = cached
+        if not cached[1].can_fetch(ROBOTS_AGENT, url):
+            raise RobotsDisallowed(
+                f"robots.txt of {parts.netloc} disallows {parts.path or '/'}; "
+                "set `respect_robots: false` on the source only if you are entitled to fetch it"
+            )
+
+    def _load_robots(
+        self, client: httpx.Client, origin: str, source: SourceConfig, secrets: _Secrets
+    ) -> RobotFileParser:
+        rp = RobotFileParser(origin + "/robots.txt")
+        robots = HttpRequest(origin + "/robots.txt")
+        try:
+            page = self._fetch_with_retries(client, robots, robots.url, {}, source, secrets)
+        except HttpStatusError as exc:
+            page = exc.page
+        if page.status >= 500:
+            raise FetchError(f"robots.txt of {urlsplit(origin).netloc} unreachable (HTTP {page.status})")
+        # RFC 9309: a 4xx robots.txt means there are no rules
+        rp.parse(page.text.splitlines() if page.status < 300 else [])
+        return rp
+
+    # ---- one request ---------------------------------------------------------------------------
+    def _send_once(
+        self,
+        client: httpx.Client,
+        req: HttpRequest,
+        url: str,
+        headers: Mapping[str, str],
+        source: SourceConfig,
+        params: Mapping[str, str] | None,
+    ) -> FetchedPage:
+        timeout = source.timeout.total_seconds()
+        robots = url.endswith("/robots.txt") and req.method == "GET"
+        cap = _ROBOTS_MAX if robots else source.max_body_bytes
+        started = time.perf_counter()
+        method, current, payload, query = req.method, url, req.json_body, params or None
+        with self._polite(url, source):
+            for _hop in range(_MAX_REDIRECTS + 1):
+                try:
+                    with client.stream(
+                        method, current, headers=headers, params=query, json=payload, timeout=timeout,
+                        follow_redirects=False,
+                    ) as resp:  # fmt: skip
+                        location = resp.headers.get("location") if resp.is_redirect else None
+                        body = b"" if location else self._read_capped(resp, cap, url)
+                except httpx.TimeoutException:
+                    raise FetchError(f"timed out after {timeout:g}s fetching {_safe(url)}") from None
+                except httpx.HTTPError as exc:
+                    raise FetchError(f"{type(exc).__name__} fetching {_safe(url)}: {exc}") from None
+                if not location:
+                    break
+                # Redirects are followed by hand so a login or captcha page is recognised, never fetched.
+                current = urljoin(str(resp.url), location)
+                if not robots and (login := _login_host(current)):
+                    raise BlockedError(f"redirected to a login or verification page ({login})")
+                if resp.status_code in (301, 302, 303) and method != "GET":
+                    method, payload = "GET", None
+                query = None
+            else:
+                raise FetchError(f"more than {_MAX_REDIRECTS} redirects fetching {_safe(url)}")
+        final = str(resp.url)
+        page = FetchedPage(
+            url=req.url,
+            status=resp.status_code,
+            headers=dict(resp.headers),
+            text=decode(body, resp.headers.get("content-type")),
+            final_url=_safe(final) if params else final,
+            elapsed_ms=(time.perf_counter() - started) * 1000,
+            size=len(body),
+        )
+        if robots:
+            return page
+        if "verifytype" in resp.headers:
+            raise BlockedError(
+                f"HTTP {resp.status_code} with a Verifytype header {resp.headers['verifytype']!r} (captcha)"
+            )
+        if resp.status_code in BLOCKED_STATUS:
+            raise BlockedError(f"HTTP {resp.status_code} (login, captcha or ban) from {_safe(url)}")
         if resp.status_code >= 400 and resp.status_code not in RETRY_STATUS:
-            raise FetchError(f"HTTP {resp.status_code} from {_safe(url)}")
-        return page, _retry_after(resp, self.max_wait)
+            raise HttpStatusError(f"HTTP {resp.status_code} from {_safe(url)}", page)
+        return page
+
+    @staticmethod
+    def _read_capped(resp: httpx.Response, cap: int, url: str) -> bytes:
+        declared = resp.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > cap:
+            raise FetchError(
+                f"response body of {int(declared):,} bytes exceeds max_body_bytes={cap:,} from {_safe(url)}"
+            )
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in resp.iter_bytes():
+            size += len(chunk)
+            if size > cap:
+                raise FetchError(
+                    f"response body exceeds max_body_bytes={cap:,} from {_safe(url)}; stopped reading"
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def _login_host(url: str) -> str | None:
+    host = (urlsplit(url).hostname or "").lower()
+    if any(host == h or host.endswith("." + h) for h in _BLOCK_HOSTS) or host.startswith(
+        ("passport.", "login.")
+    ):
+        return host
+    return None
 
 
 def _safe(url: str) -> str:
     """The URL without its query string (which may carry tokens)."""
-    return url.split("?", 1)[0]
-
-
-def _redact(text: str, headers: Mapping[str, str]) -> str:
-    for v in headers.values():
-        if len(v) >= 6:
-            text = text.replace(v, "***")
-    return text
+    return url.split("?", 1)[0].split("#", 1)[0]

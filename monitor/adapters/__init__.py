@@ -1,17 +1,55 @@
-"""Source kinds. Importing this package registers every built-in kind."""
+"""Source kinds. Importing this package registers every built-in kind (one module per kind)."""
 
-from monitor.adapters import feed, html, json
-from monitor.adapters.base import Adapter, FetchedPage, ParsedPage, RawItem, SourceConfig, build, registry
+from monitor.adapters import (
+    douyin_comments,
+    douyin_search,
+    feed,
+    html,
+    jd_reviews,
+    json,
+    rsshub,
+    tmall_reviews,
+    weibo_comments,
+    weibo_search,
+    xhs_search,
+)
+from monitor.adapters.base import (
+    Adapter,
+    BlockedError,
+    FetchedPage,
+    FetchError,
+    HttpRequest,
+    ParsedPage,
+    ParseError,
+    RawItem,
+    SourceConfig,
+    SourceError,
+    build,
+    registry,
+)
 
 __all__ = [
     "Adapter",
+    "BlockedError",
+    "FetchError",
     "FetchedPage",
+    "HttpRequest",
+    "ParseError",
     "ParsedPage",
     "RawItem",
     "SourceConfig",
+    "SourceError",
     "build",
+    "douyin_comments",
+    "douyin_search",
     "feed",
     "html",
+    "jd_reviews",
     "json",
     "registry",
+    "rsshub",
+    "tmall_reviews",
+    "weibo_comments",
+    "weibo_search",
+    "xhs_search",
 ]

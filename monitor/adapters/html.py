@@ -1,7 +1,9 @@
 """``kind: html`` — review pages scraped with CSS selectors (selectolax, lexbor engine).
 
 Field specs: ``".selector"`` (the node's text), ``".selector@attr"`` (an attribute),
-``"@attr"`` (an attribute of the item node itself).
+``"@attr"`` (an attribute of the item node itself). Pagination: ``next`` (the next-page
+link, ``selector@href``) or a ``{page}`` placeholder in ``url``; the pipeline stops at
+``max_pages``. A page with no item that reads like a captcha or login page is ``blocked``.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from monitor.adapters.base import (
     Adapter,
+    BlockedError,
     FetchedPage,
     ParsedPage,
     ParseError,
     RawItem,
     SourceConfig,
+    looks_blocked,
     register,
 )
 from monitor.adapters.paging import PageParamMixin
@@ -71,6 +75,8 @@ class HtmlAdapter(Adapter[HtmlConfig]):
         except Exception as exc:  # selectolax raises plain exceptions on broken input
             raise ParseError(f"HTML could not be parsed: {exc}") from exc
         nodes = tree.css(self.config.item)
+        if not nodes and (reason := looks_blocked(page.text)):
+            raise BlockedError(reason)
         items: list[RawItem] = []
         missing: dict[str, int] = {}
         for node in nodes:

@@ -1,8 +1,9 @@
-"""Pagination by a ``{page}`` placeholder in the source URL."""
+"""Pagination helpers: a ``{page}`` placeholder in the source URL, query parameters."""
 
 from __future__ import annotations
 
 import re
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import BaseModel, Field
 
@@ -31,3 +32,24 @@ class PageParamMixin(BaseModel):
     def next_page_url(self, template: str, url: str) -> str | None:
         page = self.page_of(template, url)
         return None if page is None else self.page_url(template, page + 1)
+
+
+def with_query(url: str, **params: object) -> str:
+    """``url`` with the given query parameters set (others kept, order kept)."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    query.update({k: str(v) for k, v in params.items()})
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def query_value(url: str, name: str) -> str | None:
+    values = parse_qs(urlsplit(url).query).get(name)
+    return values[0] if values else None
+
+
+def query_int(url: str, name: str, default: int) -> int:
+    value = query_value(url, name)
+    try:
+        return int(value) if value is not None else default
+    except ValueError:
+        return default

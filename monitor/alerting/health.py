@@ -16,6 +16,21 @@ ADVICE = {
     "error": "check network reachability and the source URL",
     "empty": "the source returns nothing: check the URL and that the feed still has items",
 }
+_SPECIFIC = (
+    ("robots.txt", "the site's robots.txt forbids this URL: drop the source, or get permission and set "
+     "`respect_robots: false`"),
+    ("rate limit", "the platform rate-limits us: raise the source's `interval` and `request_interval`"),
+    ("environment variable", "set the missing environment variable for the daemon and restart it"),
+    ("RSSHub", "renew the platform cookie in the RSSHub instance's configuration"),
+)  # fmt: skip
+
+
+def advice(verdict: str, reason: str) -> str:
+    """What an admin should do about a source that fails with ``verdict`` and ``reason``."""
+    for needle, text in _SPECIFIC:
+        if needle.lower() in reason.lower():
+            return text
+    return ADVICE.get(verdict, "run `monitor try-source NAME` to see what the source answers")
 
 
 def record(
@@ -28,23 +43,27 @@ def record(
     state.last_reason = reason
     healthy = verdict == "ok" or (verdict == "empty" and not state.had_items)
     key = f"source_health:{state.name}"
-    from monitor.alerting import _new_alert, _open_alert
+    from monitor.alerting import new_alert, open_alert
 
     if healthy:
         state.last_ok_at = now
         state.consecutive_failures = 0
-        alert = _open_alert(s, key)
+        alert = open_alert(s, key)
         if alert is not None:
             alert.state, alert.resolved_at, alert.updated_at = "resolved", now, now
+            since = state.blind_since.isoformat(timespec="minutes") if state.blind_since else "?"
+            alert.summary = (
+                f"恢复 recovered: {state.name} works again ({verdict}); it was blind since {since}"
+            )
             state.blind_since = None
             outbox.enqueue_alert(s, config, alert, "resolved", now)
         return alert
     state.consecutive_failures += 1
-    if state.consecutive_failures < config.settings.alerting.blind_after or _open_alert(s, key) is not None:
+    if state.consecutive_failures < config.settings.alerting.blind_after or open_alert(s, key) is not None:
         return None
     state.blind_since = now
     src = config.sources.get(state.name)
-    alert = _new_alert(
+    alert = new_alert(
         s,
         now,
         dedup_key=key,
@@ -58,7 +77,7 @@ def record(
         sku=None,
         title=f"数据源失明 source blind: {state.name} ({verdict})",
         summary=(
-            f"{state.consecutive_failures} polls in a row: {reason}. What to do: {ADVICE.get(verdict, '')}"
+            f"{state.consecutive_failures} polls in a row: {reason}. What to do: {advice(verdict, reason)}"
         ),
     )
     outbox.enqueue_alert(s, config, alert, "firing", now)

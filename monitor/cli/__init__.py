@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from pathlib import Path
@@ -123,71 +122,6 @@ def check(config_path: Path) -> None:
     )
 
 
-@main.command("try-source")
-@config_option
-@click.argument("name")
-@click.option("--json", "as_json", is_flag=True, help="print items as JSON lines")
-def try_source(config_path: Path, name: str, as_json: bool) -> None:
-    """Fetch and parse one source and print what it yields; stores nothing."""
-    from monitor.adapters import build
-    from monitor.adapters.base import ParseError
-    from monitor.clock import utcnow
-    from monitor.fetch import Blocked, Fetcher, FetchError
-    from monitor.normalize import normalize
-
-    config = load_or_exit(config_path)
-    src = config.sources.get(name)
-    if src is None:
-        raise click.ClickException(
-            f"no source named {name!r}; known: {', '.join(sorted(config.sources)) or 'none'}"
-        )
-    adapter = build(src)
-    fetcher = Fetcher()
-    now = utcnow()
-    url: str | None = adapter.first_url({})
-    verdict, total, page_no = "empty", 0, 0
-    try:
-        while url and page_no < src.max_pages:
-            page_no += 1
-            page = fetcher.get(url, src, adapter.request_headers())
-            parsed = adapter.parse(page)
-            click.echo(f"page {page_no}: HTTP {page.status} {len(parsed.items)} items  {url.split('?')[0]}")
-            if parsed.missing_fields:
-                click.echo(f"  missing fields: {parsed.missing_fields}")
-            for raw in parsed.items:
-                it = normalize(raw, src, now, config.settings.tz)
-                if as_json:
-                    click.echo(
-                        json.dumps(
-                            {k: str(v) if v is not None else None for k, v in it.__dict__.items()},
-                            ensure_ascii=False,
-                        )
-                    )
-                else:
-                    when = it.published_at.isoformat() if it.published_at else "?"
-                    click.echo(
-                        f"  - [{it.external_id}] {it.rating or '-'}★ {when} {it.author or ''}: {it.text[:80]}"
-                    )
-            total += len(parsed.items)
-            if parsed.verdict:
-                verdict = parsed.verdict
-                break
-            if not parsed.items:
-                break
-            url = parsed.next_url
-        if verdict == "empty" and total:
-            verdict = "ok"
-    except Blocked as exc:
-        verdict = f"blocked: {exc}"
-    except ParseError as exc:
-        verdict = f"broken: {exc}"
-    except FetchError as exc:
-        verdict = f"error: {exc}"
-    finally:
-        fetcher.close()
-    click.echo(f"verdict: {verdict} ({total} items on {page_no} page(s)); nothing stored")
-
-
 @main.group()
 def db() -> None:
     """Database maintenance."""
@@ -236,10 +170,12 @@ def _register() -> None:
     from monitor.cli.alerts import alerts
     from monitor.cli.analyze import analyze_cmd
     from monitor.cli.rules import rules_group
+    from monitor.cli.sources import try_source
 
     main.add_command(alerts)
     main.add_command(analyze_cmd)
     main.add_command(rules_group)
+    main.add_command(try_source)
     try:
         from monitor.cli.sentiment import sentiment
     except ImportError:  # pragma: no cover - written in parallel; removed once it lands

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.normalize import Item as NormItem
@@ -27,6 +27,27 @@ class ItemChange:
     item: NormItem
     kind: str  # "new" | "updated"
     row_id: int | None = None
+
+
+def _new_row(it: NormItem, now: datetime) -> dict[str, object]:
+    return {
+        "source": it.source,
+        "platform": it.platform,
+        "external_id": it.external_id,
+        "parent_external_id": it.parent_external_id,
+        "url": it.url,
+        "author": it.author,
+        "text": it.text,
+        "rating": it.rating,
+        "product": it.product,
+        "sku": it.sku,
+        "attrs": it.attrs,
+        "published_at": it.published_at,
+        "fetched_at": it.fetched_at,
+        "updated_at": now,
+        "payload_hash": it.payload_hash,
+        "revision": 1,
+    }
 
 
 class Store:
@@ -111,51 +132,39 @@ class Store:
         return changes
 
     def save_items(self, s: Session, changes: Iterable[ItemChange], now: datetime) -> list[m.Item]:
-        rows: list[m.Item] = []
-        for ch in changes:
+        """Store ``changes``; returns one row per change, in order. New items go in one bulk INSERT."""
+        changes = list(changes)
+        rows: list[m.Item | None] = [None] * len(changes)
+        new: list[tuple[int, dict[str, object]]] = []
+        for i, ch in enumerate(changes):
             it = ch.item
-            if ch.kind == "updated" and ch.row_id is not None:
-                row = s.get(m.Item, ch.row_id)
-                if row is None:
-                    continue
-                s.add(
-                    m.ItemRevision(
-                        item_id=row.id,
-                        revision=row.revision,
-                        text=row.text,
-                        rating=row.rating,
-                        payload_hash=row.payload_hash,
-                        recorded_at=now,
-                    )
+            row = s.get(m.Item, ch.row_id) if ch.kind == "updated" and ch.row_id is not None else None
+            if row is None:
+                new.append((i, _new_row(it, now)))
+                continue
+            s.add(
+                m.ItemRevision(
+                    item_id=row.id,
+                    revision=row.revision,
+                    text=row.text,
+                    rating=row.rating,
+                    payload_hash=row.payload_hash,
+                    recorded_at=now,
                 )
-                row.text, row.rating, row.payload_hash = it.text, it.rating, it.payload_hash
-                row.sku = it.sku or row.sku
-                row.parent_external_id = it.parent_external_id or row.parent_external_id
-                row.revision += 1
-                row.updated_at = now
-            else:
-                row = m.Item(
-                    source=it.source,
-                    platform=it.platform,
-                    external_id=it.external_id,
-                    parent_external_id=it.parent_external_id,
-                    url=it.url,
-                    author=it.author,
-                    text=it.text,
-                    rating=it.rating,
-                    product=it.product,
-                    sku=it.sku,
-                    attrs=it.attrs,
-                    published_at=it.published_at,
-                    fetched_at=it.fetched_at,
-                    updated_at=now,
-                    payload_hash=it.payload_hash,
-                    revision=1,
-                )
-                s.add(row)
-            rows.append(row)
+            )
+            row.text, row.rating, row.payload_hash = it.text, it.rating, it.payload_hash
+            row.sku = it.sku or row.sku
+            row.parent_external_id = it.parent_external_id or row.parent_external_id
+            row.revision += 1
+            row.updated_at = now
+            rows[i] = row
+        if new:
+            stmt = insert(m.Item).returning(m.Item, sort_by_parameter_order=True)
+            inserted = list(s.scalars(stmt, [params for _, params in new]))
+            for (i, _), row in zip(new, inserted, strict=True):
+                rows[i] = row
         s.flush()
-        return rows
+        return [r for r in rows if r is not None]
 
     def count(self, model: type[m.Base], *where: object) -> int:
         with self.session() as s:

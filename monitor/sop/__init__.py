@@ -1,0 +1,1 @@
+"""Crisis SOPs at work: compliance lint, incidents with clocks, reply drafts."""

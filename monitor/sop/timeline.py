@@ -1,0 +1,119 @@
+"""An incident's timeline as Markdown: items, alert, acknowledgement, steps, notes, notices."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from monitor.config import Config
+from monitor.notify.render import escape_md, mask_name
+from monitor.sop.incidents import checklist_text, get, steps_of
+from monitor.sop.select import sop_by_id
+from monitor.store import Store
+from monitor.store import models as m
+
+__all__ = ["Entry", "entries", "export_markdown"]
+
+KIND_LABELS = {
+    "item": "评价 item",
+    "alert": "告警 alert",
+    "ack": "确认 ack",
+    "resolved": "告警恢复 resolved",
+    "notice": "通知 notice",
+    "opened": "开启 opened",
+    "step": "步骤 step",
+    "note": "备注 note",
+    "overdue": "超时通知 overdue",
+    "reminder": "进度提醒 reminder",
+    "closed": "关闭 closed",
+    "follow_up": "回访提醒 follow-up",
+}
+
+
+@dataclass(frozen=True)
+class Entry:
+    at: datetime
+    kind: str
+    by: str
+    text: str
+
+
+def entries(s: Session, incident: m.Incident, limit_items: int = 200) -> list[Entry]:
+    out: list[Entry] = []
+    alert = s.get(m.Alert, incident.alert_id) if incident.alert_id else None
+    if alert is not None:
+        items = s.scalars(
+            select(m.Item)
+            .join(m.AlertItem, m.AlertItem.item_id == m.Item.id)
+            .where(m.AlertItem.alert_id == alert.id)
+            .order_by(m.Item.id)
+            .limit(limit_items)
+        )
+        for it in items:
+            stars = f"{it.rating}★ " if it.rating else ""
+            sku = f" · SKU {escape_md(it.sku)}" if it.sku else ""
+            text = f"{stars}{escape_md(it.text, 120)} ({it.platform}{sku})"
+            out.append(Entry(it.published_at or it.fetched_at, "item", mask_name(it.author), text))
+        out.append(
+            Entry(alert.created_at, "alert", "", f"#{alert.id} {escape_md(alert.title)} [{alert.severity}]")
+        )
+        if alert.acked_at is not None:
+            out.append(Entry(alert.acked_at, "ack", alert.acked_by or "", f"alert #{alert.id}"))
+        if alert.resolved_at is not None:
+            out.append(Entry(alert.resolved_at, "resolved", "", f"alert #{alert.id}"))
+        sent = s.scalars(
+            select(m.Outbox)
+            .where(m.Outbox.alert_id == alert.id, m.Outbox.status == "sent")
+            .order_by(m.Outbox.id)
+        )
+        for row in sent:
+            out.append(Entry(row.sent_at or row.created_at, "notice", row.channel, row.idempotency_key))
+    events = s.scalars(select(m.IncidentEvent).where(m.IncidentEvent.incident_id == incident.id))
+    for e in events:
+        what = f"{e.step_key}: {e.text}" if e.step_key else e.text
+        out.append(Entry(e.at, e.kind, e.by or "", what))
+    notes = s.scalars(select(m.IncidentNote).where(m.IncidentNote.incident_id == incident.id))
+    out += [Entry(n.at, "note", n.by, escape_md(n.text, 2000)) for n in notes]
+    order = {k: i for i, k in enumerate(KIND_LABELS)}
+    return sorted(out, key=lambda e: (e.at, order.get(e.kind, 99)))
+
+
+def export_markdown(store: Store, config: Config, incident_id: int, now: datetime) -> str:
+    tz = config.settings.tz
+    with store.session() as s:
+        inc = get(s, incident_id)
+        steps = steps_of(s, incident_id)
+        timeline = entries(s, inc)
+    sop = sop_by_id(config, inc.sop)
+    state = (
+        inc.state if inc.closed_at is None else f"{inc.state} {inc.closed_at.astimezone(tz):%Y-%m-%d %H:%M}"
+    )
+    lines = [
+        f"# 事件 incident #{inc.id}：{escape_md(inc.title)}",
+        "",
+        f"- SOP：{inc.sop}{' · ' + sop.title if sop else ''}",
+        f"- 状态 state：{state}",
+        f"- 开启 opened：{inc.opened_at.astimezone(tz):%Y-%m-%d %H:%M} ({config.settings.timezone})",
+    ]
+    if inc.alert_id:
+        lines.append(f"- 告警 alert：#{inc.alert_id}")
+    if sop is not None:
+        lines += ["", "## 对外口径", "", sop.statement]
+    lines += [
+        "",
+        "## 处置清单 checklist",
+        "",
+        checklist_text(config, steps, now),
+        "",
+        "## 时间线 timeline",
+        "",
+    ]
+    for e in timeline:
+        who = f" · {e.by}" if e.by else ""
+        lines.append(
+            f"- {e.at.astimezone(tz):%m-%d %H:%M} · {KIND_LABELS.get(e.kind, e.kind)}{who}：{e.text}"
+        )
+    return "\n".join(lines) + "\n"

@@ -1,7 +1,11 @@
-"""The daemon's HTTP endpoint: health checks and signed acknowledge links.
+"""The daemon's HTTP endpoint: the web console, the REST API, health checks and signed
+acknowledge links.
 
 Starlette app served by uvicorn in a background thread of the daemon. Acknowledge
 links work without login, only for their alert, and expire (``monitor.signing``).
+Every other route except /healthz, /readyz, /login and /static names the permission
+it needs (``monitor.web.guard``); the roles that hold each permission are in
+``monitor.web.auth.ROLE_PERMISSIONS``.
 """
 
 from __future__ import annotations
@@ -11,17 +15,23 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from monitor.alerting import lifecycle
 from monitor.notify import outbox
 from monitor.signing import verify_ack
+from monitor.web import api, login, pages, rules_pages
+from monitor.web.context import Console
+
+__all__ = ["PUBLIC_PATHS", "Server", "create_app"]
 
 log = logging.getLogger(__name__)
 STYLE = 'style="font-family:sans-serif;max-width:40em;margin:2em auto"'
@@ -38,6 +48,8 @@ def _page(title: str, message: str, status: int = 200) -> HTMLResponse:
 
 
 def create_app(daemon: Any, now: Callable[[], datetime]) -> Starlette:
+    from monitor.observability import metrics_endpoint
+
     """``daemon`` provides ``store``, ``config`` and ``status()``."""
 
     async def healthz(request: Request) -> Response:
@@ -88,10 +100,55 @@ def create_app(daemon: Any, now: Callable[[], datetime]) -> Starlette:
     routes = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        # Prometheus scrapes without a login, like /healthz; it shows counts, never review text or names.
+        Route("/metrics", metrics_endpoint(lambda: getattr(daemon, "metrics", None))),
         Route("/ack/{alert_id:int}", ack_form, methods=["GET"]),
         Route("/ack/{alert_id:int}", ack_post, methods=["POST"]),
+        Route("/login", login.login_form, methods=["GET"]),
+        Route("/login", login.login_post, methods=["POST"]),
+        Mount("/static", app=StaticFiles(directory=str(STATIC)), name="static"),
+        *console_routes(),
+        *api.routes(),
     ]
-    return Starlette(routes=routes)
+    app = Starlette(routes=routes)
+    app.state.console = Console(daemon, now)
+    return app
+
+
+STATIC = Path(__file__).with_name("static")
+# Routes anyone may call (health checks, login, static files, signed ack links).
+PUBLIC_PATHS = ("/healthz", "/readyz", "/metrics", "/login", "/static", "/ack/{alert_id:int}")
+
+
+def console_routes() -> list[Route]:
+    p, r = pages, rules_pages
+    get, post = ["GET"], ["POST"]
+    return [
+        Route("/", p.home, methods=get),
+        Route("/logout", login.logout, methods=post),
+        Route("/items", p.items, methods=get),
+        Route("/alerts", p.alerts, methods=get),
+        Route("/alerts/{alert_id:int}", p.alert_detail, methods=get),
+        Route("/alerts/{alert_id:int}/ack", p.alert_ack, methods=post),
+        Route("/alerts/{alert_id:int}/resolve", p.alert_resolve, methods=post),
+        Route("/alerts/{alert_id:int}/silence", p.alert_silence, methods=post),
+        Route("/incidents", p.incidents, methods=get),
+        Route("/incidents/{incident_id:int}", p.incident_detail, methods=get),
+        Route("/incidents/{incident_id:int}/steps/{step_id:int}", p.incident_step, methods=post),
+        Route("/incidents/{incident_id:int}/notes", p.incident_note, methods=post),
+        Route("/sops/{sop_id}", p.sop, methods=get),
+        Route("/sources", p.sources, methods=get),
+        Route("/reports", p.reports, methods=get),
+        Route("/reports/{report_id:int}", p.report_detail, methods=get),
+        Route("/settings", p.settings, methods=get),
+        Route("/rules", r.rules_index, methods=get),
+        Route("/rules/{name}", r.rule_file, methods=get),
+        Route("/rules/{name}/check", r.rule_check, methods=post),
+        Route("/rules/{name}/test", r.rule_test, methods=post),
+        Route("/rules/{name}/replay", r.rule_replay, methods=post),
+        Route("/rules/{name}/save", r.rule_save, methods=post),
+        Route("/rules/{name}/rollback/{version_id:int}", r.rule_rollback, methods=post),
+    ]
 
 
 class Server:

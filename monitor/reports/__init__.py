@@ -1,0 +1,197 @@
+"""Daily report (口碑分析日报) and weekly review (复盘): build, render, archive, deliver.
+
+``build_daily`` / ``build_weekly`` read the store and render Markdown (chat) and HTML
+(email, console archive, with the trend chart as inline SVG). ``publish`` archives a
+report and enqueues it to the report channels through the outbox with the idempotency
+key ``report-<kind>-<period>-<channel>``. ``run_due`` is the daemon's daily job.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import markdown  # type: ignore[import-untyped]
+from markupsafe import Markup
+from sqlalchemy import select
+
+from monitor.config import Config
+from monitor.notify import outbox
+from monitor.reports import data
+from monitor.reports.chart import trend_svg
+from monitor.store import Store
+from monitor.store import models as m
+
+__all__ = ["Rendered", "build_daily", "build_weekly", "daemon_job", "publish", "run_due"]
+
+log = logging.getLogger(__name__)
+_TEMPLATES = Path(__file__).with_name("templates")
+EMAIL_SCHEMES = ("mailto", "mailtos")
+
+
+def _cell(value: object) -> object:
+    if isinstance(value, Markup):
+        return value
+    return str(value).replace("|", "/").replace("\n", " ")
+
+
+def _env(autoescape: bool) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
+        autoescape=autoescape,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    env.finalize = _cell
+    env.globals["pct"] = lambda r: f"{r * 100:.1f}%"
+    env.globals["change"] = lambda r: "—" if r.change is None else f"{r.change * 100:+.1f} pt"
+    return env
+
+
+_MD = _env(False)
+_HTML = _env(True)
+
+
+@dataclass
+class Rendered:
+    kind: str  # daily | weekly
+    period: str  # 2026-11-23 | 2026-W47
+    title: str
+    markdown: str
+    html: str
+    data: dict[str, Any]
+
+
+def _render(
+    kind: str, period: str, title: str, template: str, ctx: dict[str, Any], trend: list[Any]
+) -> Rendered:
+    md = _MD.get_template(template).render(**ctx)
+    body = markdown.markdown(_HTML.get_template(template).render(**ctx), extensions=["tables"])
+    chart = trend_svg(
+        [t.day for t in trend], {k: [getattr(t, k) for t in trend] for k in ("neg", "neu", "pos")}
+    )
+    page = _HTML.get_template("report.html.j2").render(
+        title=title,
+        body=Markup(body),
+        chart=Markup(chart),
+        chart_caption=f"{len(trend)} 天评价趋势（按情感）",
+    )
+    return Rendered(kind, period, title, md, page, ctx["d" if kind == "daily" else "w"].to_json())
+
+
+def _titles(config: Config) -> dict[str, str]:
+    return {r.id: r.title for r in config.rules}
+
+
+def _link(config: Config, kind: str, period: str) -> str:
+    return f"{config.settings.web.base_url.rstrip('/')}/reports"
+
+
+def build_daily(store: Store, config: Config, day: date, now: datetime) -> Rendered:
+    with store.session() as s:
+        d = data.daily(s, day, config.settings.tz, _titles(config), now)
+    period = day.isoformat()
+    title = f"口碑分析日报 {period}"
+    return _render(
+        "daily", period, title, "daily.md.j2", {"d": d, "link": _link(config, "daily", period)}, d.trend
+    )
+
+
+def build_weekly(store: Store, config: Config, week: str, now: datetime) -> Rendered:
+    monday = data.parse_week(week)
+    categories = {r.id: r.category for r in config.rules}
+    with store.session() as s:
+        w = data.weekly(
+            s, monday, config.settings.tz, _titles(config), categories, config.settings.web.departments, now
+        )
+    title = f"客诉复盘 {w.week}"
+    return _render(
+        "weekly", w.week, title, "weekly.md.j2", {"w": w, "link": _link(config, "weekly", w.week)}, w.trend
+    )
+
+
+def archive(store: Store, report: Rendered, now: datetime) -> int:
+    with store.transaction() as s:
+        row = s.scalars(
+            select(m.Report).where(m.Report.kind == report.kind, m.Report.period == report.period)
+        ).first()
+        if row is None:
+            row = m.Report(
+                kind=report.kind, period=report.period, created_at=now, markdown="", html="", data={}
+            )
+            s.add(row)
+        row.markdown, row.html, row.data, row.created_at = report.markdown, report.html, report.data, now
+        s.flush()
+        return row.id
+
+
+def channels_for(config: Config) -> list[str]:
+    wanted = config.settings.web.report_channels
+    names = list(wanted) if wanted is not None else list(config.settings.routing.default)
+    unknown = [n for n in names if n not in config.settings.channels]
+    for n in unknown:
+        log.warning("report channel %r is not defined in channels; skipped", n)
+    return [n for n in names if n not in unknown]
+
+
+def _is_email(config: Config, channel: str) -> bool:
+    return all(u.split("://", 1)[0] in EMAIL_SCHEMES for u in config.settings.channels[channel].urls)
+
+
+def publish(store: Store, config: Config, report: Rendered, now: datetime) -> int:
+    """Archive ``report`` and enqueue it once per channel; returns the archive id."""
+    report_id = archive(store, report, now)
+    link = f"{config.settings.web.base_url.rstrip('/')}/reports/{report_id}"
+    with store.transaction() as s:
+        for ch in channels_for(config):
+            key = f"report-{report.kind}-{report.period}-{ch}"
+            if _is_email(config, ch):
+                body = report.html
+            else:
+                summary = report.markdown.split("\n## ", 1)[0].strip()
+                body = f"{summary}\n\n[完整报告 / full report]({link})"
+            outbox.enqueue(s, ch, report.title, body, key, now)
+    return report_id
+
+
+def run_due(store: Store, config: Config, now: datetime) -> list[str]:
+    """The daemon's report job: yesterday's daily report, and on Mondays last week's review.
+    Idempotent: an archived report is not sent twice."""
+    today = now.astimezone(config.settings.tz).date()
+    done = []
+    due = [("daily", (today - timedelta(days=1)).isoformat())]
+    if today.isoweekday() == 1:
+        due.append(("weekly", data.week_of(today - timedelta(days=7))))
+    with store.session() as s:
+        existing = {
+            (k, p)
+            for k, p in s.execute(
+                select(m.Report.kind, m.Report.period).where(m.Report.period.in_([p for _, p in due]))
+            )
+        }
+    for kind, period in due:
+        if (kind, period) in existing:
+            continue
+        if kind == "daily":
+            report = build_daily(store, config, date.fromisoformat(period), now)
+        else:
+            report = build_weekly(store, config, period, now)
+        publish(store, config, report, now)
+        done.append(f"{kind} {period}")
+        log.info("report %s %s archived and queued", kind, period)
+    return done
+
+
+def daemon_job(daemon: Any) -> list[str]:
+    """Scheduled at ``web.report_time``; a failure is logged and retried the next day."""
+    if daemon.stop_event.is_set():
+        return []
+    try:
+        return run_due(daemon.store, daemon.config, daemon.now())
+    except Exception:
+        log.exception("report job failed")
+        return []

@@ -1,0 +1,329 @@
+"""The numbers of the daily report (口碑分析日报) and the weekly review (复盘), from the store.
+
+Days are local days in ``settings.timezone``; an item belongs to the day it was published.
+Counting happens in SQL where it can (trend, SKU rates); the day's own rows are read once
+for the dimension × sentiment table and the rule and keyword counts.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import Session
+
+from monitor.config.rules import DIMENSIONS
+from monitor.store import models as m
+
+SENTIMENTS = ("neg", "neu", "pos")
+TREND_DAYS = 14
+MIN_SKU_ITEMS = 3  # a SKU needs this many items in the period to be ranked by negative rate
+
+
+def day_window(day: date, tz: ZoneInfo, days: int = 1) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time(0), tz)
+    return start, datetime.combine(day + timedelta(days=days), time(0), tz)
+
+
+@dataclass
+class SkuRate:
+    sku: str
+    items: int
+    negative: int
+    rate: float
+    previous_rate: float | None  # the period before; None when the SKU had too few items then
+
+    @property
+    def change(self) -> float | None:
+        return None if self.previous_rate is None else self.rate - self.previous_rate
+
+
+@dataclass
+class StepClock:
+    incident_id: int
+    title: str
+    step: str
+    due_at: str | None
+    status: str  # met | missed | pending | overdue
+
+
+@dataclass
+class IncidentSummary:
+    id: int
+    title: str
+    state: str
+    opened_at: str
+    met: int
+    missed: int
+    pending: int
+    overdue: int
+    steps: list[StepClock] = field(default_factory=list)
+
+
+@dataclass
+class TrendDay:
+    day: str
+    neg: int
+    neu: int
+    pos: int
+
+
+@dataclass
+class DailyData:
+    day: str
+    volume: int
+    by_platform: dict[str, int]
+    by_sentiment: dict[str, int]
+    dim_sentiment: dict[str, dict[str, int]]
+    top_rules: list[tuple[str, str, int]]  # (rule id, title, count)
+    top_keywords: list[tuple[str, int]]
+    skus: list[SkuRate]
+    incidents: list[IncidentSummary]
+    trend: list[TrendDay]
+    previous_volume: int
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _in_window(start: datetime, end: datetime) -> Any:
+    return and_(m.Item.published_at >= start, m.Item.published_at < end)
+
+
+def sentiment_counts(s: Session, start: datetime, end: datetime) -> dict[str, int]:
+    q = (
+        select(m.Analysis.sentiment, func.count())
+        .select_from(m.Item)
+        .join(m.Analysis, m.Analysis.item_id == m.Item.id)
+        .where(_in_window(start, end))
+        .group_by(m.Analysis.sentiment)
+    )
+    out = dict.fromkeys(SENTIMENTS, 0)
+    out.update({str(k): int(v) for k, v in s.execute(q)})
+    return out
+
+
+def trend(s: Session, last: date, tz: ZoneInfo, days: int = TREND_DAYS) -> list[TrendDay]:
+    out = []
+    for i in range(days - 1, -1, -1):
+        d = last - timedelta(days=i)
+        c = sentiment_counts(s, *day_window(d, tz))
+        out.append(TrendDay(d.isoformat(), c["neg"], c["neu"], c["pos"]))
+    return out
+
+
+def sku_negative(s: Session, start: datetime, end: datetime) -> dict[str, tuple[int, int]]:
+    """sku -> (items, negative items) in the window."""
+    neg = func.sum(case((m.Analysis.sentiment == "neg", 1), else_=0))
+    q = (
+        select(m.Item.sku, func.count(), neg)
+        .select_from(m.Item)
+        .join(m.Analysis, m.Analysis.item_id == m.Item.id)
+        .where(_in_window(start, end), m.Item.sku.is_not(None))
+        .group_by(m.Item.sku)
+    )
+    return {str(sku): (int(n), int(k or 0)) for sku, n, k in s.execute(q)}
+
+
+def sku_rates(
+    s: Session, start: datetime, end: datetime, prev_start: datetime, limit: int = 10
+) -> list[SkuRate]:
+    now_ = sku_negative(s, start, end)
+    before = sku_negative(s, prev_start, start)
+    rows = []
+    for sku, (n, k) in now_.items():
+        if n < MIN_SKU_ITEMS:
+            continue
+        pn, pk = before.get(sku, (0, 0))
+        rows.append(SkuRate(sku, n, k, k / n, pk / pn if pn >= MIN_SKU_ITEMS else None))
+    rows.sort(key=lambda r: (-r.rate, -r.negative, r.sku))
+    return rows[:limit]
+
+
+def incidents(s: Session, start: datetime, end: datetime, now: datetime) -> list[IncidentSummary]:
+    """Incidents opened in the window or still open at its end, with their step clocks."""
+    q = (
+        select(m.Incident)
+        .where(
+            m.Incident.opened_at < end,
+            or_(m.Incident.opened_at >= start, m.Incident.closed_at.is_(None), m.Incident.closed_at >= start),
+        )
+        .order_by(m.Incident.id)
+        .limit(100)
+    )
+    out = []
+    at = min(now, end)
+    for inc in s.scalars(q):
+        steps = s.scalars(
+            select(m.IncidentStep).where(m.IncidentStep.incident_id == inc.id).order_by(m.IncidentStep.id)
+        )
+        summary = IncidentSummary(inc.id, inc.title, inc.state, inc.opened_at.isoformat(), 0, 0, 0, 0)
+        for st in steps:
+            if st.due_at is None:
+                continue
+            if st.state in ("done", "skipped") and st.at is not None and st.at <= at:
+                status = "met" if st.at <= st.due_at else "missed"
+            else:
+                status = "pending" if at <= st.due_at else "overdue"
+            setattr(summary, status, getattr(summary, status) + 1)
+            summary.steps.append(StepClock(inc.id, inc.title, st.title, st.due_at.isoformat(), status))
+        out.append(summary)
+    return out
+
+
+def daily(s: Session, day: date, tz: ZoneInfo, titles: dict[str, str], now: datetime) -> DailyData:
+    start, end = day_window(day, tz)
+    prev_start, _ = day_window(day - timedelta(days=1), tz)
+    by_platform: Counter[str] = Counter()
+    by_sentiment: Counter[str] = Counter()
+    dims: dict[str, Counter[str]] = {d: Counter() for d in DIMENSIONS}
+    rules: Counter[str] = Counter()
+    keywords: Counter[str] = Counter()
+    q = (
+        select(
+            m.Item.platform, m.Analysis.sentiment, m.Analysis.dimensions, m.Analysis.rules, m.Analysis.hits
+        )
+        .select_from(m.Item)
+        .join(m.Analysis, m.Analysis.item_id == m.Item.id)
+        .where(_in_window(start, end))
+    )
+    volume = 0
+    for platform, sentiment, dimensions, fired, hits in s.execute(q):
+        volume += 1
+        by_platform[platform] += 1
+        by_sentiment[sentiment] += 1
+        for d in dimensions or ["其他"]:
+            dims.setdefault(d, Counter())[sentiment] += 1
+        rules.update(fired or [])
+        for h in hits or []:
+            if isinstance(h, dict) and not h.get("negated") and h.get("keyword"):
+                keywords[str(h["keyword"])] += 1
+    previous = sum(sentiment_counts(s, prev_start, start).values())
+    return DailyData(
+        day=day.isoformat(),
+        volume=volume,
+        by_platform=dict(by_platform.most_common()),
+        by_sentiment={k: by_sentiment[k] for k in SENTIMENTS},
+        dim_sentiment={d: {k: c[k] for k in SENTIMENTS} for d, c in dims.items()},
+        top_rules=[(r, titles.get(r, r), n) for r, n in rules.most_common(10)],
+        top_keywords=keywords.most_common(15),
+        skus=sku_rates(s, start, end, prev_start),
+        incidents=incidents(s, start, end, now),
+        trend=trend(s, day, tz),
+        previous_volume=previous,
+    )
+
+
+@dataclass
+class Recurring:
+    rule: str
+    title: str
+    days: int
+    count: int
+    previous: int
+
+
+@dataclass
+class DepartmentAction:
+    department: str
+    topics: list[tuple[str, int]]  # (category or dimension, negative items)
+
+
+@dataclass
+class WeeklyData:
+    week: str
+    start: str
+    end: str
+    volume: int
+    previous_volume: int
+    by_sentiment: dict[str, int]
+    recurring: list[Recurring]
+    skus: list[SkuRate]
+    departments: list[DepartmentAction]
+    incidents: list[IncidentSummary]
+    trend: list[TrendDay]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def parse_week(week: str) -> date:
+    """``2026-W47`` → the Monday of that ISO week."""
+    try:
+        year, w = week.upper().split("-W")
+        return date.fromisocalendar(int(year), int(w), 1)
+    except ValueError:
+        raise ValueError(f"expected an ISO week like 2026-W47, got {week!r}") from None
+
+
+def week_of(day: date) -> str:
+    y, w, _ = day.isocalendar()
+    return f"{y}-W{w:02d}"
+
+
+def weekly(
+    s: Session,
+    monday: date,
+    tz: ZoneInfo,
+    titles: dict[str, str],
+    categories: dict[str, str],
+    departments: dict[str, str],
+    now: datetime,
+) -> WeeklyData:
+    start, end = day_window(monday, tz, 7)
+    prev_start, _ = day_window(monday - timedelta(days=7), tz, 7)
+    by_day: dict[str, set[date]] = {}
+    counts: Counter[str] = Counter()
+    topics: Counter[str] = Counter()
+    q = (
+        select(m.Item.published_at, m.Analysis.sentiment, m.Analysis.rules, m.Analysis.dimensions)
+        .select_from(m.Item)
+        .join(m.Analysis, m.Analysis.item_id == m.Item.id)
+        .where(_in_window(start, end))
+    )
+    volume = 0
+    for published, sentiment, fired, dims in s.execute(q):
+        volume += 1
+        local_day = published.astimezone(tz).date()
+        for r in fired or []:
+            counts[r] += 1
+            by_day.setdefault(r, set()).add(local_day)
+        if sentiment == "neg" or fired:
+            cats = {categories.get(r, "") for r in fired or []} - {""}
+            for topic in cats or set(dims or ["其他"]):
+                topics[topic] += 1
+    prev_counts: Counter[str] = Counter()
+    for (fired,) in s.execute(
+        select(m.Analysis.rules)
+        .select_from(m.Item)
+        .join(m.Analysis, m.Analysis.item_id == m.Item.id)
+        .where(_in_window(prev_start, start))
+    ):
+        prev_counts.update(fired or [])
+    recurring = [
+        Recurring(r, titles.get(r, r), len(by_day[r]), n, prev_counts[r])
+        for r, n in counts.most_common()
+        if len(by_day[r]) >= 3 or prev_counts[r] > 0
+    ]
+    dept: dict[str, list[tuple[str, int]]] = {}
+    for topic, n in topics.most_common():
+        name = departments.get(topic) or departments.get("其他") or "运营"
+        dept.setdefault(name, []).append((topic, n))
+    last = monday + timedelta(days=6)
+    return WeeklyData(
+        week=week_of(monday),
+        start=monday.isoformat(),
+        end=last.isoformat(),
+        volume=volume,
+        previous_volume=sum(sentiment_counts(s, prev_start, start).values()),
+        by_sentiment=sentiment_counts(s, start, end),
+        recurring=recurring[:15],
+        skus=sku_rates(s, start, end, prev_start, limit=15),
+        departments=[DepartmentAction(k, v) for k, v in dept.items()],
+        incidents=incidents(s, start, end, now),
+        trend=trend(s, last, tz, 7),
+    )

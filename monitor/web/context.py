@@ -1,0 +1,89 @@
+"""What every console handler gets: the daemon, the clock, the templates, the caller."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from monitor.web.auth import Principal
+from monitor.web.i18n import translator
+
+TEMPLATES = Path(__file__).with_name("templates")
+MAX_ID = 2**62  # larger path ids cannot exist and would overflow the database's integers
+
+
+class NotFound(LookupError):
+    pass
+
+
+@dataclass
+class Console:
+    daemon: Any
+    now: Callable[[], datetime]
+    env: jinja2.Environment = field(
+        default_factory=lambda: jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+            autoescape=jinja2.select_autoescape(["html"]),
+            undefined=jinja2.StrictUndefined,
+        )
+    )
+
+    @property
+    def store(self) -> Any:
+        return self.daemon.store
+
+    @property
+    def config(self) -> Any:
+        return self.daemon.config
+
+    @property
+    def secure_cookies(self) -> bool:
+        return str(self.config.settings.web.base_url).startswith("https://")
+
+
+@dataclass
+class Req:
+    """One authenticated request, with its form already read and CSRF-checked."""
+
+    request: Request
+    principal: Principal
+    console: Console
+    lang: str
+    form: dict[str, str] = field(default_factory=dict)
+    body: Any = None
+
+    @property
+    def q(self) -> Any:
+        return self.request.query_params
+
+    def param(self, name: str) -> str:
+        return str(self.request.path_params[name])
+
+    def int_param(self, name: str) -> int:
+        value = int(self.request.path_params[name])
+        if value > MAX_ID:
+            raise NotFound(f"{name} {value}")
+        return value
+
+    def render(self, template: str, status: int = 200, **ctx: Any) -> HTMLResponse:
+        return render(self.console, template, self.lang, status, principal=self.principal, **ctx)
+
+
+def render(console: Console, template: str, lang: str, status: int = 200, **ctx: Any) -> HTMLResponse:
+    tz = console.config.settings.tz
+
+    def local(dt: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+        return "" if dt is None else dt.astimezone(tz).strftime(fmt)
+
+    ctx.setdefault("principal", None)
+    html = console.env.get_template(template).render(
+        _=translator(lang), lang=lang, local=local, now=console.now(), **ctx
+    )
+    return HTMLResponse(html, status_code=status)

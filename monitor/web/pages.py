@@ -1,0 +1,242 @@
+"""Console pages: reviews board, alerts, incidents, sources, reports, settings, SOPs."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from starlette.responses import RedirectResponse, Response
+
+from monitor.alerting import lifecycle
+from monitor.config.rules import DIMENSIONS
+from monitor.config.settings import mask_secrets
+from monitor.store import models as m
+from monitor.web import incidents as inc_mod
+from monitor.web import queries as qs
+from monitor.web.context import Req
+from monitor.web.guard import page
+
+SILENCE_CHOICES = {"1h": timedelta(hours=1), "4h": timedelta(hours=4), "24h": timedelta(hours=24)}
+
+
+def _not_found(req: Req, what: str) -> Response:
+    return req.render("error.html", 404, title="未找到", message=what)
+
+
+@page("read")
+def home(req: Req) -> Response:
+    return RedirectResponse("/items", status_code=303)
+
+
+@page("read")
+def items(req: Req) -> Response:
+    tz = req.console.config.settings.tz
+    f = qs.ItemFilter.from_query(req.q, tz)
+    with req.console.store.session() as s:
+        rows = qs.list_items(s, f)
+        platforms = qs.distinct_values(s, m.Item.platform)
+        skus = qs.distinct_values(s, m.Item.sku)
+    more = len(rows) > qs.PAGE_SIZE
+    rules = [(r.id, r.title) for r in req.console.config.rules]
+    titles = dict(rules)
+    args = {k: v for k, v in req.q.items() if k not in ("page", "lang")}
+    return req.render(
+        "items.html",
+        rows=rows[: qs.PAGE_SIZE],
+        f=f,
+        more=more,
+        platforms=platforms,
+        skus=skus,
+        rules=rules,
+        titles=titles,
+        dimensions=DIMENSIONS,
+        args=args,
+    )
+
+
+@page("read")
+def alerts(req: Req) -> Response:
+    state = str(req.q.get("state", "open"))
+    with req.console.store.session() as s:
+        rows = qs.list_alerts(s, state)
+    return req.render("alerts.html", alerts=rows, state=state, silences=SILENCE_CHOICES)
+
+
+@page("read")
+def alert_detail(req: Req) -> Response:
+    alert_id = req.int_param("alert_id")
+    with req.console.store.session() as s:
+        alert = s.get(m.Alert, alert_id)
+        if alert is None:
+            return _not_found(req, f"alert #{alert_id}")
+        rows = qs.alert_items(s, alert_id)
+        incidents = list(s.scalars(select(m.Incident).where(m.Incident.alert_id == alert_id)))
+    return req.render(
+        "alert.html", alert=alert, rows=rows, incidents=incidents, silences=SILENCE_CHOICES, titles={}
+    )
+
+
+def _back(req: Req, default: str) -> Response:
+    target = req.form.get("back", "")
+    ok = target.startswith("/") and not target.startswith("//")
+    return RedirectResponse(target if ok else default, status_code=303)
+
+
+@page("alerts")
+def alert_ack(req: Req) -> Response:
+    alert_id = req.int_param("alert_id")
+    try:
+        lifecycle.acknowledge(req.console.store, alert_id, req.principal.name, req.console.now())
+    except lifecycle.AlertNotFound:
+        return _not_found(req, f"alert #{alert_id}")
+    return _back(req, f"/alerts/{alert_id}")
+
+
+@page("alerts")
+def alert_resolve(req: Req) -> Response:
+    alert_id = req.int_param("alert_id")
+    c = req.console
+    try:
+        lifecycle.resolve_by_hand(c.store, c.config, alert_id, req.principal.name, c.now())
+    except lifecycle.AlertNotFound:
+        return _not_found(req, f"alert #{alert_id}")
+    return _back(req, f"/alerts/{alert_id}")
+
+
+def silence_matchers(alert: m.Alert) -> dict[str, list[object]]:
+    """Silence what makes this alert itself: its kind, rule and SKU (or source)."""
+    out: dict[str, list[object]] = {"kind": [alert.kind]}
+    for key, value in (("rule", alert.rule_id), ("sku", alert.sku), ("source", alert.source)):
+        if value:
+            out[key] = [value]
+    return out
+
+
+@page("alerts")
+def alert_silence(req: Req) -> Response:
+    alert_id = req.int_param("alert_id")
+    c = req.console
+    duration = SILENCE_CHOICES.get(req.form.get("duration", ""), SILENCE_CHOICES["1h"])
+    with c.store.session() as s:
+        alert = s.get(m.Alert, alert_id)
+        if alert is None:
+            return _not_found(req, f"alert #{alert_id}")
+        matchers = silence_matchers(alert)
+    comment = req.form.get("comment", "")[:500] or f"alert #{alert_id}"
+    lifecycle.silence(c.store, matchers, duration, req.principal.name, comment, c.now())
+    return _back(req, f"/alerts/{alert_id}")
+
+
+@page("read")
+def incidents(req: Req) -> Response:
+    with req.console.store.session() as s:
+        rows = list(s.scalars(select(m.Incident).order_by(m.Incident.id.desc()).limit(200)))
+    return req.render("incidents.html", incidents=rows)
+
+
+@page("read")
+def incident_detail(req: Req) -> Response:
+    c = req.console
+    view = inc_mod.load(c, req.int_param("incident_id"))
+    if view is None:
+        return _not_found(req, f"incident #{req.param('incident_id')}")
+    return req.render("incident.html", v=view, clock=qs.step_clock)
+
+
+@page("incidents")
+def incident_step(req: Req) -> Response:
+    incident_id, step_id = req.int_param("incident_id"), req.int_param("step_id")
+    action = req.form.get("action", "done")
+    try:
+        ok = inc_mod.set_step(
+            req.console, incident_id, step_id, action, req.principal.name, req.form.get("reason", "")
+        )
+    except inc_mod.StepRefused as exc:
+        return req.render("error.html", 400, title="无法更新", message=str(exc))
+    if not ok:
+        return _not_found(req, f"step #{step_id}")
+    return RedirectResponse(f"/incidents/{incident_id}#step-{step_id}", status_code=303)
+
+
+@page("incidents")
+def incident_note(req: Req) -> Response:
+    incident_id = req.int_param("incident_id")
+    text = req.form.get("text", "").strip()
+    try:
+        found = not text or inc_mod.add_note(req.console, incident_id, req.principal.name, text[:5000])
+    except inc_mod.StepRefused as exc:
+        return req.render("error.html", 400, title="无法记录", message=str(exc))
+    if not found:
+        return _not_found(req, f"incident #{incident_id}")
+    return RedirectResponse(f"/incidents/{incident_id}#notes", status_code=303)
+
+
+@page("read")
+def sources(req: Req) -> Response:
+    c = req.console
+    with c.store.session() as s:
+        states = {st.name: st for st in s.scalars(select(m.SourceState))}
+        polls = list(s.scalars(select(m.Poll).order_by(m.Poll.id.desc()).limit(100)))
+    recent: dict[str, list[m.Poll]] = {}
+    for p in polls:
+        recent.setdefault(p.source, []).append(p)
+    names = list(dict.fromkeys([*c.config.sources, *states]))
+    rows = [(n, c.config.sources.get(n), states.get(n), recent.get(n, [])[:10]) for n in names]
+    return req.render("sources.html", rows=rows)
+
+
+@page("read")
+def reports(req: Req) -> Response:
+    with req.console.store.session() as s:
+        rows = list(
+            s.execute(
+                select(m.Report.id, m.Report.kind, m.Report.period, m.Report.created_at)
+                .order_by(m.Report.period.desc(), m.Report.id.desc())
+                .limit(200)
+            )
+        )
+    return req.render("reports.html", reports=rows)
+
+
+@page("read")
+def report_detail(req: Req) -> Response:
+    with req.console.store.session() as s:
+        report = s.get(m.Report, req.int_param("report_id"))
+    if report is None:
+        return _not_found(req, f"report #{req.param('report_id')}")
+    return req.render("report.html", report=report)
+
+
+@page("admin")
+def settings(req: Req) -> Response:
+    c = req.console
+    st = c.config.settings
+    channels = {name: [mask_secrets(u) for u in ch.urls] for name, ch in st.channels.items()}
+    data: dict[str, Any] = st.model_dump(mode="json", exclude={"channels"}, by_alias=True)
+    if data.get("database"):
+        data["database"] = mask_secrets(str(data["database"]))
+    return req.render(
+        "settings.html",
+        channels=channels,
+        settings_json=json.dumps(data, ensure_ascii=False, indent=2),
+        reload_errors=list(getattr(c.daemon, "reload_errors", []) or []),
+        daemon_status=json.dumps(_status(c.daemon), ensure_ascii=False, indent=2, default=str),
+    )
+
+
+def _status(daemon: Any) -> dict[str, Any]:
+    try:
+        return dict(daemon.status())
+    except Exception as exc:  # the page still shows the settings
+        return {"error": str(exc)}
+
+
+@page("read")
+def sop(req: Req) -> Response:
+    sop_id = req.param("sop_id")
+    found = next((x for x in req.console.config.sops if x.id == sop_id), None)
+    if found is None:
+        return _not_found(req, f"SOP {sop_id}")
+    return req.render("sop.html", sop=found)

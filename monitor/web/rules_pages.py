@@ -1,0 +1,146 @@
+"""Rule editor pages (admin): edit, validate, test a sentence, replay, save, history, rollback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from starlette.responses import Response
+
+from monitor.web import rules_edit as re_
+from monitor.web.context import Req
+from monitor.web.guard import page
+
+
+def _file(req: Req) -> Path | None:
+    return re_.files(req.console.config).get(req.param("name"))
+
+
+def _days(req: Req) -> int:
+    v = req.form.get("days", "7")
+    return max(1, min(int(v), 90)) if v.isdigit() else 7
+
+
+def _editor(req: Req, path: Path, text: str, status: int = 200, **extra: Any) -> Response:
+    c = req.console
+    shown = re_.display_path(c.config, path)
+    errors = extra.pop("errors", [])
+    by_line: dict[int, list[str]] = {}
+    for e in errors:
+        by_line.setdefault(e.line, []).append(f"{e.key}: {e.message}" if e.key else e.message)
+    return req.render(
+        "rule_edit.html",
+        status,
+        name=path.name,
+        shown=shown,
+        text=text,
+        lines=text.split("\n"),
+        by_line=by_line,
+        errors=errors,
+        versions=re_.versions(c.store, shown),
+        sentence=req.form.get("sentence", ""),
+        rating=req.form.get("rating", ""),
+        days=_days(req),
+        reload_errors=list(getattr(c.daemon, "reload_errors", []) or []),
+        **{"tested": None, "replayed": None, "saved": None, "refused": None, "reload_refused": [], **extra},
+    )
+
+
+@page("rules")
+def rules_index(req: Req) -> Response:
+    c = req.console
+    counts: dict[str, int] = {}
+    for rule in c.config.rules:
+        where = c.config.origins.get(f"rule:{rule.id}")
+        if where is not None:
+            name = Path(where.path).name
+            counts[name] = counts.get(name, 0) + 1
+    return req.render("rules.html", files=sorted(re_.files(c.config)), counts=counts)
+
+
+@page("rules")
+def rule_file(req: Req) -> Response:
+    path = _file(req)
+    if path is None:
+        return req.render("error.html", 404, title="未找到", message=req.param("name"))
+    return _editor(req, path, path.read_text(encoding="utf-8"))
+
+
+def _posted(req: Req) -> tuple[Path | None, str]:
+    return _file(req), req.form.get("text", "").replace("\r\n", "\n")
+
+
+@page("rules")
+def rule_check(req: Req) -> Response:
+    path, text = _posted(req)
+    if path is None:
+        return req.render("error.html", 404, title="未找到", message=req.param("name"))
+    checked = re_.check(req.console.config, path, text)
+    return _editor(
+        req,
+        path,
+        text,
+        200 if checked.parsed else 422,
+        errors=checked.errors,
+        valid=checked.parsed is not None,
+    )
+
+
+@page("rules")
+def rule_test(req: Req) -> Response:
+    path, text = _posted(req)
+    if path is None:
+        return req.render("error.html", 404, title="未找到", message=req.param("name"))
+    checked = re_.check(req.console.config, path, text)
+    if checked.parsed is None:
+        return _editor(req, path, text, 422, errors=checked.errors)
+    rating = req.form.get("rating", "")
+    result = re_.test_sentence(
+        req.console.config,
+        re_.ruleset_with(req.console.config, path, checked.parsed),
+        req.form.get("sentence", ""),
+        int(rating) if rating in ("1", "2", "3", "4", "5") else None,
+    )
+    return _editor(req, path, text, tested=result)
+
+
+@page("rules")
+def rule_replay(req: Req) -> Response:
+    path, text = _posted(req)
+    if path is None:
+        return req.render("error.html", 404, title="未找到", message=req.param("name"))
+    checked = re_.check(req.console.config, path, text)
+    if checked.parsed is None:
+        return _editor(req, path, text, 422, errors=checked.errors)
+    c = req.console
+    ruleset = re_.ruleset_with(c.config, path, checked.parsed)
+    return _editor(req, path, text, replayed=re_.replay(c.store, ruleset, _days(req), c.now()))
+
+
+@page("rules")
+def rule_save(req: Req) -> Response:
+    path, text = _posted(req)
+    if path is None:
+        return req.render("error.html", 404, title="未找到", message=req.param("name"))
+    result = re_.save(req.console.daemon, path, text)
+    if result.ok:
+        return _editor(req, path, path.read_text(encoding="utf-8"), saved=True)
+    return _editor(
+        req, path, text, 422, errors=result.errors, refused=True, reload_refused=result.reload_errors
+    )
+
+
+@page("rules")
+def rule_rollback(req: Req) -> Response:
+    path = _file(req)
+    if path is None:
+        return req.render("error.html", 404, title="未找到", message=req.param("name"))
+    v = re_.version(req.console.store, req.int_param("version_id"))
+    if v is None or v.path != re_.display_path(req.console.config, path):
+        return req.render("error.html", 404, title="未找到", message=f"version #{req.param('version_id')}")
+    result = re_.save(req.console.daemon, path, v.content)
+    if result.ok:
+        return _editor(req, path, path.read_text(encoding="utf-8"), saved=True)
+    return _editor(
+        req, path, v.content, 422, errors=result.errors, refused=True, reload_refused=result.reload_errors
+    )

@@ -1,0 +1,147 @@
+"""Every route refuses unauthenticated and wrong-role callers. Routes are enumerated from
+``app.routes``: a new route without a permission fails here."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from starlette.routing import Mount, Route
+from starlette.testclient import TestClient
+
+from monitor.web import PUBLIC_PATHS
+from monitor.web.auth import PERMISSIONS, ROLE_PERMISSIONS, ROLES, create_token
+from tests.conftest import NOW
+from tests.web.conftest import login
+
+
+def concrete(path: str, ids: dict[str, int]) -> str:
+    values = {
+        "alert_id": ids["alert"],
+        "incident_id": ids["incident"],
+        "step_id": ids["step"],
+        "item_id": ids["item"],
+        "report_id": 1,
+        "version_id": 1,
+        "name": "default.yaml",
+        "sop_id": "negative_burst",
+    }
+    return re.sub(r"\{(\w+)(?::\w+)?\}", lambda mt: str(values[mt.group(1)]), path)
+
+
+def guarded(app: Any) -> list[tuple[str, str, str]]:
+    """(method, path, permission) of every non-public route; fails on a route without permission."""
+    out = []
+    for r in app.routes:
+        if isinstance(r, Mount):
+            assert r.path in PUBLIC_PATHS, f"mount {r.path} is not on the public allow-list"
+            continue
+        assert isinstance(r, Route)
+        if r.path in PUBLIC_PATHS:
+            continue
+        perm = getattr(r.endpoint, "permission", None)
+        assert perm in PERMISSIONS, f"route {r.path} has no permission (wrap it with page() or api())"
+        for method in sorted((r.methods or set()) - {"HEAD"}):
+            out.append((method, r.path, perm))
+    return out
+
+
+def test_every_route_is_known(app: Any) -> None:
+    routes = guarded(app)
+    assert len(routes) > 30
+    assert {p for _, p, _ in routes if p.startswith("/api/v1")}
+
+
+def test_unauthenticated_is_refused(app: Any, client: TestClient, ids: dict[str, int]) -> None:
+    for method, path, _ in guarded(app):
+        r = client.request(method, concrete(path, ids), follow_redirects=False)
+        if path.startswith("/api/"):
+            assert r.status_code == 401, (method, path, r.status_code)
+        elif method == "GET":
+            assert r.status_code == 303 and r.headers["location"].startswith("/login"), (method, path)
+        else:
+            assert r.status_code == 401, (method, path, r.status_code)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_wrong_role_is_refused_and_right_role_passes(
+    app: Any, daemon: Any, client: TestClient, ids: dict[str, int], role: str
+) -> None:
+    csrf = login(client, role)
+    token = create_token(daemon.store, role, "test", NOW)
+    allowed = ROLE_PERMISSIONS[role]
+    for method, path, perm in guarded(app):
+        url = concrete(path, ids)
+        if path.startswith("/api/"):
+            r = client.request(method, url, headers={"Authorization": f"Bearer {token}"}, json={})
+        elif path == "/logout":
+            continue  # would end the session the loop uses
+        else:
+            r = client.request(
+                method, url, data={"csrf": csrf} if method == "POST" else None, follow_redirects=False
+            )
+        if perm in allowed:
+            assert r.status_code not in (401, 403), (role, method, path, r.status_code, r.text[:300])
+        else:
+            assert r.status_code == 403, (role, method, path, r.status_code)
+
+
+def test_post_without_csrf_is_refused(client: TestClient, ids: dict[str, int], daemon: Any) -> None:
+    login(client, "admin")
+    r = client.post(f"/alerts/{ids['alert']}/ack", data={}, follow_redirects=False)
+    assert r.status_code == 403
+    r = client.post(f"/alerts/{ids['alert']}/ack", data={"csrf": "forged"}, follow_redirects=False)
+    assert r.status_code == 403
+    with daemon.store.session() as s:
+        from monitor.store import models as m
+
+        assert s.get(m.Alert, ids["alert"]).state == "firing"
+
+
+def test_login_rejects_wrong_password_and_sets_safe_cookie(client: TestClient) -> None:
+    r = client.get("/login")
+    csrf = r.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    r = client.post("/login", data={"name": "admin", "password": "wrong password", "csrf": csrf})
+    assert r.status_code == 401
+    r = client.get("/login")
+    csrf = r.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    r = client.post(
+        "/login",
+        data={"name": "admin", "password": "correct horse battery", "csrf": csrf, "next": "//evil.example"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/"
+    cookie = r.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" not in cookie
+
+
+def test_login_form_needs_its_csrf_cookie(client: TestClient) -> None:
+    r = client.post("/login", data={"name": "admin", "password": "correct horse battery", "csrf": "x"})
+    assert r.status_code == 403
+
+
+def test_ack_link_still_works_without_login(client: TestClient, daemon: Any, ids: dict[str, int]) -> None:
+    from monitor.notify.outbox import ack_url
+
+    url = ack_url(daemon.config, ids["alert"], NOW)
+    path = url.split("://", 1)[1].split("/", 1)[1]
+    assert client.get("/" + path).status_code == 200
+    token = path.split("?t=", 1)[1]
+    r = client.post(f"/ack/{ids['alert']}", data={"t": token, "by": "王五"})
+    assert r.status_code == 200 and "已确认" in r.text
+    assert client.post(f"/ack/{ids['alert'] + 1}", data={"t": token, "by": "x"}).status_code == 403
+
+
+def test_english_on_request(client: TestClient) -> None:
+    login(client, "viewer")
+    assert "Reviews" in client.get("/items?lang=en").text
+    assert "Reviews" in client.get("/items").text  # kept in a cookie
+    assert "评价看板" in client.get("/items?lang=zh").text
+
+
+def test_settings_mask_secrets(client: TestClient, daemon: Any) -> None:
+    login(client, "admin")
+    text = client.get("/settings").text
+    assert "json://12***" in text or "***" in text
+    assert "127.0.0.1:9/hook" not in text

@@ -1,0 +1,88 @@
+"""Daily and weekly reports: numbers, archive, outbox keys, CLI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from monitor.reports import build_daily, build_weekly, publish, run_due
+from monitor.store import models as m
+from tests.conftest import NOW
+
+
+def test_daily_report_numbers_and_delivery(daemon: Any, ids: dict[str, int]) -> None:
+    day = NOW.astimezone(daemon.config.settings.tz).date()
+    r = build_daily(daemon.store, daemon.config, day, NOW)
+    assert r.data["volume"] == 2
+    assert r.data["dim_sentiment"]["商品质量"]["neg"] == 1
+    assert r.data["top_rules"][0][:2] == ["counterfeit", "假货质疑"] or r.data["top_rules"][0][:2] == (
+        "counterfeit",
+        "假货质疑",
+    )
+    inc = r.data["incidents"][0]
+    assert (inc["pending"], inc["overdue"]) == (2, 1)
+    assert "<svg" in r.html and "口碑分析日报" in r.markdown
+    publish(daemon.store, daemon.config, r, NOW)
+    publish(daemon.store, daemon.config, r, NOW)  # idempotent
+    with daemon.store.session() as s:
+        keys = list(s.scalars(select(m.Outbox.idempotency_key)))
+        assert keys == [f"report-daily-{day.isoformat()}-webhook"]
+        assert s.scalars(select(m.Report.period)).all() == [day.isoformat()]
+
+
+def test_report_escapes_html(daemon: Any, ids: dict[str, int]) -> None:
+    with daemon.store.transaction() as s:
+        s.get(m.Incident, ids["incident"]).title = "<script>alert(1)</script>"
+    r = build_daily(daemon.store, daemon.config, NOW.astimezone(daemon.config.settings.tz).date(), NOW)
+    assert "<script>" not in r.html
+
+
+def test_weekly_and_scheduled_job(daemon: Any, ids: dict[str, int]) -> None:
+    w = build_weekly(daemon.store, daemon.config, "2026-W48", NOW)
+    assert w.data["volume"] == 2 and w.data["departments"][0]["department"] == "法务"
+    from datetime import timedelta
+
+    monday_next = NOW + timedelta(days=7)
+    done = run_due(daemon.store, daemon.config, monday_next)
+    assert done == ["daily 2026-11-29", "weekly 2026-W48"]
+    assert run_due(daemon.store, daemon.config, monday_next) == []
+
+
+def test_cli_report(daemon: Any, ids: dict[str, int], tmp_path: Any) -> None:
+    from monitor.cli.report import report_group
+
+    runner = CliRunner()
+    res = runner.invoke(report_group, ["daily", "-c", str(daemon.config_path), "--date", "2026-11-23"])
+    assert res.exit_code == 0, res.output
+    assert "口碑分析日报 2026-11-23" in res.output
+    out = tmp_path / "w.html"
+    res = runner.invoke(
+        report_group, ["weekly", "-c", str(daemon.config_path), "--week", "2026-W48", "--out", str(out)]
+    )
+    assert res.exit_code == 0, res.output
+    assert "<svg" in out.read_text(encoding="utf-8")
+    res = runner.invoke(report_group, ["weekly", "-c", str(daemon.config_path), "--week", "nope"])
+    assert res.exit_code == 2
+
+
+def test_cli_users(daemon: Any) -> None:
+    from monitor.cli.users import users_group
+
+    runner = CliRunner()
+    res = runner.invoke(
+        users_group, ["add", "张三", "--role", "pr", "-c", str(daemon.config_path)], input="short\n"
+    )
+    assert res.exit_code == 1 and "at least" in res.output
+    res = runner.invoke(
+        users_group,
+        ["add", "张三", "--role", "pr", "-c", str(daemon.config_path)],
+        input="a long enough password\n",
+    )
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(users_group, ["token", "张三", "-c", str(daemon.config_path)])
+    assert res.exit_code == 0 and res.output.startswith("mon_")
+    with daemon.store.session() as s:
+        u = s.scalars(select(m.User).where(m.User.name == "张三")).one()
+        assert u.password_hash.startswith("$argon2id$") and "long enough" not in u.password_hash

@@ -1,0 +1,118 @@
+"""Fault injection: PostgreSQL restarted under load, clock jumps, a flapping notification endpoint."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from monitor.daemon import Daemon
+from monitor.demo.sink import WebhookSink
+from monitor.demo.storefront import Storefront
+from monitor.store import Store
+from monitor.store import models as m
+from tests.cluster.conftest import Proc, wait_for
+from tests.conftest import write_project
+
+CLUSTER = "cluster: {lease: 4s, claim_every: 0.5s}\n"
+
+
+def pg_restart() -> None:
+    version = sorted(p.name for p in Path("/etc/postgresql").iterdir())[-1]
+    subprocess.run(
+        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"], check=True, timeout=60
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+@pytest.mark.skipif(shutil.which("pg_ctlcluster") is None, reason="needs pg_ctlcluster (local PostgreSQL)")
+def test_postgresql_restart_under_load_daemon_reconnects_and_loses_nothing(
+    tmp_path: Path, storefront: Storefront, sink: WebhookSink, pg_url: str, procs: list[Proc]
+) -> None:
+    config = write_project(tmp_path, storefront.base_url, sink.url, CLUSTER, db_url=pg_url)
+    procs.append(Proc(config, tmp_path / "daemon.log"))
+    store = Store.open(pg_url)
+    try:
+        wait_for(lambda: store.count(m.Poll) >= 3, timeout=40)
+        pg_restart()
+        restarted = datetime.now(UTC)
+        t0 = time.monotonic()
+        wait_for(lambda: store.count(m.Poll, m.Poll.started_at > restarted) >= 3, timeout=30)
+        assert time.monotonic() - t0 < 30
+        wait_for(
+            lambda: store.count(m.Item) >= 18 and store.count(m.Outbox, m.Outbox.status == "pending") == 0,
+            timeout=30,
+        )
+        assert procs[0].stop() == 0, procs[0].text()
+        with store.session() as s:
+            total = s.scalar(select(func.count()).select_from(m.Item))
+            distinct = s.scalar(select(func.count(func.distinct(m.Item.source + ":" + m.Item.external_id))))
+            keys = set(s.scalars(select(m.Outbox.idempotency_key)))
+    finally:
+        store.close()
+    assert total == distinct == 18
+    assert set(sink.keys()) == keys and max(sink.keys().values()) == 1
+
+
+@pytest.mark.postgres
+def test_clock_jumps_forward_and_back_keep_polling_without_double_polls(
+    tmp_path: Path, storefront: Storefront, sink: WebhookSink, pg_url: str
+) -> None:
+    offset = [timedelta(0)]
+    daemon = Daemon(
+        write_project(tmp_path, storefront.base_url, sink.url, CLUSTER, db_url=pg_url),
+        now=lambda: datetime.now(UTC) + offset[0],
+        http=False,
+    )
+    daemon.start()
+    try:
+
+        def polls() -> int:
+            return daemon.store.count(m.Poll)
+
+        wait_for(lambda: polls() >= 3, timeout=30)
+        offset[0] = timedelta(days=-1)  # back a day: due times and leases are now "in the future"
+        before = polls()
+        wait_for(lambda: polls() >= before + 3, timeout=20)
+        offset[0] = timedelta(days=2)  # forward
+        before = polls()
+        wait_for(lambda: polls() >= before + 3, timeout=20)
+    finally:
+        daemon.shutdown()
+    st = Store.open(pg_url, migrate=False)
+    try:
+        assert st.count(m.Item) == 18
+    finally:
+        st.close()
+
+
+def test_flapping_notification_endpoint_delivers_each_key_exactly_once(
+    tmp_path: Path, storefront: Storefront, sink: WebhookSink
+) -> None:
+    clock = [datetime.now(UTC)]
+    daemon = Daemon(write_project(tmp_path, storefront.base_url, sink.url), now=lambda: clock[0], http=False)
+    daemon.start()
+    daemon.scheduler.pause()  # rounds are driven by hand below
+    try:
+        for name in ("jd-cup", "shop", "weibo"):
+            daemon.poll(name)
+        total = daemon.store.count(m.Outbox)
+        assert total > 0
+        for i in range(40):
+            sink.fail_with = 503 if i % 2 == 0 else None
+            daemon.deliver()
+            clock[0] += timedelta(hours=1)  # past any backoff
+            if daemon.store.count(m.Outbox, m.Outbox.status == "pending") == 0:
+                break
+        assert daemon.store.count(m.Outbox, m.Outbox.status == "sent") == total
+    finally:
+        sink.fail_with = None
+        daemon.shutdown()
+    keys = sink.keys()
+    assert len(keys) == total and max(keys.values()) == 1

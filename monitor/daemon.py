@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,7 +21,9 @@ from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
+from monitor import cluster
 from monitor.adapters.base import SourceConfig
 from monitor.alerting import lifecycle
 from monitor.analyze.pool import AnalysisPool
@@ -28,7 +31,9 @@ from monitor.clock import utcnow
 from monitor.config import Config, ConfigInvalid, load_config, yaml_files
 from monitor.fetch import Fetcher
 from monitor.notify import outbox
+from monitor.observability import Metrics, Watchdog
 from monitor.pipeline import Context, Interrupted, RunResult, run_source
+from monitor.sop.incidents import daemon_job as incidents_job
 from monitor.store import Store
 from monitor.store import models as m
 
@@ -93,17 +98,38 @@ class Daemon:
         self.ctx: Context
         self.scheduler: BackgroundScheduler
         self.reload_errors: list[str] = []
+        self._wake = threading.Event()
+        self._running: dict[str, threading.Lock] = {}
+        self._deliverer: threading.Thread
         self._http_enabled = http
         self.http: Any = None
+        self.cluster: cluster.Coordinator
+        self.metrics: Metrics | None = None
+        self.watchdog: Watchdog
+        self._guard: cluster.SqliteGuard | None = None
 
     # ---- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
         self.config = load_config(self.config_path)
         for w in self.config.warnings:
             log.warning("%s", w)
+        self._guard = cluster.guard_sqlite(self.config.database_url)  # SQLite: one daemon per file
+        cluster.migrate_serially(self.config.database_url)  # PostgreSQL: one replica migrates at a time
         self.store = Store.open(self.config.database_url)
+        cluster.install_fault_points(self.store.engine)
+        self.cluster = cluster.Coordinator(self.store, self.config.settings.cluster)
+        self.cluster.join(self.now())
+        if self.config.settings.observability.metrics:
+            self.metrics = Metrics(lambda: self.store, self.now, lambda: len(self.cluster.alive(self.now())))
+        self.watchdog = Watchdog(self.now(), self.metrics)
         record_rule_versions(self.store, self.config, self.now())
-        fetcher = self._fetcher or Fetcher(stop=self.stop_event)
+        f = self.config.settings.fetch
+        fetcher = self._fetcher or Fetcher(
+            stop=self.stop_event,
+            per_host=f.per_host,
+            min_interval=f.min_interval.total_seconds(),
+            retries=f.retries,
+        )
         fetcher.stop = self.stop_event
         self.ctx = Context(
             self.config, self.store, fetcher, self._analysis(self.config), self.stop_event, self._on_stored
@@ -116,13 +142,7 @@ class Daemon:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
         )
         self._schedule_sources()
-        self.scheduler.add_job(
-            self.deliver,
-            IntervalTrigger(seconds=s.deliver_every.total_seconds()),
-            id="deliver",
-            executor="system",
-            next_run_time=self.now(),
-        )
+        self._deliverer = threading.Thread(target=self._delivery_loop, name="deliver", daemon=True)
         self.scheduler.add_job(
             self.check_files,
             IntervalTrigger(seconds=s.reload_check.total_seconds()),
@@ -138,7 +158,29 @@ class Daemon:
             id="lifecycle",
             executor="system",
         )
+        self.scheduler.add_job(
+            incidents_job,
+            IntervalTrigger(seconds=s.alerting.evaluate_every.total_seconds()),
+            args=[self],
+            id="incidents",
+            executor="system",
+        )
+        self.scheduler.add_job(self.watch, IntervalTrigger(seconds=30), id="watchdog", executor="system")
+        if s.web.report_time:
+            from apscheduler.triggers.cron import CronTrigger
+
+            from monitor.reports import daemon_job as reports_job
+
+            hour, minute = (int(x) for x in s.web.report_time.split(":"))
+            self.scheduler.add_job(
+                reports_job,
+                CronTrigger(hour=hour, minute=minute, timezone=s.timezone),
+                args=[self],
+                id="reports",
+                executor="system",
+            )
         self.scheduler.start()
+        self._deliverer.start()
         if self._http_enabled:
             from monitor.web import Server, create_app
 
@@ -174,18 +216,33 @@ class Daemon:
 
     def shutdown(self) -> None:
         self.stop_event.set()
+        self.wake_delivery()
         with contextlib.suppress(SchedulerNotRunningError):
             self.scheduler.shutdown(wait=True)
+        if self._deliverer.is_alive():
+            self._deliverer.join(timeout=30)
         if self.http is not None:
             self.http.stop()
         self.ctx.analysis.close()
+        self.cluster.leave()
         self.store.close()
+        if self._guard is not None:
+            self._guard.release()
         log.info("daemon stopped")
 
     # ---- jobs ----------------------------------------------------------------------------------
     def _schedule_sources(self) -> None:
         now = self.now()
         wanted = {f"source:{n}": c for n, c in self.config.sources.items() if c.enabled}
+        if self.cluster.enabled:  # replicas: one claim job instead of a job per source
+            self.cluster.register([c.name for c in wanted.values()], now)
+            if self.scheduler.get_job("dispatch") is None:
+                every = self.config.settings.cluster.claim_every.total_seconds()
+                self.scheduler.add_job(
+                    self.dispatch, IntervalTrigger(seconds=every), id="dispatch", executor="system",
+                    next_run_time=now,
+                )  # fmt: skip
+            wanted = {}
         for job in self.scheduler.get_jobs():
             if job.id.startswith("source:") and job.id not in wanted:
                 job.remove()
@@ -204,40 +261,141 @@ class Daemon:
     def poll(self, name: str) -> RunResult | None:
         with self._lock:
             ctx, cfg = self.ctx, self.config.sources.get(name)
+            running = self._running.setdefault(name, threading.Lock())
         if cfg is None or self.stop_event.is_set():
             return None
+        with running:  # never two runs of one source at once, whoever asks (scheduler, CLI, console)
+            return self._poll(name, ctx, cfg)
+
+    def _poll(self, name: str, ctx: Context, cfg: SourceConfig) -> RunResult | None:
+        t0 = time.monotonic()
         try:
+            cluster.crash_point("poll.start")
             result = run_source(ctx, cfg, self.now())
+            cluster.crash_point("poll.stored")
         except Interrupted:
             log.info("poll of %s interrupted by shutdown; nothing stored", name)
+            return None
+        except IntegrityError as exc:  # a concurrent poll wrote the same shared row first (burst state)
+            log.warning(
+                "poll of %s collided with a concurrent poll; rolled back, runs again: %s", name, exc.orig
+            )
             return None
         except Exception:
             log.exception("poll of %s failed unexpectedly", name)
             return None
+        if self.metrics is not None:
+            self.metrics.observe_poll(
+                name, result.verdict, result.new, result.updated, result.alerts, time.monotonic() - t0
+            )
         if result.alerts:
-            self.scheduler.modify_job("deliver", next_run_time=self.now())
+            self.wake_delivery()
         return result
+
+    def dispatch(self) -> list[str]:
+        """Replicas: renew our leases, claim due polls for the free workers, run them."""
+        if self.stop_event.is_set():
+            return []
+        now = self.now()
+        with self._lock:
+            config = self.config
+        sources = [c for c in config.sources.values() if c.enabled]
+        if not sources:
+            return []
+        day = [effective_interval(c, config, now) for c in sources]
+        horizon = max(i + j for i, j, _ in day) + config.settings.cluster.lease
+        try:
+            self.cluster.renew(now)
+            names = self.cluster.claim(now, config.settings.workers - self.cluster.held(), horizon)
+        except Exception as exc:  # the database is away: try again next round
+            log.warning("claiming polls failed; will retry: %s", exc)
+            return []
+        for name in names:
+            self.scheduler.add_job(self._poll_claimed, args=[name, now], id=f"claimed:{name}", name=name)
+        return names
+
+    def _poll_claimed(self, name: str, claimed_at: datetime) -> None:
+        result = None
+        try:
+            result = self.poll(name)
+        finally:
+            cfg = self.config.sources.get(name)
+            if cfg is None:
+                due = claimed_at
+            else:
+                interval, jitter, _ = effective_interval(cfg, self.config, claimed_at)
+                if result is None:  # nothing was stored (crash of the poll, collision): retry sooner
+                    interval = min(interval, self.config.settings.cluster.lease)
+                due = cluster.next_due(claimed_at, interval, jitter)
+            try:
+                self.cluster.finish(name, due)
+            except Exception as exc:  # the lease runs out and the poll is due again then
+                self.cluster.forget(name)
+                log.warning("could not record the end of the poll of %s: %s", name, exc)
+
+    def wake_delivery(self) -> None:
+        """Something was enqueued: deliver now rather than at the next ``deliver_every``."""
+        self._wake.set()
+
+    def _delivery_loop(self) -> None:
+        """A thread of its own, so a notification leaves as soon as its row is committed."""
+        every = self.config.settings.deliver_every.total_seconds()
+        outbox.warm_up()  # apprise imports its plugins on first use: pay that before the first alert
+        while not self.stop_event.is_set():
+            self._wake.wait(timeout=every)
+            self._wake.clear()
+            report = self.deliver()
+            if report is not None and report.sent + report.failed + report.suppressed >= outbox.BATCH:
+                self._wake.set()  # a full batch: more may be due
 
     def deliver(self) -> outbox.DeliveryReport | None:
         if self.stop_event.is_set():
             return None
         try:
-            return outbox.deliver_due(self.store, self.config, self.now())
+            with self.cluster.exclusive("deliver", self.now()) as mine:
+                if not mine:
+                    return None
+                cluster.crash_point("deliver.start")
+                report = outbox.deliver_due(self.store, self.config, self.now())
         except Exception:
             log.exception("delivery round failed; will retry")
             return None
+        if self.metrics is not None:
+            self.metrics.observe_delivery(report)
+        return report
 
     def lifecycle(self) -> lifecycle.Tick | None:
         if self.stop_event.is_set():
             return None
         try:
-            t = lifecycle.tick(self.store, self.config, self.now())
+            every = self.config.settings.alerting.evaluate_every
+            with self.cluster.exclusive("lifecycle", self.now(), every) as mine:
+                if not mine:
+                    return None
+                t = lifecycle.tick(self.store, self.config, self.now())
         except Exception:
             log.exception("alert lifecycle round failed; will retry")
             return None
         if t.updates or t.reminders or t.escalations or t.resolved:
-            self.scheduler.modify_job("deliver", next_run_time=self.now())
+            self.wake_delivery()
         return t
+
+    def watch(self) -> None:
+        """Self-alert when no poll succeeded for a while; the dead-man's switch heartbeat."""
+        if self.stop_event.is_set():
+            return
+        obs = self.config.settings.observability
+        try:
+            with self.cluster.exclusive("watchdog", self.now()) as mine:
+                if not mine:
+                    return
+                beat = False
+                if obs.heartbeat is not None:
+                    with self.cluster.exclusive("heartbeat", self.now(), obs.heartbeat.every) as beat:
+                        pass
+                self.watchdog.check(self.store, self.config, self.now(), beat_due=beat)
+        except Exception:
+            log.exception("watchdog round failed; will retry")
 
     def check_profile(self) -> None:
         if not self.config.sources:
@@ -253,7 +411,8 @@ class Daemon:
     def _files_snapshot(self) -> dict[str, tuple[int, int]]:
         c = self.config
         paths = [self.config_path]
-        paths += yaml_files(c.path(c.settings.sources_dir)) + yaml_files(c.path(c.settings.rules_dir))
+        rules = c.path(c.settings.rules_dir)
+        paths += yaml_files(c.path(c.settings.sources_dir)) + yaml_files(rules) + yaml_files(rules / "sops")
         snap = {}
         for p in paths:
             try:

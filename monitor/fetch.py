@@ -354,7 +354,8 @@ class Fetcher:
                         follow_redirects=False,
                     ) as resp:  # fmt: skip
                         location = resp.headers.get("location") if resp.is_redirect else None
-                        body = b"" if location else self._read_capped(resp, cap, url)
+                        deadline = started + timeout  # the whole answer, not only the gap between bytes
+                        body = b"" if location else self._read_capped(resp, cap, url, deadline)
                 except httpx.TimeoutException:
                     raise FetchError(f"timed out after {timeout:g}s fetching {_safe(url)}") from None
                 except httpx.HTTPError as exc:
@@ -393,7 +394,7 @@ class Fetcher:
         return page
 
     @staticmethod
-    def _read_capped(resp: httpx.Response, cap: int, url: str) -> bytes:
+    def _read_capped(resp: httpx.Response, cap: int, url: str, deadline: float) -> bytes:
         declared = resp.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > cap:
             raise FetchError(
@@ -408,6 +409,10 @@ class Fetcher:
                     f"response body exceeds max_body_bytes={cap:,} from {_safe(url)}; stopped reading"
                 )
             chunks.append(chunk)
+            if time.perf_counter() > deadline:  # a server dribbling bytes (slowloris) must not hold a poll
+                raise FetchError(
+                    f"response from {_safe(url)} still arriving after the source's timeout; gave up"
+                )
         return b"".join(chunks)
 
 

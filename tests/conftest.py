@@ -96,6 +96,8 @@ alerting:
   burst_min_count: 5
 analysis:
   workers: 0
+fetch:
+  min_interval: 0s  # politeness is tested in tests/sources; here it would only slow the tests
 web:
   bind: 127.0.0.1:0
 schedule:

@@ -54,7 +54,10 @@ def make_ctx(tmp_path: Path, front: Storefront, sink: WebhookSink, alerting: str
     config = load_config(cfg_path)
     store = Store.open(config.database_url)
     return Context(
-        config, store, Fetcher(retries=0), AnalysisPool(config.rules, config.priority_words, None, 0)
+        config,
+        store,
+        Fetcher(retries=0, min_interval=0),
+        AnalysisPool(config.rules, config.priority_words, None, 0),
     )
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from monitor.config import load_config
 from monitor.daemon import Daemon, effective_interval
@@ -115,6 +116,7 @@ def test_sigterm_during_a_poll_then_restart_loses_and_duplicates_nothing(
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.wait()
     db = f"sqlite:///{tmp_path / 'data' / 'monitor.db'}"
     store = Store.open(db)
     interrupted_items = store.count(m.Item)
@@ -133,6 +135,7 @@ def test_sigterm_during_a_poll_then_restart_loses_and_duplicates_nothing(
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.wait()
     with store.session() as s:
         total = s.scalar(select(func.count()).select_from(m.Item))
         distinct = s.scalar(select(func.count(func.distinct(m.Item.source + ":" + m.Item.external_id))))
@@ -155,12 +158,20 @@ def test_sigkill_between_writing_and_sending_delivers_once_after_restart(
     try:
         wait_for(lambda: (tmp_path / "data" / "monitor.db").exists(), timeout=30)
         store = Store.open(db, migrate=False)
-        wait_for(lambda: store.count(m.Outbox, m.Outbox.status == "pending") >= 1, timeout=40)
+
+        def pending() -> int:
+            try:
+                return store.count(m.Outbox, m.Outbox.status == "pending")
+            except OperationalError:  # the daemon is still creating the tables
+                return 0
+
+        wait_for(lambda: pending() >= 1, timeout=40)
         proc.kill()  # SIGKILL: rows are written, the keyword ones are not yet due (group_wait)
         proc.wait(timeout=10)
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.wait()
     with store.session() as s:
         written = {r.idempotency_key: r.status for r in s.scalars(select(m.Outbox))}
     assert "pending" in written.values()
@@ -172,10 +183,14 @@ def test_sigkill_between_writing_and_sending_delivers_once_after_restart(
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.wait()
     with store.session() as s:
-        final = {r.idempotency_key: r.status for r in s.scalars(select(m.Outbox).where(m.Outbox.channel == "webhook"))}
+        final = {
+            r.idempotency_key: r.status
+            for r in s.scalars(select(m.Outbox).where(m.Outbox.channel == "webhook"))
+        }
     store.close()
     keys = sink.keys()
     sent = {k for k, st in final.items() if st == "sent"}
-    assert sent and set(keys) == sent, (set(keys) ^ sent)
+    assert sent and set(keys) == sent, set(keys) ^ sent
     assert set(keys.values()) == {1}  # nothing delivered twice

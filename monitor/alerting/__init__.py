@@ -74,6 +74,7 @@ def evaluate(
 ) -> list[AlertEvent]:
     """Keyword alerts per rule, source and SKU; bursts for the scopes these items touch."""
     from monitor.notify import outbox
+    from monitor.sop.incidents import open_for_alert
 
     rules = {r.id: r for r in config.rules}
     events: list[AlertEvent] = []
@@ -126,6 +127,7 @@ def evaluate(
         explicit = rules[a.rule_id].notify if a.kind == "keyword" and a.rule_id in rules else None
         delay = config.settings.alerting.group_wait if a.kind == "keyword" else timedelta(0)
         outbox.enqueue_alert(s, config, a, "firing", now, explicit=explicit, delay=delay)
+        open_for_alert(s, config, a, now)
     return events
 
 

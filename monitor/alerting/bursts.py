@@ -136,8 +136,8 @@ def evaluate(s: Session, config: Config, scope: Scope, now: datetime) -> Evaluat
     tz = config.settings.tz
     cfg = detector_config(config)
     current = bucket_floor(now, cfg.bucket, tz)
-    row = s.get(m.DetectorState, scope.key)
-    if row is None or not row.state.get("detector"):
+    row = _locked_state(s, scope.key, now)
+    if not row.state.get("detector"):
         det = BurstDetector(cfg)
         fed_until = current - HISTORY_BUCKETS * cfg.bucket
     else:
@@ -163,11 +163,7 @@ def evaluate(s: Session, config: Config, scope: Scope, now: datetime) -> Evaluat
         if b == current - cfg.bucket:
             previous = v
         b += cfg.bucket
-    state = {"detector": det.state_dict(), "fed_until": current.isoformat()}
-    if row is None:
-        s.add(m.DetectorState(scope=scope.key, state=state, updated_at=now))
-    else:
-        row.state, row.updated_at = state, now
+    row.state, row.updated_at = {"detector": det.state_dict(), "fed_until": current.isoformat()}, now
     peek = BurstDetector.from_state(det.state_dict(), cfg)
     promo = schedule.profile_for(current.date())[0] != "normal"
     verdict = peek.update(current, float(neg[current]), total=float(tot[current]) or None, promotion=promo)
@@ -175,6 +171,35 @@ def evaluate(s: Session, config: Config, scope: Scope, now: datetime) -> Evaluat
         # the burst filled the bucket that closed since the last look: raise it now
         return Evaluation(scope, previous, items_in.get(current - cfg.bucket, []))
     return Evaluation(scope, verdict, items_in.get(current, []))
+
+
+def _locked_state(s: Session, key: str, now: datetime) -> m.DetectorState:
+    """The scope's state row, created if missing and locked for this transaction.
+
+    Concurrent polls touch the same scopes: the row is inserted with ON CONFLICT DO NOTHING and
+    then read FOR UPDATE, so two polls never collide on the insert or overwrite each other's
+    baseline (on SQLite the database's single writer already serializes them).
+    """
+    dialect = s.get_bind().dialect.name
+    values = {"scope": key, "state": {}, "updated_at": now}
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        s.execute(
+            pg_insert(m.DetectorState).values(**values).on_conflict_do_nothing(index_elements=["scope"])
+        )
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        s.execute(
+            sqlite_insert(m.DetectorState).values(**values).on_conflict_do_nothing(index_elements=["scope"])
+        )
+    elif s.get(m.DetectorState, key) is None:
+        s.add(m.DetectorState(**values))
+        s.flush()
+    row = s.get(m.DetectorState, key, with_for_update=True, populate_existing=True)
+    assert row is not None
+    return row
 
 
 def contained(s: Session, scope: Scope, items: list[int]) -> bool:

@@ -25,11 +25,18 @@ config_option = click.option(
 
 
 def setup_logging(level: str, json_logs: bool = False) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    if json_logs:
+        from monitor.observability import json_handler
+
+        logging.basicConfig(
+            level=getattr(logging, level.upper(), logging.INFO), handlers=[json_handler(sys.stderr)]
+        )
+    else:
+        logging.basicConfig(
+            level=getattr(logging, level.upper(), logging.INFO),
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            stream=sys.stderr,
+        )
     for noisy in ("apscheduler", "httpx", "httpcore", "apprise", "jieba", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -55,9 +62,15 @@ def load_or_exit(config_path: Path) -> Any:
     envvar="MONITOR_LOG_LEVEL",
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
 )
-def main(log_level: str) -> None:
+@click.option(
+    "--json-logs",
+    is_flag=True,
+    envvar="MONITOR_JSON_LOGS",
+    help="log one JSON object per line (for log shippers); also MONITOR_JSON_LOGS=1",
+)
+def main(log_level: str, json_logs: bool) -> None:
     """opinion-monitor: review and public-opinion monitoring for e-commerce stores."""
-    setup_logging(log_level)
+    setup_logging(log_level, json_logs)
 
 
 @main.command()
@@ -166,21 +179,20 @@ def notify_test(config_path: Path, channel: str) -> None:
 
 
 def _register() -> None:
-    """Command groups that live in their own modules."""
+    """Command groups that live in their own modules (imported late: they import this one)."""
     from monitor.cli.alerts import alerts
     from monitor.cli.analyze import analyze_cmd
+    from monitor.cli.incidents import incidents
+    from monitor.cli.report import report_group
     from monitor.cli.rules import rules_group
+    from monitor.cli.sentiment import sentiment
+    from monitor.cli.sop import sop_group
     from monitor.cli.sources import try_source
+    from monitor.cli.users import users_group
 
-    main.add_command(alerts)
-    main.add_command(analyze_cmd)
-    main.add_command(rules_group)
-    main.add_command(try_source)
-    try:
-        from monitor.cli.sentiment import sentiment
-    except ImportError:  # pragma: no cover - written in parallel; removed once it lands
-        return
-    main.add_command(sentiment)
+    commands = (alerts, analyze_cmd, incidents, report_group, rules_group, sentiment, sop_group, try_source)
+    for command in (*commands, users_group):
+        main.add_command(command)
 
 
 _register()

@@ -180,6 +180,9 @@ class Schedule(Strict):
 
 BurstScope = Literal["rule_sku", "rule", "sku", "store"]
 BURST_SCOPES: tuple[BurstScope, ...] = ("rule_sku", "rule", "sku", "store")
+# "store" is opt-in: until a store's baseline is learned, any five negative reviews in an hour
+# anywhere would count as a burst, which is noise for a busy store on its first day.
+DEFAULT_BURST_SCOPES: tuple[BurstScope, ...] = ("rule_sku", "rule", "sku")
 
 
 class Alerting(_DurationFields):
@@ -198,7 +201,7 @@ class Alerting(_DurationFields):
     burst_min_count: int = Field(default=5, ge=2, description="never a burst below this many negative items")
     burst_bucket: timedelta = Field(default=timedelta(hours=1), description="the detector's time bucket")
     burst_scopes: list[BurstScope] = Field(
-        default_factory=lambda: list(BURST_SCOPES),
+        default_factory=lambda: list(DEFAULT_BURST_SCOPES),
         description="where bursts are looked for",
     )
     blind_after: int = Field(default=3, ge=1, description="non-ok polls in a row before a source-blind alert")
@@ -209,6 +212,14 @@ class Alerting(_DurationFields):
     evaluate_every: timedelta = Field(default=timedelta(seconds=30), description="lifecycle and burst checks")
 
 
+class Fetch(_DurationFields):
+    """Politeness shared by every source of this daemon (a source's ``request_interval`` may only add)."""
+
+    per_host: int = Field(default=1, ge=1, le=32, description="concurrent requests to one host")
+    min_interval: timedelta = Field(default=timedelta(seconds=1), description="between requests to one host")
+    retries: int = Field(default=2, ge=0, le=10, description="on connection errors, 5xx, 429, 432, 202")
+
+
 class Analysis(Strict):
     sentiment_model: str | None = Field(default=None, description="a model from `monitor sentiment train`")
     workers: int = Field(
@@ -217,8 +228,36 @@ class Analysis(Strict):
 
 
 class Web(Strict):
+    """The console, its sessions and the daily/weekly reports it sends."""
+
     bind: str = "127.0.0.1:8080"
-    base_url: str = "http://127.0.0.1:8080"
+    base_url: str = Field(default="http://127.0.0.1:8080", description="https here makes cookies Secure")
+    language: Literal["zh", "en"] = Field(default="zh", description="console language unless ?lang= / cookie")
+    session_ttl: Annotated[timedelta, Field(description="a login lasts this long")] = timedelta(hours=12)
+    report_time: str | None = Field(
+        default="09:00",
+        pattern=r"^\d{2}:\d{2}$",
+        description="local time the daily report for yesterday is sent (weekly on Mondays); null: never",
+    )
+    report_channels: list[str] | None = Field(
+        default=None, description="channels receiving the reports; default: routing.default"
+    )
+    departments: dict[str, str] = Field(
+        default_factory=lambda: {
+            "商品质量": "供应链/品控",
+            "物流时效": "仓储物流",
+            "服务态度": "客服",
+            "价格": "运营",
+            "其他": "运营",
+            "counterfeit": "法务",
+        },
+        description="rule category or dimension → department that must act (weekly review)",
+    )
+
+    @field_validator("session_ttl", mode="before")
+    @classmethod
+    def _ttl(cls, v: object) -> timedelta:
+        return parse_duration(v)
 
     @field_validator("bind")
     @classmethod
@@ -227,6 +266,67 @@ class Web(Strict):
         if not host or not port.isdigit() or not 0 <= int(port) < 65536:
             raise ValueError("expected host:port")
         return v
+
+
+class Cluster(_DurationFields):
+    """Several ``monitor run`` replicas on one PostgreSQL database share the polls (``monitor.cluster``).
+
+    SQLite is single-process: a second daemon on the same file stops with an error.
+    """
+
+    enabled: bool | None = Field(
+        default=None,
+        description="share work through the database; default: on for PostgreSQL, off for SQLite",
+    )
+    lease: timedelta = Field(
+        default=timedelta(seconds=60),
+        description="a claimed poll is its replica's this long; a dead replica's work moves on after it",
+    )
+    claim_every: timedelta = Field(
+        default=timedelta(seconds=1), description="how often a replica claims due polls"
+    )
+    replica_id: str | None = Field(default=None, max_length=120, description="default: host:pid")
+
+    @model_validator(mode="after")
+    def _sane(self) -> Cluster:
+        if self.lease < timedelta(seconds=2) or self.claim_every <= timedelta(0):
+            raise ValueError("lease must be at least 2s and claim_every positive")
+        if self.claim_every * 2 > self.lease:
+            raise ValueError("claim_every must be at most half the lease (leases are renewed on each claim)")
+        return self
+
+
+class Heartbeat(_DurationFields):
+    """A dead-man's switch: ping ``url`` (healthchecks.io style, HTTP POST) or send to ``channel``
+    every ``every`` while polls succeed; the receiver alarms when the pings stop."""
+
+    url: str | None = Field(default=None, pattern=r"^https?://")
+    channel: str | None = None
+    every: timedelta = timedelta(minutes=5)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Heartbeat:
+        if (self.url is None) == (self.channel is None):
+            raise ValueError("give exactly one of url or channel")
+        if self.every < timedelta(seconds=1):
+            raise ValueError("every must be at least 1s")
+        return self
+
+
+class Observability(Strict):
+    """Metrics, the heartbeat and the self-alert (``monitor.observability``)."""
+
+    metrics: bool = Field(default=True, description="serve Prometheus metrics at /metrics")
+    heartbeat: Heartbeat | None = None
+    stale_after: timedelta | None = Field(
+        default=timedelta(minutes=30),
+        description="system alert to routing.admins when no poll succeeded for this long; null: never",
+    )
+
+    @field_validator("stale_after", mode="before")
+    @classmethod
+    def _duration(cls, v: object) -> object:
+        return None if v is None else parse_duration(v)
 
 
 class Settings(_DurationFields):
@@ -243,7 +343,10 @@ class Settings(_DurationFields):
     schedule: Schedule = Schedule()
     alerting: Alerting = Alerting()
     analysis: Analysis = Analysis()
+    fetch: Fetch = Fetch()
     web: Web = Web()
+    cluster: Cluster = Cluster()
+    observability: Observability = Observability()
 
     @field_validator("timezone")
     @classmethod

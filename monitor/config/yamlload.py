@@ -98,9 +98,18 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+def _reader_line(text: str, exc: yaml.YAMLError) -> int:
+    """The line of a reader error (it carries a character position, not a mark)."""
+    pos = getattr(exc, "position", None)
+    return text.count("\n", 0, pos) + 1 if isinstance(pos, int) else 1
+
+
 def load_yaml_text(text: str, path: str) -> LoadedYaml:
     """Parse ``text``; raise ConfigInvalid with the YAML error's own line on syntax errors."""
-    loader = _UniqueKeyLoader(text)
+    try:
+        loader = _UniqueKeyLoader(text)
+    except yaml.YAMLError as exc:  # the reader refuses the text itself (control characters)
+        raise ConfigInvalid([ConfigError(path, _reader_line(text, exc), "", f"YAML error: {exc}")]) from None
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
@@ -111,7 +120,7 @@ def load_yaml_text(text: str, path: str) -> LoadedYaml:
         context = f" ({exc.context})" if exc.context else ""
         raise ConfigInvalid([ConfigError(path, line, "", f"YAML syntax error: {problem}{context}")]) from None
     except yaml.YAMLError as exc:
-        raise ConfigInvalid([ConfigError(path, 1, "", f"YAML error: {exc}")]) from None
+        raise ConfigInvalid([ConfigError(path, _reader_line(text, exc), "", f"YAML error: {exc}")]) from None
     finally:
         loader.dispose()
     lines: dict[KeyPath, int] = {}

@@ -79,8 +79,15 @@ def ack_url(config: Config, alert_id: int, now: datetime) -> str:
     return f"{config.settings.web.base_url.rstrip('/')}/ack/{alert_id}?t={token}"
 
 
+def _sop(config: Config, alert: m.Alert) -> Any:
+    from monitor.sop.select import sop_for
+
+    return sop_for(config, alert.kind, alert.category, alert.platform)
+
+
 def checklist_for(config: Config, alert: m.Alert) -> tuple[Checklist | None, str | None]:
-    sop = config.sop_for(alert.category, alert.kind)
+    """The same SOP as the alert's incident (a Weibo 假货 post gets the social-media SOP)."""
+    sop = _sop(config, alert)
     if sop is None:
         return None, None
     steps = [s.line() for s in sop.steps]
@@ -162,6 +169,17 @@ def limit_for(config: Config, channel: str) -> int | None:
     return min(limits) if limits else None
 
 
+def warm_up() -> None:
+    """Load apprise's plugins and ours once, so the first real notification is not slowed by imports."""
+    import apprise
+
+    import monitor.notify.console  # noqa: F401  (registers console://)
+    from monitor.notify import chatbots
+
+    chatbots.register()
+    apprise.Apprise().add("json://127.0.0.1:9/")  # instantiating a URL loads the plugin table
+
+
 def send(
     config: Config, channel: str, title: str, body: str, key: str, attachment: str | None = None
 ) -> tuple[bool, str | None]:
@@ -240,7 +258,10 @@ def quiet_until(config: Config, severity: str | None, now: datetime) -> datetime
     return until
 
 
-def deliver_due(store: Store, config: Config, now: datetime, limit: int = 100) -> DeliveryReport:
+BATCH = 100
+
+
+def deliver_due(store: Store, config: Config, now: datetime, limit: int = BATCH) -> DeliveryReport:
     """Send every due row once. Rows of inhibited or silenced alerts are suppressed."""
     report = DeliveryReport()
     with store.session() as s:
@@ -312,7 +333,7 @@ def _suppression(s: Session, alert: m.Alert, row: m.Outbox, now: datetime) -> st
 
 
 def _attachment(config: Config, alert: m.Alert) -> str | None:
-    sop = config.sop_for(alert.category, alert.kind)
+    sop = _sop(config, alert)
     return sop.markdown() if sop is not None else None
 
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine, func, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.normalize import Item as NormItem
@@ -84,11 +86,19 @@ class Store:
 
     # ---- sources -------------------------------------------------------------------------------
     def source_state(self, s: Session, name: str) -> m.SourceState:
+        """The source's state row, created on first use (safe against a concurrent first use)."""
         st = s.get(m.SourceState, name)
-        if st is None:
-            st = m.SourceState(name=name, cursor={}, consecutive_failures=0, polls=0, had_items=False)
-            s.add(st)
+        if st is not None:
+            return st
+        values = {"name": name, "cursor": {}, "consecutive_failures": 0, "polls": 0, "had_items": False}
+        if self.dialect in ("sqlite", "postgresql"):
+            dialect_insert = sqlite_insert if self.dialect == "sqlite" else pg_insert
+            s.execute(dialect_insert(m.SourceState).values(**values).on_conflict_do_nothing())
+        else:
+            s.add(m.SourceState(**values))
             s.flush()
+        st = s.get(m.SourceState, name, populate_existing=True)
+        assert st is not None
         return st
 
     def read_source_state(self, name: str) -> m.SourceState | None:

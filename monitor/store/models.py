@@ -51,6 +51,7 @@ class SourceState(Base):
     had_items: Mapped[bool] = mapped_column(default=False)
     lease_owner: Mapped[str | None] = mapped_column(String(120))
     lease_until: Mapped[datetime | None]
+    next_due_at: Mapped[datetime | None] = mapped_column(index=True)  # claimable from then (monitor.cluster)
 
 
 class Poll(Base):
@@ -245,3 +246,99 @@ class Silence(Base):
     created_by: Mapped[str] = mapped_column(String(120), default="")
     comment: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime]
+
+
+# ---- web console (users, sessions, API tokens, incident notes, report archive) -------------------
+class User(Base):
+    """A console user. Roles: admin | oncall | pr | viewer (``monitor.web.auth.ROLE_PERMISSIONS``)."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(Text)
+    disabled: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime]
+    last_login_at: Mapped[datetime | None]
+
+
+class WebSession(Base):
+    """A login; the cookie holds a random token, the table only its SHA-256."""
+
+    __tablename__ = "web_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class ApiToken(Base):
+    """A bearer token for ``/api/v1``; stored as its SHA-256, shown once when created."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class IncidentNote(Base):
+    __tablename__ = "incident_notes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    by: Mapped[str] = mapped_column(String(120))
+    at: Mapped[datetime]
+    text: Mapped[str] = mapped_column(Text)
+
+
+class Report(Base):
+    """An archived daily (口碑分析日报) or weekly (复盘) report."""
+
+    __tablename__ = "reports"
+    __table_args__ = (UniqueConstraint("kind", "period", name="uq_reports_kind_period"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # daily | weekly
+    period: Mapped[str] = mapped_column(String(20))  # 2026-11-23 | 2026-W47
+    created_at: Mapped[datetime]
+    markdown: Mapped[str] = mapped_column(Text)
+    html: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ClusterJob(Base):
+    """A cluster-wide job (lifecycle, heartbeat ...): when it last ran and which replica ran it."""
+
+    __tablename__ = "cluster_jobs"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    owner: Mapped[str | None] = mapped_column(String(120))
+    last_run_at: Mapped[datetime | None]
+
+
+class Replica(Base):
+    """A running daemon process; ``seen_at`` is refreshed while it lives."""
+
+    __tablename__ = "replicas"
+    id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int]
+    started_at: Mapped[datetime]
+    seen_at: Mapped[datetime]
+
+
+class IncidentEvent(Base):
+    """The incident timeline besides notes (``IncidentNote``): steps, overdue notices, reminders, closing."""
+
+    __tablename__ = "incident_events"
+    __table_args__ = (Index("ix_incident_events_incident", "incident_id", "at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(20))  # opened|step|overdue|reminder|closed|follow_up
+    step_key: Mapped[str | None] = mapped_column(String(100))
+    by: Mapped[str | None] = mapped_column(String(120))
+    text: Mapped[str] = mapped_column(Text, default="")

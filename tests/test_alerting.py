@@ -321,3 +321,25 @@ def test_routing_tree_grades_and_escalation(tmp_path: Path) -> None:
     ]
     assert decide(s, {"kind": "burst"}).channels == ["console"]
     assert decide(s, {"kind": "source_health"}).channels == ["console"]  # admins
+
+
+def test_checklist_is_trimmed_to_a_small_channel_with_a_link(
+    tmp_path: Path, storefront: Storefront, sink: WebhookSink
+) -> None:
+    ctx = make_ctx(tmp_path, storefront, sink)
+    cfg_file = tmp_path / "monitor.yaml"
+    text = cfg_file.read_text(encoding="utf-8").replace(
+        '  webhook: {urls: ["json://', '  webhook: {max_length: 1000, urls: ["json://'
+    )
+    cfg_file.write_text(text, encoding="utf-8")
+    ctx.config = load_config(cfg_file)
+    try:
+        poll_all(ctx)
+        outbox.deliver_due(ctx.store, ctx.config, NOW)
+        burst = next(x for x in sink.messages() if "burst" in x["title"] and x["_path"] == "/hook")
+        body = burst["message"]
+        assert "Full checklist: http" in body and "more" in body  # trimmed, with the link to all steps
+        assert "(1/" not in body  # trimming made it fit: no split
+    finally:
+        ctx.fetcher.close()
+        ctx.store.close()

@@ -34,6 +34,7 @@ _PAYLOAD_SCHEMES = ("json://", "jsons://", "form://", "forms://", "xml://", "xml
 # Message size limits of chat robots (characters, with a margin below the documented byte limits).
 DEFAULT_LIMITS = {"dingtalk": 6000, "wecombot": 1800, "feishu": 10000, "lark": 10000}
 SEVERITY_TOP = "critical"
+FOOTER_ROOM = 80  # the `ref <idempotency key>` line added at send time
 
 
 def enqueue(
@@ -46,8 +47,13 @@ def enqueue(
     *,
     alert_id: int | None = None,
     delay: timedelta = timedelta(0),
+    body_format: str = "markdown",
+    attachments: list[dict[str, str]] | None = None,
 ) -> m.Outbox | None:
-    """Add one notification unless ``key`` was already enqueued."""
+    """Add one notification unless ``key`` was already enqueued.
+
+    ``attachments`` are text files ({"name", "content", "mime"}) sent where the channel takes files.
+    """
     if s.scalars(select(m.Outbox.id).where(m.Outbox.idempotency_key == key)).first() is not None:
         return None
     row = m.Outbox(
@@ -60,6 +66,8 @@ def enqueue(
         attempts=0,
         created_at=now,
         next_attempt_at=now + delay,
+        body_format=body_format,
+        attachments=list(attachments or []),
     )
     s.add(row)
     return row
@@ -121,16 +129,19 @@ def enqueue_alert(
         channels = decide(config.settings, alert.labels or {}, explicit).channels
     alert.message_seq = (alert.message_seq or 0) + 1
     checklist, checklist_url = checklist_for(config, alert)
-    title, body = alert_message(
-        alert,
-        items,
-        event,
-        ack_url=ack_url(config, alert.id, now),
-        checklist=checklist,
-        checklist_url=checklist_url,
-    )
+    link = ack_url(config, alert.id, now)
+
+    def render(cl: Checklist | None) -> tuple[str, str]:
+        return alert_message(alert, items, event, ack_url=link, checklist=cl, checklist_url=checklist_url)
+
+    title, full = render(checklist)
     out = []
     for ch in channels:
+        body = full
+        limit = limit_for(config, ch) if ch in config.settings.channels else None
+        room = limit - FOOTER_ROOM if limit else None
+        if room and checklist is not None and len(body) > room:
+            body = _trimmed(render, checklist, room)  # the link carries the full checklist
         key = f"alert-{alert.id}-{event}-{alert.message_seq}-{ch}"
         row = enqueue(s, ch, title, body, key, now, alert_id=alert.id, delay=delay)
         if row is not None:
@@ -138,6 +149,18 @@ def enqueue_alert(
     alert.last_notified_at = now
     alert.notified_item_count = alert.item_count
     return out
+
+
+def _trimmed(render: Any, checklist: Checklist, limit: int) -> str:
+    """The message with as many checklist steps as fit the channel's limit (at least none)."""
+    steps = list(checklist.steps)
+    total = len(steps) + checklist.more
+    while steps:
+        steps.pop()
+        _, body = render(Checklist(checklist.title, steps, total - len(steps)))
+        if len(body) <= limit:
+            return str(body)
+    return str(render(Checklist(checklist.title, [], total))[1])
 
 
 def with_key(url: str, key: str) -> str:
@@ -181,7 +204,15 @@ def warm_up() -> None:
 
 
 def send(
-    config: Config, channel: str, title: str, body: str, key: str, attachment: str | None = None
+    config: Config,
+    channel: str,
+    title: str,
+    body: str,
+    key: str,
+    attachment: str | None = None,
+    *,
+    body_format: str = "markdown",
+    files: list[dict[str, str]] | None = None,
 ) -> tuple[bool, str | None]:
     """Send through apprise; returns (ok, error). Long bodies are split at the channel's limit."""
     import apprise
@@ -201,21 +232,25 @@ def send(
             return False, f"channel {channel!r}: environment variable {exc.args[0]} is not set"
         if not ap.add(with_key(url, key)):
             return False, f"channel {channel!r}: apprise does not accept the URL {raw.split('://')[0]}://…"
-    body = f"{body}\n\n`ref {key}`"
+    html = body_format == "html"
+    body = f"{body}\n<p><small>ref {key}</small></p>" if html else f"{body}\n\n`ref {key}`"
     limit = limit_for(config, channel)
-    parts = split(body, limit) if limit else [body]
+    parts = split(body, limit) if limit and not html else [body]
     with tempfile.TemporaryDirectory(prefix="monitor-att-") as tmp:
         attach = None
-        if attachment:
-            path = Path(tmp) / "checklist.md"
-            path.write_text(attachment, encoding="utf-8")
-            attach = apprise.AppriseAttachment(str(path))
+        docs = list(files or []) + ([{"name": "checklist.md", "content": attachment}] if attachment else [])
+        if docs:
+            attach = apprise.AppriseAttachment()
+            for doc in docs:
+                path = Path(tmp) / Path(doc["name"]).name
+                path.write_text(doc["content"], encoding="utf-8")
+                attach.add(str(path))
         for i, part in enumerate(parts):
             ok = bool(
                 ap.notify(
                     body=part,
                     title=title,
-                    body_format=apprise.NotifyFormat.MARKDOWN,
+                    body_format=apprise.NotifyFormat.HTML if html else apprise.NotifyFormat.MARKDOWN,
                     attach=attach if i == 0 and _supports_attachments(ap) else None,
                 )
             )
@@ -353,7 +388,16 @@ def _fall_back(s: Session, config: Config, row: m.Outbox, now: datetime) -> None
 
 def _try_send(config: Config, row: m.Outbox, attachment: str | None) -> tuple[bool, str | None]:
     try:
-        return send(config, row.channel, row.title, row.body, row.idempotency_key, attachment)
+        return send(
+            config,
+            row.channel,
+            row.title,
+            row.body,
+            row.idempotency_key,
+            attachment,
+            body_format=row.body_format or "markdown",
+            files=list(row.attachments or []),
+        )
     except Exception as exc:  # a plugin bug must not stop delivery of the other rows
         log.exception("channel %s raised while sending", row.channel)
         return False, f"{type(exc).__name__}: {exc}"

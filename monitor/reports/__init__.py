@@ -64,6 +64,7 @@ class Rendered:
     markdown: str
     html: str
     data: dict[str, Any]
+    chart_svg: str = ""
 
 
 def _render(
@@ -80,7 +81,8 @@ def _render(
         chart=Markup(chart),
         chart_caption=f"{len(trend)} 天评价趋势（按情感）",
     )
-    return Rendered(kind, period, title, md, page, ctx["d" if kind == "daily" else "w"].to_json())
+    data_json = ctx["d" if kind == "daily" else "w"].to_json()
+    return Rendered(kind, period, title, md, page, data_json, chart)
 
 
 def _titles(config: Config) -> dict[str, str]:
@@ -149,12 +151,21 @@ def publish(store: Store, config: Config, report: Rendered, now: datetime) -> in
     with store.transaction() as s:
         for ch in channels_for(config):
             key = f"report-{report.kind}-{report.period}-{ch}"
-            if _is_email(config, ch):
-                body = report.html
+            if _is_email(config, ch):  # HTML with the trend chart attached as a file too
+                chart = [
+                    {
+                        "name": f"trend-{report.period}.svg",
+                        "content": report.chart_svg,
+                        "mime": "image/svg+xml",
+                    }
+                ]
+                outbox.enqueue(
+                    s, ch, report.title, report.html, key, now, body_format="html", attachments=chart
+                )
             else:
                 summary = report.markdown.split("\n## ", 1)[0].strip()
                 body = f"{summary}\n\n[完整报告 / full report]({link})"
-            outbox.enqueue(s, ch, report.title, body, key, now)
+                outbox.enqueue(s, ch, report.title, body, key, now)
     return report_id
 
 

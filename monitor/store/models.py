@@ -177,6 +177,9 @@ class Outbox(Base):
     next_attempt_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    body_format: Mapped[str] = mapped_column(String(10), default="markdown")  # markdown | html
+    # files sent with the message where the channel takes them: [{"name", "content", "mime"}], text only
+    attachments: Mapped[list[Any]] = mapped_column(default=list)
 
 
 class Delivery(Base):

@@ -330,17 +330,22 @@ class Coordinator:
             self._seen_written = now
 
     def finish(self, name: str, next_due: datetime) -> None:
-        """The poll of ``name`` is over: set its next due time and drop the lease (if still ours)."""
-        with self._mutex:
-            self.inflight.discard(name)
-        if not self.enabled:
-            return
-        with self.store.transaction() as s:
-            s.execute(
-                update(SS)
-                .where(SS.name == name, SS.lease_owner == self.owner)
-                .values(next_due_at=next_due, lease_owner=None, lease_until=None)
-            )
+        """The poll of ``name`` is over: set its next due time and drop the lease (if still ours).
+
+        The source stays in ``inflight`` until that is committed: otherwise a claim round in between
+        would see our own live lease and the old due time, and poll it again at once.
+        """
+        try:
+            if self.enabled:
+                with self.store.transaction() as s:
+                    s.execute(
+                        update(SS)
+                        .where(SS.name == name, SS.lease_owner == self.owner)
+                        .values(next_due_at=next_due, lease_owner=None, lease_until=None)
+                    )
+        finally:
+            with self._mutex:
+                self.inflight.discard(name)
 
     def forget(self, name: str) -> None:
         """Stop tracking ``name`` without touching the database (it failed to record; the lease expires)."""

@@ -21,7 +21,7 @@ from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from monitor import cluster
 from monitor.adapters.base import SourceConfig
@@ -34,7 +34,7 @@ from monitor.notify import outbox
 from monitor.observability import Metrics, Watchdog
 from monitor.pipeline import Context, Interrupted, RunResult, run_source
 from monitor.sop.incidents import daemon_job as incidents_job
-from monitor.store import Store
+from monitor.store import Store, StoreError
 from monitor.store import models as m
 
 log = logging.getLogger(__name__)
@@ -100,6 +100,7 @@ class Daemon:
         self.reload_errors: list[str] = []
         self._wake = threading.Event()
         self._running: dict[str, threading.Lock] = {}
+        self._sched_lock = threading.Lock()
         self._deliverer: threading.Thread
         self._http_enabled = http
         self.http: Any = None
@@ -118,11 +119,19 @@ class Daemon:
         self.store = Store.open(self.config.database_url)
         cluster.install_fault_points(self.store.engine)
         self.cluster = cluster.Coordinator(self.store, self.config.settings.cluster)
-        self.cluster.join(self.now())
+        try:
+            self.cluster.join(self.now())
+            record_rule_versions(self.store, self.config, self.now())
+        except SQLAlchemyError as exc:  # e.g. a read-only database file: say so, no traceback
+            self.store.close()
+            if self._guard is not None:
+                self._guard.release()
+            raise StoreError(
+                f"the database {self.config.database_url} cannot be written: {getattr(exc, 'orig', exc)}"
+            ) from exc
         if self.config.settings.observability.metrics:
             self.metrics = Metrics(lambda: self.store, self.now, lambda: len(self.cluster.alive(self.now())))
         self.watchdog = Watchdog(self.now(), self.metrics)
-        record_rule_versions(self.store, self.config, self.now())
         f = self.config.settings.fetch
         fetcher = self._fetcher or Fetcher(
             stop=self.stop_event,
@@ -217,6 +226,11 @@ class Daemon:
     def shutdown(self) -> None:
         self.stop_event.set()
         self.wake_delivery()
+        # APScheduler's shutdown(wait=True) holds its job-store lock while it waits for running jobs; a job
+        # then calling add_job() would wait for that lock forever. Jobs call the scheduler only under
+        # _sched_lock and not once stop_event is set: taking the lock once here drains any such call.
+        with self._sched_lock:
+            pass
         with contextlib.suppress(SchedulerNotRunningError):
             self.scheduler.shutdown(wait=True)
         if self._deliverer.is_alive():
@@ -233,6 +247,9 @@ class Daemon:
     # ---- jobs ----------------------------------------------------------------------------------
     def _schedule_sources(self) -> None:
         now = self.now()
+        self._profile = self.config.settings.schedule.profile_for(
+            now.astimezone(self.config.settings.tz).date()
+        )[0]
         wanted = {f"source:{n}": c for n, c in self.config.sources.items() if c.enabled}
         if self.cluster.enabled:  # replicas: one claim job instead of a job per source
             self.cluster.register([c.name for c in wanted.values()], now)
@@ -276,6 +293,9 @@ class Daemon:
         except Interrupted:
             log.info("poll of %s interrupted by shutdown; nothing stored", name)
             return None
+        except OperationalError as exc:  # the database refuses the write (disk full, read-only, gone away)
+            log.error("poll of %s not stored: %s; it runs again next round", name, exc.orig)
+            return None
         except IntegrityError as exc:  # a concurrent poll wrote the same shared row first (burst state)
             log.warning(
                 "poll of %s collided with a concurrent poll; rolled back, runs again: %s", name, exc.orig
@@ -310,8 +330,13 @@ class Daemon:
         except Exception as exc:  # the database is away: try again next round
             log.warning("claiming polls failed; will retry: %s", exc)
             return []
-        for name in names:
-            self.scheduler.add_job(self._poll_claimed, args=[name, now], id=f"claimed:{name}", name=name)
+        with self._sched_lock:  # see shutdown(): no scheduler call may start once we are stopping
+            if self.stop_event.is_set():
+                for name in names:
+                    self.cluster.forget(name)  # the leases run out; another replica takes them
+                return []
+            for name in names:
+                self.scheduler.add_job(self._poll_claimed, args=[name, now], id=f"claimed:{name}", name=name)
         return names
 
     def _poll_claimed(self, name: str, claimed_at: datetime) -> None:
@@ -404,8 +429,9 @@ class Daemon:
         _, _, profile = effective_interval(first, self.config, self.now())
         if profile != self._profile:
             log.info("schedule profile changes from %s to %s", self._profile, profile)
-            with self._lock:
-                self._schedule_sources()
+            with self._sched_lock, self._lock:
+                if not self.stop_event.is_set():
+                    self._schedule_sources()
 
     # ---- reload --------------------------------------------------------------------------------
     def _files_snapshot(self) -> dict[str, tuple[int, int]]:

@@ -1,0 +1,482 @@
+"""Load: many sources against a loopback storefront, one replica then three, on the local PostgreSQL.
+
+Every source is a ``json`` source on one fast asyncio HTTP server (keep-alive, a small JSON page of
+two reviews per path, 404 for robots.txt). The per-host politeness gate would serialise them all to
+one request a second, so the bench config sets ``fetch: {per_host: 32, min_interval: 0s}``.
+
+Each phase runs in a fresh PostgreSQL schema (created here, dropped at the end), starts the replicas
+as separate ``python -m monitor run`` processes, waits until every replica has joined and polled,
+warms up, then measures for a fixed wall time:
+
+* polls per second: rows of ``polls`` whose ``started_at`` lies in the window (and their verdicts);
+* CPU seconds in the window (utime+stime of ``/proc/<pid>/stat``) and peak RSS (``VmHWM``) per replica;
+* the split between replicas: each replica's ``/metrics`` counter ``monitor_polls_total`` (summed over
+  verdicts), read at both ends of the window;
+* double polls: consecutive polls of one source (over the whole phase) closer together than its
+  interval minus its jitter; must be 0.
+
+Usage::
+
+    python -m bench.load                      # 10,000 sources, 1 then 3 replicas; writes RESULTS.md
+    python -m bench.load --sources 500 --seconds 15 --warmup 10 --no-write   # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TypeVar
+
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import OperationalError
+
+from bench._results import table, write_section
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+T = TypeVar("T")
+
+
+# ---- the storefront ---------------------------------------------------------------------------
+def _page(path: str) -> bytes:
+    key = path.rsplit("/", 1)[-1].split("?", 1)[0]
+    comments = [
+        {
+            "id": f"{key}-{n}",
+            "content": f"商品{key}质量不错，包装完好，第{n}条评价",
+            "nickname": f"user{n}",
+            "score": 5,
+            "creationTime": "2026-11-20T10:00:00+08:00",
+        }
+        for n in (1, 2)
+    ]
+    return json.dumps({"comments": comments}, ensure_ascii=False).encode()
+
+
+class Front:
+    """A minimal HTTP/1.1 keep-alive server on an asyncio loop in a thread."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.port = 0
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="front", daemon=True)
+
+    def start(self) -> Front:
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def stop(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        server = self._loop.run_until_complete(asyncio.start_server(self._serve, "127.0.0.1", 0, backlog=512))
+        self.port = server.sockets[0].getsockname()[1]
+        self._ready.set()
+        try:
+            self._loop.run_forever()
+        finally:
+            server.close()
+            self._loop.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                line = head.split(b"\r\n", 1)[0].decode("latin-1")
+                path = line.split(" ")[1] if " " in line else "/"
+                self.requests += 1
+                if path.startswith("/p/"):
+                    status, body = "200 OK", _page(path)
+                else:
+                    status, body = "404 Not Found", b"{}"
+                writer.write(
+                    f"HTTP/1.1 {status}\r\nContent-Type: application/json; charset=utf-8\r\n"
+                    f"Content-Length: {len(body)}\r\n\r\n".encode()
+                    + body
+                )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            writer.close()
+
+
+# ---- the project ------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def schema_url(base: str, schema: str) -> str:
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}options=-csearch_path%3D{schema}"
+
+
+def write_project(
+    workdir: Path, front_port: int, db_url: str, sources: int, interval: int, workers: int, replicas: int
+) -> list[tuple[Path, int]]:
+    """A config directory (rules, sources/load.yaml) and one top-level file per replica."""
+    if not (workdir / "rules").exists():
+        shutil.copytree(ROOT / "rules", workdir / "rules")
+    (workdir / "sources").mkdir(exist_ok=True)
+    base = f"http://127.0.0.1:{front_port}"
+    lines = ["sources:\n"]
+    for i in range(sources):
+        lines.append(
+            f"  - {{name: s{i:05d}, kind: json, platform: jd, url: '{base}/p/{i}', items: comments,"
+            " fields: {id: id, text: content, author: nickname, rating: score, published: creationTime}}\n"
+        )
+    (workdir / "sources" / "load.yaml").write_text("".join(lines), encoding="utf-8")
+    out = []
+    for r in range(replicas):
+        port = free_port()
+        path = workdir / f"replica{r}.yaml"
+        path.write_text(
+            f"""data_dir: data
+database: "{db_url}"
+workers: {workers}
+channels:
+  console: {{urls: ["console://"]}}
+routing: {{default: [console], admins: [console]}}
+analysis: {{workers: 0}}
+fetch: {{per_host: 32, min_interval: 0s, retries: 0}}
+cluster: {{lease: 30s, claim_every: 0.25s}}
+web: {{bind: "127.0.0.1:{port}", report_time: null}}
+schedule:
+  normal: {{interval: {interval}s, jitter: 0s}}
+  promotion: {{interval: {interval}s, jitter: 0s, interval_factor: 1.0}}
+""",
+            encoding="utf-8",
+        )
+        out.append((path, port))
+    return out
+
+
+# ---- measuring a replica ----------------------------------------------------------------------
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
+
+
+def rss_mb(pid: int, field: str = "VmHWM") -> float:
+    """``VmHWM``: the peak resident set; ``VmRSS``: the current one."""
+    m = re.search(rf"^{field}:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text(), re.M)
+    return int(m.group(1)) / 1024 if m else float("nan")
+
+
+def polls_total(port: int) -> float | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+            body = r.read().decode()
+    except OSError:
+        return None
+    return sum(float(v) for v in re.findall(r"^monitor_polls_total\{[^}]*\} (\S+)$", body, re.M))
+
+
+@dataclass
+class Replica:
+    config: Path
+    port: int
+    log: Path
+    proc: subprocess.Popen[bytes] | None = None
+    cpu: list[float] = field(default_factory=list)
+    polls: list[float] = field(default_factory=list)
+    rss: float = 0.0
+    rss_now: float = 0.0
+    code: int | None = None
+    stop_s: float = 0.0
+
+    def start(self) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "monitor", "run", "-c", str(self.config)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=self.config.parent,
+            )
+
+    def snapshot(self) -> None:
+        assert self.proc is not None
+        self.cpu.append(cpu_seconds(self.proc.pid))
+        self.polls.append(polls_total(self.port) or 0.0)
+
+    def terminate(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+
+    def wait(self, deadline: float) -> None:
+        """Wait for the SIGTERM to work until ``deadline`` (monotonic); SIGKILL after that."""
+        if self.proc is None:
+            return
+        try:
+            self.code = self.proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.code = self.proc.wait()
+
+
+@dataclass
+class Phase:
+    replicas: int
+    startup: float = 0.0
+    window: float = 0.0
+    polls: int = 0
+    verdicts: dict[str, int] = field(default_factory=dict)
+    doubles: int = 0
+    min_gap: float | None = None
+    examples: list[str] = field(default_factory=list)
+    sources_polled: int = 0
+    members: list[Replica] = field(default_factory=list)
+    tracebacks: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+
+
+def retrying(what: str, fn: Callable[[], T], attempts: int = 30) -> T:
+    """PostgreSQL may be restarted under us (other test suites share the server): try again."""
+    for i in range(attempts):
+        try:
+            return fn()
+        except OperationalError as exc:
+            if i == attempts - 1:
+                raise
+            print(f"{what}: {str(exc.orig).strip()}; retrying", flush=True)
+            time.sleep(2)
+    raise AssertionError("unreachable")
+
+
+def run_phase(args: argparse.Namespace, front: Front, workdir: Path, n: int) -> Phase:
+    schema = f"bench_load_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(args.pg, pool_pre_ping=True)
+
+    def ddl(sql: str) -> None:
+        with admin.begin() as conn:
+            conn.execute(text(sql))
+
+    retrying("create schema", lambda: ddl(f"CREATE SCHEMA {schema}"))
+    phase = Phase(n)
+    db = schema_url(args.pg, schema)
+    eng = create_engine(db, pool_pre_ping=True)
+    try:
+        measure(args, front, workdir, phase, db, eng)
+    finally:
+        eng.dispose()
+        retrying("drop schema", lambda: ddl(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        admin.dispose()
+    for r in phase.members:
+        log = r.log.read_text(encoding="utf-8", errors="replace")
+        phase.tracebacks += log.count("Traceback")
+        for line in log.splitlines():  # ERROR lines and the exceptions ending tracebacks, numbers blanked
+            if " ERROR " in line or re.match(r"^[\w.]+(Error|Exception)\b", line):
+                key = re.sub(r"\d+", "N", line.split(" ERROR ", 1)[-1])[:160]
+                phase.errors[key] = phase.errors.get(key, 0) + 1
+    return phase
+
+
+def measure(
+    args: argparse.Namespace, front: Front, workdir: Path, phase: Phase, db: str, eng: Engine
+) -> None:
+    n = phase.replicas
+    try:
+        configs = write_project(workdir, front.port, db, args.sources, args.interval, args.workers, n)
+        phase.members = [
+            Replica(c, p, workdir / f"phase{n}-replica{i}.log") for i, (c, p) in enumerate(configs)
+        ]
+        t_start = time.monotonic()
+        for r in phase.members:
+            r.start()
+
+        def up() -> bool:
+            for r in phase.members:
+                if r.proc is not None and r.proc.poll() is not None:
+                    raise SystemExit(f"replica exited with {r.proc.returncode}; see {r.log}")
+            return all((polls_total(r.port) or 0) > 0 for r in phase.members)
+
+        deadline = time.monotonic() + args.startup_timeout
+        while not up():
+            if time.monotonic() > deadline:
+                raise SystemExit(f"replicas not polling after {args.startup_timeout}s; see {workdir}")
+            time.sleep(0.5)
+        phase.startup = time.monotonic() - t_start
+        print(f"[{n} replica(s)] all polling after {phase.startup:.1f}s; warm-up {args.warmup}s", flush=True)
+        time.sleep(args.warmup)
+        t0 = retrying("read the time", lambda: db_now(eng))
+        for r in phase.members:
+            r.snapshot()
+        w0 = time.monotonic()
+        time.sleep(args.seconds)
+        t1 = retrying("read the time", lambda: db_now(eng))
+        for r in phase.members:
+            r.snapshot()
+            assert r.proc is not None
+            r.rss = rss_mb(r.proc.pid)
+            r.rss_now = rss_mb(r.proc.pid, "VmRSS")
+        phase.window = time.monotonic() - w0
+        print(f"[{n} replica(s)] measured {phase.window:.1f}s; stopping", flush=True)
+    finally:
+        t_stop = time.monotonic()
+        for r in phase.members:
+            r.terminate()
+        for r in phase.members:
+            r.wait(t_stop + args.stop_timeout)
+            r.stop_s = time.monotonic() - t_stop
+    retrying("read the results", lambda: results(args, phase, eng, t0, t1))
+
+
+def db_now(eng: Engine) -> datetime:
+    with eng.connect() as conn:
+        return conn.execute(text("SELECT now()")).scalar_one()
+
+
+def results(args: argparse.Namespace, phase: Phase, eng: Engine, t0: datetime, t1: datetime) -> None:
+    with eng.connect() as conn:
+        rows = conn.execute(
+            text("SELECT verdict, count(*) FROM polls WHERE started_at >= :a AND started_at < :b GROUP BY 1"),
+            {"a": t0, "b": t1},
+        ).all()
+        phase.verdicts = {v: int(c) for v, c in rows}
+        phase.polls = sum(phase.verdicts.values())
+        # consecutive polls of a source, over the whole phase: interval - jitter (jitter is 0 here)
+        gaps = conn.execute(
+            text(
+                "SELECT count(*) FILTER (WHERE gap < make_interval(secs => :iv)),"
+                " extract(epoch FROM min(gap)), count(DISTINCT source) FROM ("
+                "  SELECT source, started_at - lag(started_at) OVER (PARTITION BY source ORDER BY started_at)"
+                "  AS gap FROM polls) g"
+            ),
+            {"iv": args.interval},
+        ).one()
+        phase.doubles = int(gaps[0])
+        phase.min_gap = float(gaps[1]) if gaps[1] is not None else None
+        phase.sources_polled = int(conn.scalar(text("SELECT count(DISTINCT source) FROM polls")) or 0)
+        doubles = conn.execute(
+            text(
+                "SELECT source, prev, started_at FROM (SELECT source, started_at, lag(started_at) OVER"
+                " (PARTITION BY source ORDER BY started_at) AS prev FROM polls) g"
+                " WHERE started_at - prev < make_interval(secs => :iv) ORDER BY started_at LIMIT 5"
+            ),
+            {"iv": args.interval},
+        ).all()
+        phase.examples = [f"{src}: {a:%H:%M:%S.%f} then {b:%H:%M:%S.%f}" for src, a, b in doubles]
+
+
+def report(phases: list[Phase], args: argparse.Namespace) -> str:
+    headers = ["replicas", "replica", "polls/s", "share of polls", "CPU s (window)", "CPU %", "peak RSS MB",
+               "RSS MB at end", "stop s", "exit code"]  # fmt: skip
+    rows: list[list[object]] = []
+    for ph in phases:
+        counted = [r.polls[1] - r.polls[0] for r in ph.members]
+        total = sum(counted) or 1.0
+        for i, r in enumerate(ph.members):
+            cpu = r.cpu[1] - r.cpu[0]
+            share = counted[i] / total
+            rate = counted[i] / ph.window
+            pct = cpu / ph.window
+            rows.append(
+                [
+                    ph.replicas,
+                    i,
+                    f"{rate:.1f}",
+                    f"{share:.0%}",
+                    f"{cpu:.1f}",
+                    f"{pct:.0%}",
+                    f"{r.rss:.0f}",
+                    f"{r.rss_now:.0f}",
+                    f"{r.stop_s:.1f}",
+                    r.code if r.code is None or r.code >= 0 else f"killed ({r.code})",
+                ]
+            )
+        rows.append([ph.replicas, "**all**", f"**{ph.polls / ph.window:.1f}**", "", "", "", "", "", "", ""])
+    summary = table(
+        ["replicas", "start-up s", "window s", "polls in window", "verdicts", "sources polled (phase)",
+         "double polls", "min gap s", "tracebacks in logs"],
+        [[ph.replicas, f"{ph.startup:.1f}", f"{ph.window:.1f}", ph.polls,
+          ", ".join(f"{k} {v}" for k, v in sorted(ph.verdicts.items())), ph.sources_polled, ph.doubles,
+          f"{ph.min_gap:.1f}" if ph.min_gap is not None else "-", ph.tracebacks] for ph in phases],
+    )  # fmt: skip
+    notes = (
+        f"{args.sources:,} `json` sources (interval {args.interval}s, jitter 0s) on one loopback asyncio "
+        f"server; per replica `workers: {args.workers}`, `analysis: {{workers: 0}}`, "
+        "`fetch: {per_host: 32, min_interval: 0s, retries: 0}` (the per-host gate would otherwise allow one "
+        "request a second to the single loopback host), `cluster: {lease: 30s, claim_every: 0.25s}`. "
+        f"Warm-up {args.warmup}s after every replica has polled, then a {args.seconds}s window. "
+        "polls/s (all) counts `polls` rows whose `started_at` is in the window; the per-replica split is "
+        "the delta of each replica's `/metrics` `monitor_polls_total` over the window. CPU: utime+stime from "
+        "`/proc/<pid>/stat` over the window; peak RSS: `VmHWM` of `/proc/<pid>/status` (the whole run, config "
+        "loading included), RSS at end: `VmRSS` at the end of the window. "
+        "Double polls: consecutive polls of one source, over the whole phase, closer than interval - jitter. "
+        f"stop s: from SIGTERM (sent to all replicas at once) to exit; SIGKILL after {args.stop_timeout:g}s."
+    )
+    errors = [f"- {ph.replicas} replica(s), {c}x: `{e}`" for ph in phases for e, c in ph.errors.items()]
+    if errors:
+        notes += "\n\nERROR log lines and exceptions in the replicas' logs (digits as N):\n\n" + "\n".join(
+            errors
+        )
+    examples = [f"- {ph.replicas} replica(s): {e}" for ph in phases for e in ph.examples]
+    if examples:
+        notes += "\n\nDouble polls (first five of each phase):\n\n" + "\n".join(examples)
+    return table(headers, rows) + "\n\n" + summary + "\n\n" + notes
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sources", type=int, default=10_000)
+    ap.add_argument("--seconds", type=float, default=60.0, help="measured window per phase")
+    ap.add_argument("--warmup", type=float, default=20.0, help="after every replica has polled")
+    ap.add_argument("--interval", type=int, default=60, help="seconds between polls of one source")
+    ap.add_argument("--workers", type=int, default=8, help="concurrent polls per replica")
+    ap.add_argument("--replicas", default="1,3", help="phases, e.g. 1,3")
+    ap.add_argument("--startup-timeout", type=float, default=180.0)
+    ap.add_argument("--stop-timeout", type=float, default=60.0, help="SIGKILL a replica not stopped by then")
+    ap.add_argument("--pg", default=os.environ.get("MONITOR_TEST_PG_URL") or DEFAULT_PG)
+    ap.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory (logs, configs)")
+    args = ap.parse_args(argv)
+    front = Front().start()
+    workdir = Path(tempfile.mkdtemp(prefix="bench-load-"))
+    phases: list[Phase] = []
+    try:
+        for n in (int(x) for x in args.replicas.split(",")):
+            phases.append(run_phase(args, front, workdir, n))
+    finally:
+        front.stop()
+        if args.keep:
+            print(f"work directory kept: {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    body = report(phases, args)
+    print(body)
+    if not args.no_write:
+        command = "python -m bench.load " + " ".join(argv if argv is not None else sys.argv[1:])
+        write_section("load", "Load: sources per replica on PostgreSQL", command.strip(), body)
+    bad = [ph for ph in phases if ph.doubles]
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

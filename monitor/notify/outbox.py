@@ -297,8 +297,15 @@ BATCH = 100
 
 
 def deliver_due(store: Store, config: Config, now: datetime, limit: int = BATCH) -> DeliveryReport:
-    """Send every due row once. Rows of inhibited or silenced alerts are suppressed."""
+    """Send every due row once. Rows of inhibited or silenced alerts are suppressed.
+
+    Decide (read only), send, then record every outcome in one short write transaction, so a round
+    waits for the database's write lock once, not per message. A crash after sending and before
+    recording re-sends those messages later with the same idempotency keys (at least once).
+    """
     report = DeliveryReport()
+    to_send: list[tuple[m.Outbox, str | None]] = []
+    held: dict[int, tuple[str, str | None, datetime | None]] = {}  # row id -> (status, reason, retry at)
     with store.session() as s:
         due = list(
             s.scalars(
@@ -308,28 +315,34 @@ def deliver_due(store: Store, config: Config, now: datetime, limit: int = BATCH)
                 .limit(limit)
             )
         )
-    for row in due:
-        attachment = None
-        with store.transaction() as s:
-            current = s.get(m.Outbox, row.id)
-            if current is None or current.status != "pending":
-                continue
-            alert = s.get(m.Alert, current.alert_id) if current.alert_id else None
+        for row in due:
+            alert = s.get(m.Alert, row.alert_id) if row.alert_id else None
+            attachment = None
             if alert is not None:
-                reason = _suppression(s, alert, current, now)
+                reason = _suppression(s, alert, row, now)
                 if reason:
-                    current.status, current.last_error = "suppressed", reason
-                    report.suppressed += 1
+                    held[row.id] = ("suppressed", reason, None)
                     continue
                 until = quiet_until(config, alert.severity, now)
                 if until is not None:
-                    current.next_attempt_at = until
-                    report.deferred += 1
+                    held[row.id] = ("pending", None, until)
                     continue
-                if "-firing-" in current.idempotency_key or "-escalation-" in current.idempotency_key:
+                if "-firing-" in row.idempotency_key or "-escalation-" in row.idempotency_key:
                     attachment = _attachment(config, alert)
-        ok, error = _try_send(config, row, attachment)
-        with store.transaction() as s:
+            to_send.append((row, attachment))
+    results = [(row, *_try_send(config, row, attachment)) for row, attachment in to_send]
+    with store.transaction(urgent=True) as s:
+        for row_id, (status, reason, retry_at) in held.items():
+            current = s.get(m.Outbox, row_id)
+            if current is None or current.status != "pending":
+                continue
+            if status == "suppressed":
+                current.status, current.last_error = "suppressed", reason
+                report.suppressed += 1
+            elif retry_at is not None:
+                current.next_attempt_at = retry_at  # quiet hours: not an attempt
+                report.deferred += 1
+        for row, ok, error in results:
             current = s.get(m.Outbox, row.id)
             if current is None:
                 continue

@@ -7,6 +7,7 @@ nothing half-done and a retried poll stores nothing twice.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,6 +30,39 @@ class ItemChange:
     item: NormItem
     kind: str  # "new" | "updated"
     row_id: int | None = None
+
+
+class WriteGate:
+    """A re-entrant lock where urgent holders go before the ones already waiting."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._owner: int | None = None
+        self._depth = 0
+        self._urgent_waiting = 0
+
+    def acquire(self, urgent: bool = False) -> None:
+        me = threading.get_ident()
+        with self._cond:
+            if self._owner == me:
+                self._depth += 1
+                return
+            if urgent:
+                self._urgent_waiting += 1
+            try:
+                while self._owner is not None or (not urgent and self._urgent_waiting):
+                    self._cond.wait()
+            finally:
+                if urgent:
+                    self._urgent_waiting -= 1
+            self._owner, self._depth = me, 1
+
+    def release(self) -> None:
+        with self._cond:
+            self._depth -= 1
+            if self._depth == 0:
+                self._owner = None
+                self._cond.notify_all()
 
 
 def _new_row(it: NormItem, now: datetime) -> dict[str, object]:
@@ -56,6 +90,10 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        # SQLite has one writer; waiting writers poll with growing sleeps (busy_timeout), so a short
+        # write (an outbox row marked sent) can starve behind a stream of poll transactions. Queueing
+        # this process's transactions on a lock hands the database over at once instead.
+        self._write_gate: WriteGate | None = WriteGate() if engine.dialect.name == "sqlite" else None
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True) -> Store:
@@ -80,9 +118,19 @@ class Store:
             yield s
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        with self._sessions.begin() as s:
-            yield s
+    def transaction(self, urgent: bool = False) -> Iterator[Session]:
+        """One transaction; ``urgent`` ones (recording a sent notification) go before queued polls."""
+        gate = self._write_gate
+        if gate is None:
+            with self._sessions.begin() as s:
+                yield s
+            return
+        gate.acquire(urgent)
+        try:
+            with self._sessions.begin() as s:
+                yield s
+        finally:
+            gate.release()
 
     # ---- sources -------------------------------------------------------------------------------
     def source_state(self, s: Session, name: str) -> m.SourceState:

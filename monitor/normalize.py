@@ -51,6 +51,12 @@ def parse_time(value: object, now: datetime, tz: tzinfo) -> datetime | None:
     s = str(value).strip()
     if s.isdigit():
         return parse_time(int(s), now, tz)
+    if len(s) >= 10 and s[:4].isdigit() and s[4] == "-":  # the common case, in C: 2026-11-20 10:00:00
+        try:
+            t = datetime.fromisoformat(s.replace("Z", "+00:00"))
+            return (t if t.tzinfo else t.replace(tzinfo=tz)).astimezone(UTC)
+        except ValueError:
+            pass
     local_now = now.astimezone(tz)
     if s in ("刚刚", "just now"):
         return now.astimezone(UTC)

@@ -16,7 +16,8 @@ from datetime import datetime
 from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, defer, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
 from monitor.normalize import Item as NormItem
 from monitor.store import models as m
@@ -217,10 +218,22 @@ class Store:
             row.updated_at = now
             rows[i] = row
         if new:
-            stmt = insert(m.Item).returning(m.Item, sort_by_parameter_order=True)
-            inserted = list(s.scalars(stmt, [params for _, params in new]))
-            for (i, _), row in zip(new, inserted, strict=True):
-                rows[i] = row
+            # one executemany, then the rows back by their natural key (RETURNING with a guaranteed
+            # order makes SQLite insert row by row)
+            s.execute(insert(m.Item), [params for _, params in new])
+            wanted: dict[tuple[object, object], int] = {(p["source"], p["external_id"]): i for i, p in new}
+            for source in {src for src, _ in wanted}:
+                ids = [ext for src, ext in wanted if src == source]
+                for k in range(0, len(ids), 500):
+                    q = (
+                        select(m.Item)
+                        .options(defer(m.Item.attrs))  # known already: no JSON decoding per row
+                        .where(m.Item.source == source, m.Item.external_id.in_(ids[k : k + 500]))
+                    )
+                    for row in s.scalars(q):
+                        i = wanted[(row.source, row.external_id)]
+                        set_committed_value(row, "attrs", dict(changes[i].item.attrs))
+                        rows[i] = row
         s.flush()
         return [r for r in rows if r is not None]
 

@@ -90,7 +90,7 @@ def baseline(sink: WebhookSink, n: int) -> list[float]:
     return out
 
 
-def run(alerts: int, sources: int, interval: float) -> dict[str, Any]:
+def run(alerts: int, sources: int, interval: float, jitter: float = 0.0) -> dict[str, Any]:
     from monitor.daemon import Daemon
 
     drip, sink = Drip(), WebhookSink().start()
@@ -111,7 +111,7 @@ routing: {{default: [webhook], admins: [webhook]}}
 alerting: {{group_wait: 0s}}
 analysis: {{workers: 0}}
 fetch: {{per_host: 8, min_interval: 0s}}
-schedule: {{normal: {{interval: {interval}s, jitter: 0s}}, promotion: {{interval: {interval}s, jitter: 0s}}}}
+schedule: {{normal: {{interval: {interval}s, jitter: {jitter}s}}, promotion: {{interval: {interval}s, jitter: {jitter}s}}}}
 """,
             encoding="utf-8",
         )
@@ -146,17 +146,33 @@ schedule: {{normal: {{interval: {interval}s, jitter: 0s}}, promotion: {{interval
                 time.sleep(0.2)
         finally:
             daemon.shutdown()
-        latencies = []
+        measured = []
         for msg in sink.messages():
             if msg["_path"] != "/hook" or "SKU " not in msg["message"]:
                 continue
             sku = msg["message"].split("SKU ")[1].split(",")[0].replace("\\", "")
             if sku in stored:
-                latencies.append((msg["_received_at"] - stored[sku]) * 1000)
+                measured.append((stored[sku], (msg["_received_at"] - stored[sku]) * 1000))
+        # The first poll of every source (start-up: history loaded for every new burst scope, templates
+        # compiled) is reported on its own line, not mixed into the steady-state figures.
+        measured.sort()
+        warmup = [lat for _, lat in measured[:sources]]
+        latencies = [lat for _, lat in measured[sources:]]
         base = baseline(sink, 100)
     drip.server.shutdown()
     sink.stop()
-    return {"latencies": latencies, "baseline": base}
+    return {"latencies": latencies, "baseline": base, "warmup": warmup}
+
+
+def row(name: str, values: list[float]) -> list[object]:
+    return [
+        name,
+        len(values),
+        f"{statistics.median(values):.1f}",
+        f"{pct(values, 0.95):.1f}",
+        f"{pct(values, 0.99):.1f}",
+        f"{max(values):.1f}",
+    ]
 
 
 def main() -> None:
@@ -165,33 +181,31 @@ def main() -> None:
     ap.add_argument("--sources", type=int, default=20, help="each poll of each source yields one new alert")
     ap.add_argument("--interval", type=float, default=5.0, help="seconds between polls of one source")
     args = ap.parse_args()
-    res = run(args.alerts, args.sources, args.interval)
-    lat, base = res["latencies"], res["baseline"]
-    rows = [
-        [
-            "daemon: stored → POST at sink",
-            len(lat),
-            f"{statistics.median(lat):.1f}",
-            f"{pct(lat, 0.95):.1f}",
-            f"{pct(lat, 0.99):.1f}",
-            f"{max(lat):.1f}",
-        ],
-        [
-            "baseline: apprise POST alone",
-            len(base),
-            f"{statistics.median(base):.1f}",
-            f"{pct(base, 0.95):.1f}",
-            f"{pct(base, 0.99):.1f}",
-            f"{max(base):.1f}",
-        ],
-    ]
+    rows = []
+    verdicts = []
+    base: list[float] = []
+    # Two schedules: every source at the same instant (jitter 0, the worst case), and spread the way
+    # the product schedules them by default (jitter up to half the interval).
+    for label, jitter in (
+        ("synchronized polls (jitter 0)", 0.0),
+        ("spread polls (jitter interval/2)", args.interval / 2),
+    ):
+        res = run(args.alerts, args.sources, args.interval, jitter)
+        lat, warm = res["latencies"], res["warmup"]
+        base = res["baseline"]
+        rows.append(row(f"{label}: stored → POST at sink", lat))
+        rows.append(row(f"{label}: first poll of each source (start-up)", warm))
+        verdicts.append(
+            f"{label}: p99 {pct(lat, 0.99):.1f} ms, {'met' if pct(lat, 0.99) <= 100 else 'NOT met'}"
+        )
+    rows.append(row("baseline: apprise POST alone", base))
     body = table(["path", "n", "p50 ms", "p95 ms", "p99 ms", "max ms"], rows)
     body += (
-        f"\n\np99 target ≤ 100 ms: **{'met' if pct(lat, 0.99) <= 100 else 'NOT met'}** "
-        f"(p99 ratio to the bare apprise POST: {pct(lat, 0.99) / max(pct(base, 0.99), 0.001):.1f}×). "
+        f"\n\np99 target ≤ 100 ms (steady state): {'; '.join(verdicts)}. "
         f"{args.sources} sources polled every {args.interval:g} s, each poll storing one new negative review "
         f"that opens its own alert ({args.sources / args.interval:g} alerts/s, far above a store's usual rate). "
-        "group_wait 0; keyword alerts wait group_wait (30 s by default) on purpose."
+        "The first poll of every source (start-up: each new burst scope loads a day of history) is shown on its "
+        "own line. group_wait 0; keyword alerts wait group_wait (30 s by default) on purpose; SQLite."
     )
     print(body)
     write_section(

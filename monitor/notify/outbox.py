@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from functools import lru_cache
@@ -294,6 +295,7 @@ def quiet_until(config: Config, severity: str | None, now: datetime) -> datetime
 
 
 BATCH = 100
+SEND_PARALLEL = 8
 
 
 def deliver_due(store: Store, config: Config, now: datetime, limit: int = BATCH) -> DeliveryReport:
@@ -330,7 +332,7 @@ def deliver_due(store: Store, config: Config, now: datetime, limit: int = BATCH)
                 if "-firing-" in row.idempotency_key or "-escalation-" in row.idempotency_key:
                     attachment = _attachment(config, alert)
             to_send.append((row, attachment))
-    results = [(row, *_try_send(config, row, attachment)) for row, attachment in to_send]
+    results = _send_all(config, to_send)
     with store.transaction(urgent=True) as s:
         for row_id, (status, reason, retry_at) in held.items():
             current = s.get(m.Outbox, row_id)
@@ -365,6 +367,17 @@ def deliver_due(store: Store, config: Config, now: datetime, limit: int = BATCH)
             )
             _fall_back(s, config, current, now)
     return report
+
+
+def _send_all(
+    config: Config, to_send: list[tuple[m.Outbox, str | None]]
+) -> list[tuple[m.Outbox, bool, str | None]]:
+    """Send a round's messages side by side: a wave of alerts goes out together, not one after another."""
+    if len(to_send) <= 1:
+        return [(row, *_try_send(config, row, attachment)) for row, attachment in to_send]
+    with ThreadPoolExecutor(max_workers=min(SEND_PARALLEL, len(to_send)), thread_name_prefix="send") as pool:
+        futures = [pool.submit(_try_send, config, row, attachment) for row, attachment in to_send]
+        return [(row, *f.result()) for (row, _), f in zip(to_send, futures, strict=True)]
 
 
 def _suppression(s: Session, alert: m.Alert, row: m.Outbox, now: datetime) -> str | None:

@@ -15,7 +15,7 @@ from monitor.config.rules import Rule, RuleFile
 from monitor.config.settings import Settings
 from monitor.config.sops import Sop, SopFile
 from monitor.config.validate import validate
-from monitor.config.yamlload import ConfigError, ConfigInvalid, LoadedYaml, load_yaml_file
+from monitor.config.yamlload import ConfigError, ConfigInvalid, LoadedYaml, dotted, load_yaml_file
 
 __all__ = ["Config", "ConfigError", "ConfigInvalid", "Settings", "load_config"]
 
@@ -147,22 +147,36 @@ def _load_sops(
         if parsed is None:
             continue
         for i, sop in enumerate(parsed.sops):
-            where = Located(loaded.path, loaded.line_of(["sops", i]))
-            key = f"sop:{sop.id}"
-            if key in origins:
-                errors.append(
-                    ConfigError(
-                        where.path,
-                        where.line,
-                        f"sops[{i}].id",
-                        f"duplicate SOP id {sop.id!r}",
-                        other=str(origins[key]),
-                    )
-                )
-                continue
-            origins[key] = where
-            sops.append(sop)
+            if _unique(origins, errors, loaded, ["sops", i], "sop", "SOP id", sop.id):
+                sops.append(sop)
     return sops
+
+
+def _unique(
+    origins: dict[str, Located],
+    errors: list[ConfigError],
+    loaded: LoadedYaml,
+    keypath: list[str | int],
+    kind: str,
+    what: str,
+    ident: str,
+) -> bool:
+    """Record where ``ident`` is defined; a second definition is an error naming both places."""
+    where = Located(loaded.path, loaded.line_of(keypath))
+    key = f"{kind}:{ident}"
+    if key in origins:
+        errors.append(
+            ConfigError(
+                where.path,
+                where.line,
+                f"{dotted(keypath)}.id",
+                f"duplicate {what} {ident!r}",
+                other=str(origins[key]),
+            )
+        )
+        return False
+    origins[key] = where
+    return True
 
 
 def _load_sources(
@@ -242,21 +256,8 @@ def _load_rules(
             continue
         priority.extend(w for w in parsed.priority_words if w not in priority)
         for i, rule in enumerate(parsed.rules):
-            where = Located(loaded.path, loaded.line_of(["rules", i]))
-            key = f"rule:{rule.id}"
-            if key in origins:
-                errors.append(
-                    ConfigError(
-                        where.path,
-                        where.line,
-                        f"rules[{i}].id",
-                        f"duplicate rule id {rule.id!r}",
-                        other=str(origins[key]),
-                    )
-                )
-                continue
-            origins[key] = where
-            rules.append(rule)
+            if _unique(origins, errors, loaded, ["rules", i], "rule", "rule id", rule.id):
+                rules.append(rule)
     return rules, priority
 
 
@@ -309,8 +310,6 @@ def _cross_check(
             refs.append((["channels", name, "fallback"], channel.fallback))
     for kp, ch_name in refs:
         if ch_name not in channels:
-            from monitor.config.yamlload import dotted
-
             errors.append(
                 ConfigError(settings_path, settings_line(kp), dotted(kp), f"unknown channel {ch_name!r}")
             )

@@ -84,6 +84,7 @@ def main() -> None:
     ap.add_argument("--db", type=Path)
     args = ap.parse_args()
 
+    from monitor.adapters import registry
     from monitor.config import load_config
     from monitor.reports import build_daily
     from monitor.store import Store
@@ -96,7 +97,7 @@ def main() -> None:
         else:
             fill_s = 0.0
         (Path(tmp) / "monitor.yaml").write_text(f"database: sqlite:///{db}\nanalysis: {{workers: 0}}\n")
-        config = load_config(Path(tmp) / "monitor.yaml")
+        config = load_config(Path(tmp) / "monitor.yaml", registry())
         store = Store.open(config.database_url)
         day = (NOW - timedelta(days=1)).astimezone(config.settings.tz).date()
         runs = []

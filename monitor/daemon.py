@@ -24,11 +24,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from monitor import cluster
-from monitor.adapters.base import SourceConfig
+from monitor.adapters import registry
 from monitor.alerting import lifecycle
 from monitor.analyze.pool import AnalysisPool
 from monitor.clock import utcnow
 from monitor.config import Config, ConfigInvalid, load_config, yaml_files
+from monitor.config.sources import SourceConfig
 from monitor.fetch import Fetcher
 from monitor.notify import outbox
 from monitor.observability import Metrics, Watchdog
@@ -111,7 +112,7 @@ class Daemon:
 
     # ---- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
-        self.config = load_config(self.config_path)
+        self.config = load_config(self.config_path, registry())
         for w in self.config.warnings:
             log.warning("%s", w)
         self._guard = cluster.guard_sqlite(self.config.database_url)  # SQLite: one daemon per file
@@ -457,7 +458,7 @@ class Daemon:
     def reload(self) -> bool:
         """Load the config again; on any error keep the running one and log every problem."""
         try:
-            new = load_config(self.config_path)
+            new = load_config(self.config_path, registry())
         except ConfigInvalid as exc:
             self.reload_errors = [str(e) for e in exc.errors]
             for e in exc.errors:

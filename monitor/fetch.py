@@ -29,9 +29,9 @@ from monitor.adapters.base import (
     HttpRequest,
     HttpStatusError,
     RobotsDisallowed,
-    SourceConfig,
 )
 from monitor.config.settings import expand_env
+from monitor.config.sources import SourceConfig
 
 __all__ = ["Blocked", "FetchError", "Fetcher", "HttpStatusError", "decode"]
 

@@ -14,7 +14,8 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from monitor.adapters.base import RawItem, SourceConfig
+from monitor.adapters.base import RawItem
+from monitor.config.sources import SourceConfig
 
 _REL_MIN = re.compile(r"^(\d+)\s*分钟前$")
 _REL_HOUR = re.compile(r"^(\d+)\s*小时前$")

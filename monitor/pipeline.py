@@ -22,14 +22,13 @@ from monitor.adapters.base import (
     HttpStatusError,
     ParsedPage,
     RawItem,
-    SourceConfig,
     SourceError,
-    Verdict,
 )
 from monitor.alerting import evaluate, health
 from monitor.analyze import Analysis, MatchContext
 from monitor.analyze.pool import AnalysisPool
 from monitor.config import Config
+from monitor.config.sources import SourceConfig, Verdict
 from monitor.fetch import Fetcher
 from monitor.normalize import Item, normalize
 from monitor.store import Store

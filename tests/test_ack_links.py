@@ -8,6 +8,7 @@ from typing import Any
 
 from starlette.testclient import TestClient
 
+from monitor.adapters import registry
 from monitor.alerting import new_alert
 from monitor.config import load_config
 from monitor.demo.sink import WebhookSink
@@ -45,7 +46,7 @@ def test_token_is_bound_to_alert_and_expires() -> None:
 
 
 def test_ack_link_end_to_end(tmp_path: Path, storefront: Storefront, sink: WebhookSink) -> None:
-    config = load_config(write_project(tmp_path, storefront.base_url, sink.url))
+    config = load_config(write_project(tmp_path, storefront.base_url, sink.url), registry())
     store = Store.open(config.database_url)
     with store.transaction() as s:
         a = new_alert(s, NOW, dedup_key="k1", kind="keyword", severity="high", title="假货", labels={})

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from monitor.adapters import registry
 from monitor.alerting import lifecycle
 from monitor.alerting.routing import decide
 from monitor.analyze.pool import AnalysisPool
@@ -51,7 +52,7 @@ def make_ctx(tmp_path: Path, front: Storefront, sink: WebhookSink, alerting: str
     text = text[:start] + ROUTING.format(hook=sink.url.split("://")[1]).lstrip() + text[end:]
     text = text.replace("alerting:\n", "alerting:\n" + alerting)
     cfg_path.write_text(text, encoding="utf-8")
-    config = load_config(cfg_path)
+    config = load_config(cfg_path, registry())
     store = Store.open(config.database_url)
     return Context(
         config,
@@ -253,7 +254,7 @@ def test_dingtalk_errcode_is_a_failure_retried_then_falls_back(
         .replace("  default: [webhook]", "  default: [ding]")
     )
     cfg_file.write_text(text, encoding="utf-8")
-    ctx.config = load_config(cfg_file)
+    ctx.config = load_config(cfg_file, registry())
     try:
         poll_all(ctx)
         first = outbox.deliver_due(ctx.store, ctx.config, NOW)
@@ -332,7 +333,7 @@ def test_checklist_is_trimmed_to_a_small_channel_with_a_link(
         '  webhook: {urls: ["json://', '  webhook: {max_length: 1000, urls: ["json://'
     )
     cfg_file.write_text(text, encoding="utf-8")
-    ctx.config = load_config(cfg_file)
+    ctx.config = load_config(cfg_file, registry())
     try:
         poll_all(ctx)
         outbox.deliver_due(ctx.store, ctx.config, NOW)

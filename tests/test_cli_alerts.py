@@ -6,6 +6,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from monitor.adapters import registry
 from monitor.alerting import new_alert
 from monitor.cli import main
 from monitor.clock import utcnow
@@ -19,7 +20,7 @@ from tests.conftest import write_project
 
 def test_alerts_commands_and_bad_arguments(tmp_path: Path, storefront: Storefront, sink: WebhookSink) -> None:
     cfg = write_project(tmp_path, storefront.base_url, sink.url)
-    store = Store.open(load_config(cfg).database_url)
+    store = Store.open(load_config(cfg, registry()).database_url)
     with store.transaction() as s:
         alert_id = new_alert(
             s, utcnow(), dedup_key="k", kind="keyword", severity="high", title="假货", labels={}

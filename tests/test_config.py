@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from monitor.adapters import registry
 from monitor.cli import main
 from monitor.config import ConfigInvalid, load_config
 from monitor.config.settings import mask_secrets, parse_duration
@@ -25,12 +26,12 @@ def project(tmp_path: Path) -> Path:
 
 def errors_of(path: Path) -> list[str]:
     with pytest.raises(ConfigInvalid) as exc:
-        load_config(path)
+        load_config(path, registry())
     return [str(e) for e in exc.value.errors]
 
 
 def test_shipped_config_is_valid() -> None:
-    cfg = load_config(ROOT / "monitor.yaml")
+    cfg = load_config(ROOT / "monitor.yaml", registry())
     assert {r.id for r in cfg.rules} >= {"counterfeit", "damaged", "slow_refund", "legal_media_risk"}
     assert cfg.settings.timezone == "Asia/Shanghai"
     assert cfg.database_url.endswith("/data/monitor.db")
@@ -138,7 +139,7 @@ def test_secrets_are_masked() -> None:
 def test_promotion_calendar() -> None:
     from datetime import date
 
-    cfg = load_config(ROOT / "monitor.yaml")
+    cfg = load_config(ROOT / "monitor.yaml", registry())
     assert cfg.settings.schedule.profile_for(date(2026, 11, 11))[0] == "promotion:双11"
     assert cfg.settings.schedule.profile_for(date(2026, 6, 18))[0] == "promotion:618"
     assert cfg.settings.schedule.profile_for(date(2026, 3, 3))[0] == "normal"

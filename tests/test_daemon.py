@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
+from monitor.adapters import registry
 from monitor.config import load_config
 from monitor.daemon import Daemon, effective_interval
 from monitor.demo.sink import WebhookSink
@@ -82,7 +83,7 @@ def test_sources_added_and_removed_on_reload(
 def test_promotion_profile_tightens_intervals(
     tmp_path: Path, storefront: Storefront, sink: WebhookSink
 ) -> None:
-    cfg = load_config(write_project(tmp_path, storefront.base_url, sink.url))
+    cfg = load_config(write_project(tmp_path, storefront.base_url, sink.url), registry())
     src = cfg.sources["jd-cup"].model_copy(update={"interval": timedelta(minutes=20)})
     normal = effective_interval(src, cfg, datetime(2026, 3, 1, tzinfo=UTC))
     promo = effective_interval(src, cfg, datetime(2026, 11, 11, 4, tzinfo=UTC))

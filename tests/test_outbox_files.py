@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from monitor.adapters import registry
 from monitor.config import load_config
 from monitor.demo.sink import WebhookSink
 from monitor.demo.storefront import Storefront
@@ -21,7 +22,7 @@ from tests.conftest import NOW, write_project
 def test_attachments_reach_a_channel_that_takes_files(
     tmp_path: Path, storefront: Storefront, sink: WebhookSink
 ) -> None:
-    config = load_config(write_project(tmp_path, storefront.base_url, sink.url))
+    config = load_config(write_project(tmp_path, storefront.base_url, sink.url), registry())
     store = Store.open(config.database_url)
     svg = '<svg xmlns="http://www.w3.org/2000/svg"><text>趋势</text></svg>'
     with store.transaction() as s:
@@ -52,7 +53,7 @@ def test_daily_report_goes_to_email_as_html_with_the_chart_attached(
         '  console: {urls: ["console://"]}\n  managers: {urls: ["mailto://bot:pw@127.0.0.1:2525?to=boss@example.com"]}\n',
     )
     cfg.write_text(text.replace("web:\n", "web:\n  report_channels: [managers, webhook]\n"), encoding="utf-8")
-    config = load_config(cfg)
+    config = load_config(cfg, registry())
     store = Store.open(config.database_url)
     report = build_daily(store, config, (NOW - timedelta(days=1)).date(), NOW)
     publish(store, config, report, NOW)

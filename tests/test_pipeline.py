@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from monitor.adapters import registry
 from monitor.analyze.pool import AnalysisPool
 from monitor.config import load_config
 from monitor.demo.sink import WebhookSink
@@ -23,7 +24,7 @@ from tests.conftest import NOW, write_project
 
 @pytest.fixture
 def ctx(tmp_path: Path, storefront: Storefront, sink: WebhookSink, store_url: str) -> Iterator[Context]:
-    config = load_config(write_project(tmp_path, storefront.base_url, sink.url, db_url=store_url))
+    config = load_config(write_project(tmp_path, storefront.base_url, sink.url, db_url=store_url), registry())
     store = Store.open(config.database_url)
     fetcher = Fetcher(retries=0, min_interval=0)
     c = Context(config, store, fetcher, AnalysisPool(config.rules, config.priority_words, None, 0))

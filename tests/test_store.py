@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from monitor.adapters.base import RawItem, SourceConfig
+from monitor.adapters.base import RawItem
+from monitor.config.sources import SourceConfig
 from monitor.normalize import normalize
 from monitor.store import Store
 from monitor.store import models as m

@@ -18,13 +18,13 @@ from monitor.adapters.base import (
     ParsedPage,
     ParseError,
     RawItem,
-    SourceConfig,
     register,
 )
 from monitor.adapters.douyin_search import douyin_envelope
 from monitor.adapters.feed import count
 from monitor.adapters.json import as_dict
 from monitor.adapters.paging import with_query
+from monitor.config.sources import SourceConfig
 
 
 class DouyinCommentsConfig(SourceConfig):

@@ -25,12 +25,12 @@ from monitor.adapters.base import (
     ParsedPage,
     ParseError,
     RawItem,
-    SourceConfig,
     register,
 )
 from monitor.adapters.feed import count
 from monitor.adapters.json import as_dict, check_blocked, loads
 from monitor.adapters.paging import query_int, with_query
+from monitor.config.sources import SourceConfig
 
 
 class DouyinSearchConfig(SourceConfig):

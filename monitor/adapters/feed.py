@@ -22,11 +22,11 @@ from monitor.adapters.base import (
     ParsedPage,
     ParseError,
     RawItem,
-    SourceConfig,
     looks_blocked,
     register,
 )
 from monitor.adapters.json import loads
+from monitor.config.sources import SourceConfig
 
 STATS = {"reposts_count": "reposts", "comments_count": "comments", "attitudes_count": "likes"}
 

@@ -22,11 +22,11 @@ from monitor.adapters.base import (
     ParsedPage,
     ParseError,
     RawItem,
-    SourceConfig,
     looks_blocked,
     register,
 )
 from monitor.adapters.paging import PageParamMixin
+from monitor.config.sources import SourceConfig
 
 ITEM_FIELDS = ("id", "text", "url", "author", "rating", "sku", "product", "published", "parent_id")
 

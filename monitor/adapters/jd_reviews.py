@@ -21,11 +21,11 @@ from monitor.adapters.base import (
     ParsedPage,
     ParseError,
     RawItem,
-    SourceConfig,
     register,
 )
 from monitor.adapters.json import check_blocked, loads
 from monitor.adapters.paging import query_int, with_query
+from monitor.config.sources import SourceConfig
 
 SORT = {"time": 6, "recommended": 5}
 SCORE = {"all": 0, "poor": 1, "middle": 2, "good": 3}

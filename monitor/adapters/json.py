@@ -21,13 +21,13 @@ from monitor.adapters.base import (
     ParsedPage,
     ParseError,
     RawItem,
-    SourceConfig,
     looks_blocked,
     register,
 )
 from monitor.adapters.html import ITEM_FIELDS, _rating
 from monitor.adapters.jsonpath import first, select
 from monitor.adapters.paging import PageParamMixin
+from monitor.config.sources import SourceConfig
 
 _JSONP = re.compile(r"^\s*[A-Za-z_$][\w$.]*\s*\((.*)\)\s*;?\s*$", re.S)
 

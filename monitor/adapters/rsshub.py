@@ -23,11 +23,11 @@ from monitor.adapters.base import (
     FetchedPage,
     FetchError,
     ParsedPage,
-    SourceConfig,
     SourceError,
     register,
 )
 from monitor.adapters.feed import FeedAdapter, html_to_text, parse_feed
+from monitor.config.sources import SourceConfig
 
 ROUTES: dict[str, tuple[re.Pattern[str], str]] = {
     "weibo keyword": (re.compile(r"^/weibo/keyword/[^/]+/?$"), "weibo"),

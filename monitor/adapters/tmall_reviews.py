@@ -20,11 +20,11 @@ from monitor.adapters.base import (
     ParsedPage,
     ParseError,
     RawItem,
-    SourceConfig,
     register,
 )
 from monitor.adapters.json import check_blocked, loads
 from monitor.adapters.paging import query_int, with_query
+from monitor.config.sources import SourceConfig
 
 
 class TmallReviewsConfig(SourceConfig):

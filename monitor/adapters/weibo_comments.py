@@ -18,12 +18,12 @@ from monitor.adapters.base import (
     ParsedPage,
     ParseError,
     RawItem,
-    SourceConfig,
     register,
 )
 from monitor.adapters.feed import count, html_to_text
 from monitor.adapters.paging import with_query
 from monitor.adapters.weibo_search import envelope, user_attrs, weibo_time
+from monitor.config.sources import SourceConfig
 
 
 class WeiboCommentsConfig(SourceConfig):

@@ -21,12 +21,12 @@ from monitor.adapters.base import (
     ParsedPage,
     ParseError,
     RawItem,
-    SourceConfig,
     register,
 )
 from monitor.adapters.feed import count, html_to_text
 from monitor.adapters.json import check_blocked, loads
 from monitor.adapters.paging import query_int, with_query
+from monitor.config.sources import SourceConfig
 
 WEIBO_EPOCH_OFFSET = 515483463
 

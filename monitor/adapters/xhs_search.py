@@ -28,11 +28,11 @@ from monitor.adapters.base import (
     ParsedPage,
     ParseError,
     RawItem,
-    SourceConfig,
     register,
 )
 from monitor.adapters.feed import count
 from monitor.adapters.json import as_dict, check_blocked, loads
+from monitor.config.sources import SourceConfig
 
 
 class XhsSearchConfig(SourceConfig):

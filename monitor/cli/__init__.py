@@ -42,10 +42,11 @@ def setup_logging(level: str, json_logs: bool = False) -> None:
 
 
 def load_or_exit(config_path: Path) -> Any:
+    from monitor.adapters import registry
     from monitor.config import ConfigInvalid, load_config
 
     try:
-        return load_config(config_path)
+        return load_config(config_path, registry())
     except ConfigInvalid as exc:
         for e in exc.errors:
             click.echo(str(e), err=True)

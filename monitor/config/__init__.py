@@ -14,6 +14,7 @@ from typing import Any
 from monitor.config.rules import Rule, RuleFile
 from monitor.config.settings import Settings
 from monitor.config.sops import Sop, SopFile
+from monitor.config.sources import SourceConfig, SourceKinds
 from monitor.config.validate import validate
 from monitor.config.yamlload import ConfigError, ConfigInvalid, LoadedYaml, dotted, load_yaml_file
 
@@ -33,7 +34,7 @@ class Located:
 class Config:
     root: Path
     settings: Settings
-    sources: dict[str, Any]  # name -> SourceConfig subclass instance
+    sources: dict[str, SourceConfig]  # name -> an instance of the kind's SourceConfig subclass
     rules: list[Rule]
     priority_words: list[str]
     origins: dict[str, Located] = field(default_factory=dict)  # "source:NAME" / "rule:ID" -> where defined
@@ -86,8 +87,11 @@ def yaml_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.glob("*.y*ml") if p.is_file() and not p.name.startswith("."))
 
 
-def load_config(config_path: Path | str) -> Config:
-    """Load everything; raise ConfigInvalid listing every error in every file."""
+def load_config(config_path: Path | str, kinds: SourceKinds) -> Config:
+    """Load everything; raise ConfigInvalid listing every error in every file.
+
+    ``kinds`` is the source-kind registry (``monitor.adapters.registry()``), handed in by the caller.
+    """
     config_path = Path(config_path).resolve()
     root = config_path.parent
     errors: list[ConfigError] = []
@@ -118,7 +122,7 @@ def load_config(config_path: Path | str) -> Config:
             errors.extend(errs)
             settings = parsed or settings
 
-    sources = _load_sources(root / settings.sources_dir, load, errors, origins)
+    sources = _load_sources(root / settings.sources_dir, kinds, load, errors, origins)
     rules, priority = _load_rules(root / settings.rules_dir, load, errors, origins)
     sops = _load_sops(root / settings.rules_dir / "sops", load, errors, origins)
     settings_path = settings_file.path if settings_file else str(config_path)
@@ -180,12 +184,9 @@ def _unique(
 
 
 def _load_sources(
-    directory: Path, load: Any, errors: list[ConfigError], origins: dict[str, Located]
-) -> dict[str, Any]:
-    from monitor.adapters.base import registry
-
-    kinds = registry()
-    sources: dict[str, Any] = {}
+    directory: Path, kinds: SourceKinds, load: Any, errors: list[ConfigError], origins: dict[str, Located]
+) -> dict[str, SourceConfig]:
+    sources: dict[str, SourceConfig] = {}
     for p in yaml_files(directory):
         loaded = load(p)
         if loaded is None or loaded.data is None:
@@ -264,7 +265,7 @@ def _load_rules(
 def _cross_check(
     settings: Settings,
     settings_file: LoadedYaml | None,
-    sources: dict[str, Any],
+    sources: dict[str, SourceConfig],
     rules: list[Rule],
     origins: dict[str, Located],
     errors: list[ConfigError],

@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from monitor.adapters import registry
 from monitor.config import load_config
 from monitor.daemon import Daemon
 from monitor.demo.sink import WebhookSink
@@ -87,7 +88,7 @@ def test_self_alert_when_no_poll_succeeds_then_resolves_and_heartbeat_only_while
     tmp_path: Path, storefront: Storefront, sink: WebhookSink
 ) -> None:
     extra = f"observability:\n  stale_after: 10m\n  heartbeat: {{url: '{sink.url}/ping', every: 1m}}\n"
-    config = load_config(write_project(tmp_path, storefront.base_url, sink.url, extra))
+    config = load_config(write_project(tmp_path, storefront.base_url, sink.url, extra), registry())
     store = Store.open(config.database_url)
     dog = Watchdog(started=NOW)
     try:

@@ -187,7 +187,7 @@ def test_load_config_on_mutated_files_raises_only_config_invalid(
         (root / rel).write_text(body, encoding="utf-8")
     error: ConfigInvalid | None = None
     try:
-        load_config(root / "monitor.yaml")
+        load_config(root / "monitor.yaml", registry())
     except ConfigInvalid as exc:
         error = exc
     if error is not None:

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from monitor.adapters import registry
 from monitor.analyze.pool import AnalysisPool
 from monitor.cli.incidents import incidents as incidents_cli
 from monitor.cli.sop import sop_group
@@ -56,7 +57,7 @@ def project(tmp_path: Path, storefront: Storefront, sink: WebhookSink, store_url
 
 @pytest.fixture
 def ctx(project: Path) -> Iterator[Context]:
-    config = load_config(project)
+    config = load_config(project, registry())
     store = Store.open(config.database_url)
     c = Context(
         config,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor.adapters import registry
 from monitor.config import ConfigInvalid, load_config
 from monitor.config.sops import CRISES, PLACEHOLDERS
 from monitor.daemon import Daemon
@@ -33,7 +34,7 @@ def project(tmp_path: Path, storefront: Storefront, sink: WebhookSink) -> Path:
 
 
 def test_one_sop_per_category_and_crisis(project: Path) -> None:
-    config = load_config(project)
+    config = load_config(project, registry())
     for cat in CATEGORIES:
         sop = config.sop_for(cat)
         assert sop is not None and cat in sop.categories, cat
@@ -47,7 +48,7 @@ def test_one_sop_per_category_and_crisis(project: Path) -> None:
 
 
 def test_clocks_follow_the_domain_slas(project: Path) -> None:
-    config = load_config(project)
+    config = load_config(project, registry())
     for cat in CATEGORIES:
         sop = config.sop_for(cat)
         assert sop is not None
@@ -84,7 +85,7 @@ BAD_SOP = """sops:
 def test_invalid_sop_file_gives_every_error_with_file_and_line(project: Path) -> None:
     (project.parent / "rules" / "sops" / "bad.yaml").write_text(BAD_SOP, encoding="utf-8")
     with pytest.raises(ConfigInvalid) as exc:
-        load_config(project)
+        load_config(project, registry())
     errors = [str(e) for e in exc.value.errors]
     assert any("bad.yaml:9: sops[0].statement: promise (承诺违规) 「绝对无质量问题」" in e for e in errors), (
         errors
@@ -104,7 +105,7 @@ def test_sop_keys_and_steps_are_strict(project: Path) -> None:
     text += "    remind_evry: 1h\n"
     (project.parent / "rules" / "sops" / "bad.yaml").write_text(text, encoding="utf-8")
     with pytest.raises(ConfigInvalid) as exc:
-        load_config(project)
+        load_config(project, registry())
     msgs = [str(e) for e in exc.value.errors]
     assert any("bad.yaml:10: sops[0].steps: " in e and "duplicate step key" in e for e in msgs), msgs
     assert any("bad.yaml:13: sops[0].remind_evry: unknown key" in e for e in msgs), msgs

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from monitor.adapters import build, registry
-from monitor.adapters.base import SourceConfig
+from monitor.config.sources import SourceConfig
 from monitor.fetch import Fetcher
 from monitor.pipeline import collect
 from tests.conftest import NOW

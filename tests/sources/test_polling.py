@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from monitor.adapters import registry
 from monitor.analyze.pool import AnalysisPool
 from monitor.config import load_config
 from monitor.demo.sink import WebhookSink
@@ -44,7 +45,9 @@ SOURCES = """sources:
 
 @pytest.fixture
 def ctx(tmp_path: Path, loopback: Loopback, sink: WebhookSink, sleeps: SleepRecorder) -> Iterator[Context]:
-    config = load_config(write_sources(tmp_path, loopback.url, sink.url, SOURCES.format(base=loopback.url)))
+    config = load_config(
+        write_sources(tmp_path, loopback.url, sink.url, SOURCES.format(base=loopback.url)), registry()
+    )
     store = Store.open(config.database_url)
     fetcher = Fetcher(retries=1, backoff=0.01, min_interval=0, sleep=sleeps)
     c = Context(config, store, fetcher, AnalysisPool(config.rules, config.priority_words, None, 0))

@@ -78,7 +78,7 @@ def test_samples_cover_every_preset_and_are_disabled(tmp_path: Path) -> None:
     shutil.copy(ROOT / "monitor.yaml", tmp_path / "monitor.yaml")
     shutil.copytree(ROOT / "sources", tmp_path / "sources")
     shutil.copytree(ROOT / "rules", tmp_path / "rules")
-    config = load_config(tmp_path / "monitor.yaml")
+    config = load_config(tmp_path / "monitor.yaml", registry())
     assert {c.kind for c in config.sources.values()} >= presets
     assert not [n for n, c in config.sources.items() if c.enabled]
     assert config.sources["rsshub-xhs-user"].platform == "xiaohongshu"

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from monitor.adapters import registry
 from monitor.config import Config, ConfigInvalid, load_config
 from monitor.daemon import record_rule_versions
 from monitor.store import Store
@@ -32,7 +33,7 @@ class ConsoleDaemon:
     config: Config = field(init=False)
 
     def __post_init__(self) -> None:
-        self.config = load_config(self.config_path)
+        self.config = load_config(self.config_path, registry())
         record_rule_versions(self.store, self.config, self.now())
 
     def now(self) -> datetime:
@@ -40,7 +41,7 @@ class ConsoleDaemon:
 
     def reload(self) -> bool:
         try:
-            new = load_config(self.config_path)
+            new = load_config(self.config_path, registry())
         except ConfigInvalid as exc:
             self.reload_errors = [str(e) for e in exc.errors]
             return False

@@ -309,6 +309,7 @@ class Daemon:
             self.metrics.observe_poll(
                 name, result.verdict, result.new, result.updated, result.alerts, time.monotonic() - t0
             )
+            self.metrics.observe_follow_ups(name, result.follow_ups.counts)
         if result.alerts:
             self.wake_delivery()
         return result

@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -126,6 +126,13 @@ class Metrics:
         self.self_alerts = Counter(
             "monitor_self_alerts", "no-successful-poll system alerts raised", registry=r
         )
+        self.follow_ups = Counter(
+            "monitor_follow_ups",
+            "items a follow-up request (long text, note detail) looked at, by source and outcome "
+            "(fetched, cached, stored, blocked, failed, deferred)",
+            ["source", "outcome"],
+            registry=r,
+        )
         r.register(_StoreCollector(store, now, replicas))
 
     def observe_poll(
@@ -139,6 +146,10 @@ class Metrics:
             self.items.labels("updated").inc(updated)
         if alerts:
             self.alerts.inc(alerts)
+
+    def observe_follow_ups(self, source: str, counts: Mapping[str, int]) -> None:
+        for outcome, n in counts.items():
+            self.follow_ups.labels(source, outcome).inc(n)
 
     def observe_delivery(self, report: Any) -> None:
         for outcome in ("sent", "failed", "suppressed", "deferred"):

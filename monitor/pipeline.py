@@ -1,6 +1,9 @@
 """One run of one source, stage by stage:
 
-    fetch -> parse -> normalize -> dedupe -> analyze -> store -> alert -> (notify, from the outbox)
+    fetch -> parse -> follow-up -> normalize -> dedupe -> analyze -> store -> alert -> (notify: outbox)
+
+(``collect`` normalizes each page as it goes, to know where to stop paging; the follow-up stage
+normalizes again the items it completed.)
 
 Everything a run decides is committed in one transaction at the end; if the
 daemon is asked to stop before that, nothing of this run is stored.
@@ -12,7 +15,7 @@ import hashlib
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -30,6 +33,7 @@ from monitor.analyze.pool import AnalysisPool
 from monitor.config import Config
 from monitor.config.sources import SourceConfig, Verdict
 from monitor.fetch import Fetcher
+from monitor.followup import FollowUpCache, FollowUpReport, Stored, complete_truncated
 from monitor.normalize import Item, normalize
 from monitor.store import Store
 from monitor.store import models as m
@@ -53,6 +57,9 @@ class PageReport:
     elapsed_ms: float = 0.0
     size: int = 0
     first_item: int = 0  # index of this page's first item in RunResult.items
+    entries: int = 0  # entries of the item type on the page; ``failed`` of them yielded no item
+    failed: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)  # entries not taken, by reason (ad card ...)
 
 
 @dataclass
@@ -69,6 +76,7 @@ class RunResult:
     parsed: list[ParsedPage] = field(default_factory=list, repr=False)
     validators: dict[str, str] = field(default_factory=dict)
     not_modified: bool = False
+    follow_ups: FollowUpReport = field(default_factory=FollowUpReport)
 
 
 @dataclass
@@ -81,6 +89,7 @@ class Context:
     analysis: AnalysisPool
     stop: threading.Event = field(default_factory=threading.Event)
     on_stored: Callable[[RunResult], None] | None = None
+    follow_ups: FollowUpCache = field(default_factory=FollowUpCache)
 
 
 def versioned(item: Item, raw: RawItem) -> Item:
@@ -139,9 +148,13 @@ def collect(
             log.debug("source %s: parser failed", cfg.name, exc_info=True)
             _fail(result, adapter, url, exc)
             return result
+        if parsed.verdict is None and parsed.shape_changed:  # entries there, none parsed: never "empty"
+            where = f"page {len(result.pages) + 1}: " if result.pages else ""
+            parsed.verdict, parsed.reason = "broken", where + parsed.shape_reason()
         report = PageReport(
             url, page.status, len(parsed.items), parsed.missing_fields, parsed.verdict or "ok",
             parsed.reason, page.elapsed_ms, page.size, len(result.items),
+            parsed.entries, parsed.failed, parsed.skipped,
         )  # fmt: skip
         result.pages.append(report)
         if parsed.verdict in ("blocked", "broken", "error"):
@@ -165,6 +178,23 @@ def collect(
         result.verdict = "empty"
         result.reason = result.reason or "no items on the first page"
     return result
+
+
+def follow_up(
+    fetcher: Fetcher,
+    adapter: Adapter[Any],
+    result: RunResult,
+    now: datetime,
+    tz: tzinfo,
+    cache: FollowUpCache,
+    stored: Stored | None = None,
+) -> None:
+    """The follow-up stage: complete the truncated items (``monitor.followup``), normalize them again."""
+    report = complete_truncated(fetcher, adapter, result.raws, cache, stored)
+    for i in report.touched:
+        raw = result.raws[i]
+        result.items[i] = versioned(normalize(raw, adapter.config, now, tz), raw)
+    result.follow_ups = report
 
 
 def _fail(result: RunResult, adapter: Adapter[Any], url: str, exc: Exception) -> None:
@@ -191,12 +221,12 @@ def _validators(headers: Mapping[str, str]) -> dict[str, str]:
 def next_cursor(adapter: Adapter[Any], cursor: Mapping[str, Any], result: RunResult) -> dict[str, Any]:
     """The cursor after a healthy poll: the adapter's paging tokens, the newest item, HTTP validators."""
     out = adapter.next_cursor(cursor, result.raws, result.parsed)
-    times = [it.published_at for it in result.items if it.published_at is not None]
+    times = [it.published_at for it in result.items if it.published_at and not it.attrs.get("pinned")]
     if times:
         newest = max(times).isoformat()
         out["newest_published"] = max(newest, str(cursor.get("newest_published") or ""))
-    if result.items:
-        out["newest_id"] = result.items[0].external_id
+    if first := next((it for it in result.items if not it.attrs.get("pinned")), None):
+        out["newest_id"] = first.external_id  # a pinned post comes first, out of time order
     if result.validators:
         out["http"] = result.validators
     else:
@@ -215,13 +245,22 @@ def run_source(ctx: Context, source: SourceConfig, now: datetime) -> RunResult:
 
     def all_known(page_items: list[Item]) -> bool:
         with ctx.store.session() as s:
-            return not ctx.store.diff(s, page_items)
+            changed = ctx.store.diff(s, page_items)
+        # a truncated item differs from its stored, completed self until the follow-up stage runs
+        return all(ch.kind == "updated" and ch.item.attrs.get("truncated") for ch in changed)
 
     limit = source.max_pages if had_items else source.backfill_pages
     tz = ctx.config.settings.tz
     # a source that never yielded items has nothing stored to stop at: skip the per-page lookups
     known = all_known if had_items else None
     result = collect(ctx.fetcher, adapter, cursor, now, tz, page_limit=limit, is_known=known, stop=ctx.stop)
+    if result.verdict == "ok":
+
+        def stored(ids: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+            with ctx.store.session() as s:
+                return ctx.store.stored_texts(s, source.name, ids)
+
+        follow_up(ctx.fetcher, adapter, result, now, tz, ctx.follow_ups, stored)
     items = result.items
     if result.verdict == "empty" and had_items:
         said = (
@@ -233,6 +272,10 @@ def run_source(ctx: Context, source: SourceConfig, now: datetime) -> RunResult:
     with ctx.store.session() as s:
         changes = ctx.store.diff(s, items)
     analyses = ctx.analysis.analyze_many([(ch.item.text, _match_context(ch.item)) for ch in changes])
+    analyses = [
+        a if ch.item.text else _without_words(a, ch.item.rating)
+        for a, ch in zip(analyses, changes, strict=True)
+    ]
     if ctx.stop.is_set():
         raise Interrupted
 
@@ -272,6 +315,15 @@ def run_source(ctx: Context, source: SourceConfig, now: datetime) -> RunResult:
     if ctx.on_stored:
         ctx.on_stored(result)
     return result
+
+
+def _without_words(a: Analysis, rating: int | None) -> Analysis:
+    """An item with no words (a picture-only comment, a note whose detail was refused) gives the
+    sentiment model nothing to read: neutral, unless its stars say otherwise."""
+    sentiment = "neu" if rating is None or rating == 3 else "neg" if rating <= 2 else "pos"
+    low = rating is not None and rating <= 3
+    grade, reasons = (1, [f"{rating}★ review without text → 1"]) if low else (None, [])
+    return replace(a, sentiment=sentiment, sentiment_score=0.5, grade=grade, grade_reasons=reasons)
 
 
 def _match_context(item: Item) -> MatchContext:

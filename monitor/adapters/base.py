@@ -4,8 +4,9 @@ A source kind is one module in ``monitor.adapters`` holding one ``Adapter``
 subclass whose ``kind`` is the word admins write in ``sources/*.yaml``. It owns a
 strict config schema and knows three things: which request to make first, how to
 turn one fetched page into raw items (plus the next page's URL, if any), and what
-to remember between polls (the cursor). HTTP, politeness, dedupe and storage are
-not its business.
+to remember between polls (the cursor). A kind whose lists truncate items also
+says how to complete one (``follow_up`` / ``complete``). HTTP, politeness, dedupe
+and storage are not its business.
 
 Exceptions form one tree, so callers can catch ``SourceError`` and read the verdict::
 
@@ -64,7 +65,13 @@ class FetchedPage:
 
 @dataclass
 class RawItem:
-    """One item as the page gives it, before normalization."""
+    """One item as the page gives it, before normalization.
+
+    ``sku`` is the variant the buyer bought (JD's ``referenceId``), ``product`` the product the item
+    is about (the configured product id unless the source names another). Well-known ``attrs``:
+    ``images`` (https URLs), ``image_only`` (no text, only pictures: kept, never dropped),
+    ``truncated`` (the list cut the text; a follow-up completes it), ``pinned`` (置顶, out of time order).
+    """
 
     text: str
     external_id: str | None = None
@@ -81,12 +88,78 @@ class RawItem:
 
 @dataclass
 class ParsedPage:
+    """What one page held. Besides the items, the page accounts for every entry it saw, so a shape
+    change (entries there, none parsed) is told apart from a quiet day (no entries)::
+
+        entries   entries of the item type (reviews, posts, notes, comments), parsed or not
+        failed    of those, how many yielded no item for want of fields (named in missing_fields)
+        skipped   entries deliberately not taken, by reason (ad card, related-word card, ...)
+    """
+
     items: list[RawItem]
     next_url: str | None = None
     verdict: Verdict | None = None  # set when the adapter recognises a blocked/broken page
     reason: str = ""
     missing_fields: dict[str, int] = field(default_factory=dict)
     cursor: dict[str, Any] = field(default_factory=dict)  # paging tokens the platform gave (since_id ...)
+    entries: int = 0
+    failed: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    def missing(self, *names: str) -> None:
+        """Fields absent from an entry that still became an item."""
+        for name in names:
+            self.missing_fields[name] = self.missing_fields.get(name, 0) + 1
+
+    def fail(self, *names: str) -> None:
+        """An entry of the item type that yielded no item because ``names`` were absent or empty."""
+        self.failed += 1
+        self.missing(*names)
+
+    def require(self, **present: object) -> bool:
+        """True if every named field is there; else the entry failed for want of the others."""
+        absent = [name for name, value in present.items() if not value]
+        if absent:
+            self.fail(*absent)
+        return not absent
+
+    def skip(self, reason: str) -> None:
+        """An entry deliberately not taken (not of the item type, or an ad)."""
+        self.skipped[reason] = self.skipped.get(reason, 0) + 1
+
+    @property
+    def shape_changed(self) -> bool:
+        """Entries of the item type were there and none became an item: the page's shape changed."""
+        return self.failed > 0 and not self.items
+
+    def shape_reason(self) -> str:
+        missing = ", ".join(f"{k} ×{v}" for k, v in sorted(self.missing_fields.items())) or "?"
+        return (
+            f"页面格式变了 shape changed: {self.failed} of {self.entries} entries yielded no item "
+            f"(missing: {missing})"
+        )
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """A second request that completes a truncated item (Weibo's long text, a note's detail).
+
+    ``key`` names the answer: one key, one answer (the item id, plus its edit count where the
+    platform counts edits), so a completed item is never fetched twice.
+    """
+
+    key: str
+    request: HttpRequest
+    what: str  # "long text", "note detail": for messages
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What a follow-up answer adds to its item: the full text, a precise time, more attrs."""
+
+    text: str
+    published: str | int | float | datetime | None = None
+    attrs: Mapping[str, Any] = field(default_factory=dict)
 
 
 class SourceError(Exception):
@@ -176,6 +249,14 @@ class Adapter(ABC, Generic[C]):
 
     def request_headers(self) -> dict[str, str]:
         return {}
+
+    def follow_up(self, item: RawItem) -> FollowUp | None:
+        """The request that completes ``item`` when the list gave it truncated, else None."""
+        return None
+
+    def complete(self, item: RawItem, page: FetchedPage) -> Completion:
+        """Read the follow-up answer for ``item``. Raise ParseError or BlockedError."""
+        raise ParseError(f"source kind {self.kind!r} has no follow-up")
 
 
 _REGISTRY: dict[str, type[Adapter[Any]]] = {}

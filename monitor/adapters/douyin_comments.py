@@ -2,6 +2,11 @@
 
 Signing and cookies as for ``douyin_search`` (environment variables, never logged). Paging follows
 the ``cursor`` the answer gives while ``has_more`` is set.
+
+An image-only comment (``text: ""`` with an ``image_list``) is kept as an item with empty text,
+``attrs.image_only`` and its pictures in ``attrs.images``: screenshots of a broken product or of a
+chat are how many buyers complain, so a store must see them (and count them) even though there are
+no words to match. A comment pinned by the author (``stick_position``) is marked ``attrs.pinned``.
 """
 
 from __future__ import annotations
@@ -22,8 +27,9 @@ from monitor.adapters.base import (
 )
 from monitor.adapters.douyin_search import douyin_envelope
 from monitor.adapters.feed import count
-from monitor.adapters.json import as_dict
+from monitor.adapters.json import as_dict, as_list
 from monitor.adapters.paging import with_query
+from monitor.adapters.values import first_url, urls
 from monitor.config.sources import SourceConfig
 
 
@@ -43,14 +49,20 @@ class DouyinCommentsAdapter(Adapter[DouyinCommentsConfig]):
     MAPPED: ClassVar[Mapping[str, str]] = {
         "comments": "items",
         "comments[].cid": "external_id",
-        "comments[].text": "text",
+        "comments[].text": "text (empty with an image_list: an image-only item)",
         "comments[].create_time": "published (epoch s)",
         "comments[].digg_count": "attrs.likes",
         "comments[].reply_comment_total": "attrs.replies",
+        "comments[].ip_label": "attrs.ip_label",
+        "comments[].image_list": "attrs.images (origin_url); attrs.image_only when there is no text",
         "comments[].user": "author (nickname), attrs.author_id (uid)",
+        "comments[].stick_position": "attrs.pinned when non-zero",
+        "cursor": "the next page's cursor",
+        "has_more": "pagination",
     }
     IGNORED: ClassVar[Mapping[str, str]] = {
         "data": "search results: served by kind: douyin_search",
+        "total": "a count, not comments",
     }
 
     def first_url(self, cursor: Mapping[str, Any]) -> str:
@@ -73,21 +85,31 @@ class DouyinCommentsAdapter(Adapter[DouyinCommentsConfig]):
             comments = []
         if not isinstance(comments, list):
             raise ParseError("Douyin comment answer without a 'comments' list")
-        items = [it for c in comments if isinstance(c, dict) and (it := self._comment(c)) is not None]
         more = bool(comments) and bool(doc.get("has_more"))
         nxt = doc.get("cursor")
         next_url = with_query(page.url, cursor=nxt) if more and nxt is not None else None
-        return ParsedPage(items=items, next_url=next_url, cursor={"cursor": nxt})
+        out = ParsedPage(items=[], next_url=next_url, cursor={"cursor": nxt})
+        for c in comments:
+            out.entries += 1
+            if (it := self._comment(as_dict(c), out)) is not None:
+                out.items.append(it)
+        return out
 
-    def _comment(self, c: Mapping[str, Any]) -> RawItem | None:
+    def _comment(self, c: Mapping[str, Any], page: ParsedPage) -> RawItem | None:
         text = str(c.get("text") or "").strip()
-        if not text or not c.get("cid"):
+        listed = as_list(c.get("image_list"))
+        images = urls(first_url(as_dict(i).get("origin_url") or i) for i in listed)
+        if not page.require(cid=c.get("cid"), text=text or images):
             return None
         user = as_dict(c.get("user"))
         attrs = {
             "author_id": str(user["uid"]) if user.get("uid") else None,
             "likes": count(c.get("digg_count")),
             "replies": count(c.get("reply_comment_total")),
+            "ip_label": c.get("ip_label") or None,
+            "images": images or None,
+            "image_only": True if images and not text else None,
+            "pinned": True if c.get("stick_position") not in (None, 0, "0") else None,
             "aweme_id": self.config.aweme_id,
         }
         return RawItem(

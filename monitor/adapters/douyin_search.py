@@ -8,6 +8,11 @@ and a logged-in cookie. Put what you have in environment variables and reference
 
 Parameters are added on the wire only (never logged nor stored). Without valid signatures Douyin
 answers an empty body, a non-zero ``status_code`` or ``search_nil_type: verify_check``: ``blocked``.
+
+Entries with ``aweme_info`` (or a collection, ``aweme_mix_info.mix_items``) are videos; entries of
+other ``type``s (6: related-word cards) carry none and are skipped and counted, as are ads. The next
+page is asked with the returned ``cursor`` (as ``offset``), ``backtrace`` and the search id
+(``extra.logid``, else ``log_pb.impr_id``), as the web client does: without them Douyin starts over.
 """
 
 from __future__ import annotations
@@ -32,6 +37,9 @@ from monitor.adapters.json import as_dict, check_blocked, loads
 from monitor.adapters.paging import query_int, with_query
 from monitor.config.sources import SourceConfig
 
+SKIP_CARD = "非视频卡片 not a video (type {})"
+SKIP_AD = "广告 ad card"
+
 
 class DouyinSearchConfig(SourceConfig):
     kind: Literal["douyin_search"]
@@ -55,11 +63,16 @@ def douyin_envelope(page: FetchedPage) -> dict[str, Any]:
     return doc
 
 
-def aweme_item(info: Mapping[str, Any]) -> RawItem | None:
-    desc = str(info.get("desc") or "").strip()
+def aweme_item(info: Mapping[str, Any], page: ParsedPage) -> RawItem | None:
     aid = info.get("aweme_id")
-    if not desc or not aid:
+    if not aid:
+        page.fail("aweme_id")
         return None
+    desc = str(info.get("desc") or "").strip()
+    if not desc:
+        page.missing("desc")
+    if info.get("create_time") in (None, ""):
+        page.missing("create_time")
     author = as_dict(info.get("author"))
     stats = as_dict(info.get("statistics"))
     attrs = {
@@ -68,6 +81,7 @@ def aweme_item(info: Mapping[str, Any]) -> RawItem | None:
         "comments": count(stats.get("comment_count")),
         "shares": count(stats.get("share_count")),
         "collects": count(stats.get("collect_count")),
+        "no_caption": True if not desc else None,  # a video without words: kept, nothing to read
     }
     return RawItem(
         text=desc,
@@ -79,15 +93,30 @@ def aweme_item(info: Mapping[str, Any]) -> RawItem | None:
     )
 
 
+def _video(entry: Mapping[str, Any]) -> dict[str, Any] | None:
+    info = entry.get("aweme_info")
+    if isinstance(info, dict):
+        return info
+    mix = as_dict(entry.get("aweme_mix_info")).get("mix_items")
+    return mix[0] if isinstance(mix, list) and mix and isinstance(mix[0], dict) else None
+
+
+def search_id(doc: Mapping[str, Any]) -> str | None:
+    sid = as_dict(doc.get("extra")).get("logid") or as_dict(doc.get("log_pb")).get("impr_id")
+    return str(sid) if sid else None
+
+
 @register
 class DouyinSearchAdapter(Adapter[DouyinSearchConfig]):
     kind = "douyin_search"
     Config = DouyinSearchConfig
     MAPPED: ClassVar[Mapping[str, str]] = {
         "data": "items",
-        "data[].aweme_info": "an item (entries without one are skipped)",
+        "data[].type": "which card: entries without aweme_info (6: related words) are skipped and counted",
+        "data[].aweme_info": "an item",
+        "data[].aweme_mix_info.mix_items": "an item: the collection's first video",
         "data[].aweme_info.aweme_id": "external_id and url",
-        "data[].aweme_info.desc": "text",
+        "data[].aweme_info.desc": "text (empty: the video is kept, attrs.no_caption)",
         "data[].aweme_info.create_time": "published (epoch s)",
         "data[].aweme_info.author.uid": "attrs.author_id",
         "data[].aweme_info.author.nickname": "author",
@@ -95,6 +124,12 @@ class DouyinSearchAdapter(Adapter[DouyinSearchConfig]):
         "data[].aweme_info.statistics.comment_count": "attrs.comments",
         "data[].aweme_info.statistics.share_count": "attrs.shares",
         "data[].aweme_info.statistics.collect_count": "attrs.collects",
+        "data[].aweme_info.is_ads": "an ad: skipped and counted",
+        "cursor": "the next page's offset",
+        "has_more": "pagination: 0 ends it",
+        "backtrace": "sent back with the next page",
+        "extra.logid": "the search id, sent back with the next page",
+        "log_pb.impr_id": "the search id when extra.logid is absent",
     }
     IGNORED: ClassVar[Mapping[str, str]] = {
         "comments": "served by kind: douyin_comments",
@@ -123,17 +158,30 @@ class DouyinSearchAdapter(Adapter[DouyinSearchConfig]):
             data = []
         if not isinstance(data, list):
             raise ParseError("Douyin search answer without a 'data' list")
-        items = [
-            it
-            for d in data
-            if isinstance(d, dict) and isinstance(d.get("aweme_info"), dict)
-            if (it := aweme_item(d["aweme_info"])) is not None
-        ]
         offset = query_int(page.url, "offset", 0)
-        nxt = doc.get("cursor") if isinstance(doc.get("cursor"), int) else offset + len(data)
-        more = bool(data) and doc.get("has_more", 1) not in (0, False)
-        return ParsedPage(
-            items=items,
-            next_url=with_query(page.url, offset=nxt) if more else None,
-            cursor={"offset": offset},
+        out = ParsedPage(
+            items=[], next_url=self._next(page.url, doc, offset, len(data)), cursor={"offset": offset}
         )
+        for entry in data:
+            entry = as_dict(entry)
+            info = _video(entry)
+            if info is None:
+                out.skip(SKIP_CARD.format(entry.get("type")))
+            elif info.get("is_ads") or entry.get("is_ads"):
+                out.skip(SKIP_AD)
+            else:
+                out.entries += 1
+                if (it := aweme_item(info, out)) is not None:
+                    out.items.append(it)
+        return out
+
+    def _next(self, url: str, doc: Mapping[str, Any], offset: int, entries: int) -> str | None:
+        if not entries or doc.get("has_more", 1) in (0, False):
+            return None
+        nxt = doc.get("cursor") if isinstance(doc.get("cursor"), int) else offset + entries
+        tokens: dict[str, object] = {"offset": nxt}
+        if sid := search_id(doc):
+            tokens["search_id"] = sid
+        if doc.get("backtrace"):
+            tokens["backtrace"] = doc["backtrace"]
+        return with_query(url, **tokens)

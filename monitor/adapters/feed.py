@@ -1,15 +1,19 @@
 """``kind: feed`` — RSS 2.0 / Atom (feedparser) and JSON Feed 1.x, e.g. RSSHub routes.
 
-RSSHub's Weibo items carry ``<stats><reposts_count/><comments_count/><attitudes_count/></stats>``;
-those become ``attrs`` (``reposts``, ``comments``, ``likes``), as do categories (``tags``) and
-enclosures. ``kind: rsshub`` builds on this module.
+A Weibo route of RSSHub puts the post text in both the title (a plain-text prefix, images as
+``[图片]``) and the description (the HTML); the title is not always a clean prefix (a trailing topic
+link breaks it), so the title is dropped whenever the description already says it, compared without
+markers, spaces and punctuation. Real RSSHub output carries no engagement counts. Categories become
+``attrs.tags``, enclosures ``attrs.enclosures``. ``kind: rsshub`` builds on this module.
 """
 
 from __future__ import annotations
 
 import calendar
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from difflib import SequenceMatcher
 from typing import Any, ClassVar, Literal
 
 import feedparser
@@ -28,7 +32,7 @@ from monitor.adapters.base import (
 from monitor.adapters.json import loads
 from monitor.config.sources import SourceConfig
 
-STATS = {"reposts_count": "reposts", "comments_count": "comments", "attitudes_count": "likes"}
+_MARKERS = re.compile(r"\[[^\[\]\s]{1,10}\]|[^\w]+")  # [图片] [二哈], spaces, punctuation, '#'
 
 
 class FeedConfig(SourceConfig):
@@ -75,20 +79,30 @@ def _entry_time(entry: Mapping[str, Any]) -> datetime | None:
     return None
 
 
-def _entry(e: Mapping[str, Any]) -> RawItem | None:
+def _squash(text: str) -> str:
+    return _MARKERS.sub("", text)
+
+
+def title_and_body(title: str, body: str) -> str:
+    """The item's text: the body alone when it already says the title, else title then body."""
+    if not title or not body:
+        return title or body
+    t, b = _squash(title.rstrip("…. ").removesuffix("...")), _squash(body)
+    if not t or t in b:
+        return body
+    matched = sum(m.size for m in SequenceMatcher(None, t, b, autojunk=False).get_matching_blocks())
+    return body if matched >= 0.8 * len(t) else f"{title}\n{body}"
+
+
+def _entry(e: Mapping[str, Any], page: ParsedPage) -> RawItem | None:
+    page.entries += 1
     title = html_to_text(e.get("title", ""))
     body = html_to_text(e.get("summary", "") or e.get("description", ""))
-    text = (
-        body
-        if title and body.startswith(title[:20].rstrip("…. "))
-        else "\n".join(x for x in (title, body) if x)
-    )
+    text = title_and_body(title, body)
     if not text:
+        page.fail("title", "description")
         return None
     attrs: dict[str, Any] = {}
-    for key, name in STATS.items():
-        if (n := count(e.get(key))) is not None:
-            attrs[name] = n
     if tags := [t.get("term") for t in e.get("tags", []) if t.get("term")]:
         attrs["tags"] = tags
     if enc := [ln.get("href") for ln in e.get("links", []) if ln.get("rel") == "enclosure"]:
@@ -103,9 +117,12 @@ def _entry(e: Mapping[str, Any]) -> RawItem | None:
     )
 
 
-def _json_item(it: Mapping[str, Any]) -> RawItem | None:
-    text = html_to_text(it.get("content_html") or it.get("content_text") or it.get("title") or "")
+def _json_item(it: Mapping[str, Any], page: ParsedPage) -> RawItem | None:
+    page.entries += 1
+    body = html_to_text(it.get("content_html") or it.get("content_text") or "")
+    text = title_and_body(html_to_text(str(it.get("title") or "")), body)
     if not text:
+        page.fail("content_html", "title")
         return None
     authors = it.get("authors") or ([it["author"]] if it.get("author") else [])
     attrs: dict[str, Any] = {"tags": list(it["tags"])} if it.get("tags") else {}
@@ -114,7 +131,7 @@ def _json_item(it: Mapping[str, Any]) -> RawItem | None:
         text=text,
         external_id=str(ext) if ext else None,
         url=it.get("url"),
-        author=authors[0].get("name") if authors else None,
+        author=authors[0].get("name") if authors and isinstance(authors[0], dict) else None,
         published=it.get("date_published") or it.get("date_modified"),
         attrs=attrs,
     )
@@ -123,19 +140,21 @@ def _json_item(it: Mapping[str, Any]) -> RawItem | None:
 def parse_feed(text: str) -> ParsedPage:
     """RSS, Atom or JSON Feed text to items; a captcha/login page is BlockedError, junk is ParseError."""
     head = text.lstrip("\ufeff \r\n\t")
+    page = ParsedPage(items=[])
     if head.startswith("{"):
         doc = loads(head)
-        if not isinstance(doc, dict) or "items" not in doc:
-            raise ParseError("JSON body is not a JSON Feed (no 'items')")
-        return ParsedPage(items=[r for it in doc["items"] if (r := _json_item(it)) is not None])
+        if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
+            raise ParseError("JSON body is not a JSON Feed (no 'items' list)")
+        page.items = [r for it in doc["items"] if isinstance(it, dict) and (r := _json_item(it, page))]
+        return page
     parsed = feedparser.parse(text)
-    items = [r for e in parsed.entries if (r := _entry(e)) is not None]
-    if not items and (parsed.bozo or not parsed.get("version")):
+    page.items = [r for e in parsed.entries if (r := _entry(e, page)) is not None]
+    if not page.items and (parsed.bozo or not parsed.get("version")):
         if reason := looks_blocked(text):
             raise BlockedError(reason)
         problem = parsed.get("bozo_exception") or f"body starts {head[:60]!r}"
         raise ParseError(f"not a feed ({problem})")
-    return ParsedPage(items=items)
+    return page
 
 
 @register
@@ -143,7 +162,7 @@ class FeedAdapter(Adapter[FeedConfig]):
     kind = "feed"
     Config = FeedConfig
     MAPPED: ClassVar[Mapping[str, str]] = {
-        "title": "text (first line, unless the description repeats it)",
+        "title": "text, unless the description already says it (compared without markers and spaces)",
         "description": "text (HTML to plain text; emoji alt kept)",
         "link": "url (and id when there is no guid)",
         "guid": "external_id",
@@ -151,12 +170,9 @@ class FeedAdapter(Adapter[FeedConfig]):
         "author": "author",
         "category": "attrs.tags",
         "enclosure": "attrs.enclosures",
-        "stats.reposts_count": "attrs.reposts",
-        "stats.comments_count": "attrs.comments",
-        "stats.attitudes_count": "attrs.likes",
         "items[].id": "external_id",
         "items[].url": "url",
-        "items[].title": "text when there is no content",
+        "items[].title": "text, unless the content already says it",
         "items[].content_html": "text",
         "items[].date_published": "published",
         "items[].authors[].name": "author",

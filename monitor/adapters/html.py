@@ -77,16 +77,16 @@ class HtmlAdapter(Adapter[HtmlConfig]):
         nodes = tree.css(self.config.item)
         if not nodes and (reason := looks_blocked(page.text)):
             raise BlockedError(reason)
-        items: list[RawItem] = []
-        missing: dict[str, int] = {}
+        out = ParsedPage(items=[])
         for node in nodes:
+            out.entries += 1
             values = {name: _extract(node, spec) for name, spec in self.config.fields.items()}
-            for name, value in values.items():
-                if value is None:
-                    missing[name] = missing.get(name, 0) + 1
+            absent = [name for name, value in values.items() if value is None]
             if not values.get("text"):
+                out.fail(*absent)
                 continue
-            items.append(_raw_item(values, page.url))
+            out.missing(*absent)
+            out.items.append(_raw_item(values, page.url))
         next_url: str | None = None
         if self.config.next:
             root = tree.root
@@ -94,7 +94,8 @@ class HtmlAdapter(Adapter[HtmlConfig]):
             next_url = urljoin(page.url, link) if link else None
         elif nodes:
             next_url = self.config.next_page_url(self.config.url, page.url)
-        return ParsedPage(items=items, next_url=next_url, missing_fields=missing)
+        out.next_url = next_url
+        return out
 
 
 def _raw_item(values: Mapping[str, Any], base_url: str) -> RawItem:

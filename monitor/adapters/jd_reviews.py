@@ -1,11 +1,19 @@
 """``kind: jd_reviews`` — JD product reviews from the legacy ``productPageComments.action`` endpoint.
 
-The body is JSONP in GBK. A 追评 (``afterUserComment``) is stored as its own item whose
-``parent_external_id`` is the first review's id; the first review's ``version`` changes when the
-追评 arrives, so the stored review is updated and its previous revision kept.
-``productColor`` / ``productSize`` become ``attrs.sku_attrs``. An HTML page, a 验证码 page or a
-redirect to passport.jd.com is ``blocked``. JD's newer signed API (``api.m.jd.com``) is not used:
-it answers 403 without a signature or login.
+The body is JSONP in GBK. A 追评 arrives nested, ``afterUserComment.hAfterUserComment.content``
+(``afterUserComment.created`` its time; older pages have no ``afterUserComment``). It is stored as an
+item of its own whose ``parent_external_id`` is the review's id, and it is a revision of the review:
+the review's ``version`` changes, so the stored review is updated, its previous revision kept and
+its analysis run again.
+
+One product page mixes its variants' reviews: ``referenceId`` is the variant SKU the buyer bought
+(``sku``), the configured ``product_id`` is the product (``product``, unless the source names
+another). ``productColor`` / ``productSize`` become ``attrs.sku_attrs``. ``userClientShow`` may be
+raw HTML (``<a href=…>来自京东iPhone客户端</a>``): only its text is kept. Image URLs come
+protocol-relative (``//img30.360buyimg.com/…``) and are stored as https.
+
+An HTML page, a 验证码 page or a redirect to passport.jd.com is ``blocked``. JD's newer signed API
+(``api.m.jd.com``) is not used: it answers 403 without a signature or login.
 """
 
 from __future__ import annotations
@@ -23,8 +31,10 @@ from monitor.adapters.base import (
     RawItem,
     register,
 )
-from monitor.adapters.json import check_blocked, loads
+from monitor.adapters.feed import html_to_text
+from monitor.adapters.json import as_dict, as_list, check_blocked, loads
 from monitor.adapters.paging import query_int, with_query
+from monitor.adapters.values import urls
 from monitor.config.sources import SourceConfig
 
 SORT = {"time": 6, "recommended": 5}
@@ -34,7 +44,7 @@ SCORE = {"all": 0, "poor": 1, "middle": 2, "good": 3}
 class JdReviewsConfig(SourceConfig):
     kind: Literal["jd_reviews"]
     platform: str = "jd"
-    product_id: str = Field(pattern=r"^\d+$", description="the SKU id in the product URL")
+    product_id: str = Field(pattern=r"^\d+$", description="the id in the product URL (item.jd.com/ID.html)")
     score: Literal["all", "poor", "middle", "good"] = "all"
     sort: Literal["time", "recommended"] = "time"
     page_size: int = Field(default=10, ge=1, le=10)
@@ -46,12 +56,24 @@ def _text(value: object) -> str:
     return str(value or "").strip()
 
 
+def _score(value: object) -> int | None:
+    try:
+        score = int(str(value))
+    except ValueError:
+        return None
+    return score if 1 <= score <= 5 else None
+
+
+def _image_urls(entries: object) -> list[str]:
+    return urls(e.get("imgUrl") if isinstance(e, dict) else e for e in as_list(entries))
+
+
 @register
 class JdReviewsAdapter(Adapter[JdReviewsConfig]):
     kind = "jd_reviews"
     Config = JdReviewsConfig
     MAPPED: ClassVar[Mapping[str, str]] = {
-        "maxPage": "pagination: no page past maxPage - 1",
+        "maxPage": "pagination: no page past maxPage - 1 (absent: page until a page is empty)",
         "comments": "items",
         "comments[].id": "external_id",
         "comments[].content": "text",
@@ -59,21 +81,26 @@ class JdReviewsAdapter(Adapter[JdReviewsConfig]):
         "comments[].score": "rating",
         "comments[].nickname": "author",
         "comments[].userLevelName": "attrs.user_level",
-        "comments[].userClientShow": "attrs.client",
+        "comments[].userClientShow": "attrs.client (text only: the value may be an HTML link)",
         "comments[].isMobile": "attrs.mobile",
         "comments[].replyCount": "attrs.replies",
         "comments[].usefulVoteCount": "attrs.useful_votes",
         "comments[].imageCount": "attrs.image_count",
-        "comments[].images[]": "attrs.images",
+        "comments[].images[]": "attrs.images (imgUrl, protocol-relative made https)",
+        "comments[].videos": "attrs.videos (remark: the video URL)",
         "comments[].productColor": "attrs.sku_attrs.color",
         "comments[].productSize": "attrs.sku_attrs.size",
-        "comments[].afterUserComment": "an item of its own: id '<id>:after', parent_external_id '<id>'",
-        "comments[].afterUserComment.content": "text of the 追评 item",
+        "comments[].referenceId": "sku: the variant bought (product: the configured product_id)",
+        "comments[].isTop": "attrs.pinned (a pinned review is out of time order)",
+        "comments[].afterDays": "attrs.after_days",
+        "comments[].afterUserComment": "the 追评: item '<id>:after' (parent '<id>'); the review's revision",
+        "comments[].afterUserComment.hAfterUserComment.content": "text of the 追评 item",
         "comments[].afterUserComment.created": "published of the 追评 item",
+        "comments[].afterImages": "attrs.images of the 追评 item",
     }
     IGNORED: ClassVar[Mapping[str, str]] = {
         "productCommentSummary": "aggregate counts, not reviews",
-        "productCommentSummary.skuId": "the configured product_id is the SKU",
+        "productCommentSummary.skuId": "the product's id: the configured product_id",
         "productCommentSummary.commentCount": "aggregate",
         "productCommentSummary.goodCount": "aggregate",
         "productCommentSummary.generalCount": "aggregate",
@@ -106,60 +133,72 @@ class JdReviewsAdapter(Adapter[JdReviewsConfig]):
         doc = loads(page.text)
         check_blocked(doc)
         if not isinstance(doc, dict) or not isinstance(doc.get("comments"), list):
-            raise ParseError("JD response without a 'comments' list")
-        items: list[RawItem] = []
-        missing: dict[str, int] = {}
-        for c in doc["comments"]:
-            items.extend(self._comment(c, missing))
+            keys = ", ".join(list(doc)[:8]) if isinstance(doc, dict) else type(doc).__name__
+            raise ParseError(f"JD response without a 'comments' list (top level: {keys})")
         current = query_int(page.url, "page", 0)
         max_page = doc.get("maxPage")
         more = bool(doc["comments"]) and (not isinstance(max_page, int) or current + 1 < max_page)
-        next_url = with_query(page.url, page=current + 1) if more else None
-        return ParsedPage(items=items, next_url=next_url, missing_fields=missing, cursor={"page": current})
+        out = ParsedPage(
+            items=[],
+            next_url=with_query(page.url, page=current + 1) if more else None,
+            cursor={"page": current},
+        )
+        for c in doc["comments"]:
+            out.entries += 1
+            out.items.extend(self._comment(as_dict(c), out))
+        return out
 
-    def _comment(self, c: Mapping[str, Any], missing: dict[str, int]) -> list[RawItem]:
-        for key in ("id", "content", "creationTime", "score"):
-            if c.get(key) in (None, ""):
-                missing[key] = missing.get(key, 0) + 1
-        if c.get("id") is None or not _text(c.get("content")):
+    def _comment(self, c: Mapping[str, Any], page: ParsedPage) -> list[RawItem]:
+        content = _text(c.get("content"))
+        if not page.require(id=c.get("id") is not None, content=content):
             return []
+        page.missing(*[k for k in ("creationTime", "score") if c.get(k) in (None, "")])
         cid = str(c["id"])
+        cfg = self.config
+        sku = str(c.get("referenceId") or cfg.sku or cfg.product_id)
+        product = cfg.product or cfg.product_id
         sku_attrs = {k: c[f] for k, f in (("color", "productColor"), ("size", "productSize")) if c.get(f)}
         attrs: dict[str, Any] = {
             "user_level": c.get("userLevelName"),
-            "client": c.get("userClientShow"),
+            "client": html_to_text(str(c.get("userClientShow") or "")) or None,
             "mobile": c.get("isMobile"),
             "replies": c.get("replyCount"),
             "useful_votes": c.get("usefulVoteCount"),
             "image_count": c.get("imageCount"),
-            "images": [i.get("imgUrl") if isinstance(i, dict) else i for i in c.get("images") or []],
+            "images": _image_urls(c.get("images")),
+            "videos": urls(as_dict(v).get("remark") for v in as_list(c.get("videos"))),
             "sku_attrs": sku_attrs,
+            "pinned": True if c.get("isTop") is True else None,
+            "after_days": c.get("afterDays") or None,
         }
-        sku = str(c.get("referenceId") or self.config.product_id)
-        after = c.get("afterUserComment")
-        after_text = _text(after.get("content")) if isinstance(after, dict) else ""
+        after = as_dict(c.get("afterUserComment"))
+        after_text = _text(as_dict(after.get("hAfterUserComment")).get("content"))
+        if after and not after_text:
+            page.missing("afterUserComment.hAfterUserComment.content")
         review = RawItem(
-            text=_text(c["content"]),
+            text=content,
             external_id=cid,
             author=c.get("nickname"),
-            rating=c.get("score") if isinstance(c.get("score"), int) else None,
+            rating=_score(c.get("score")),
             sku=sku,
+            product=product,
             published=c.get("creationTime"),
             attrs={k: v for k, v in attrs.items() if v not in (None, [], {})},
             version=f"after:{after_text}" if after_text else None,
         )
-        out = [review]
-        if isinstance(after, dict) and after_text:
-            review.attrs["has_after_comment"] = True
-            out.append(
-                RawItem(
-                    text=after_text,
-                    external_id=f"{cid}:after",
-                    author=c.get("nickname"),
-                    sku=sku,
-                    published=after.get("created"),
-                    parent_external_id=cid,
-                    attrs={"after_comment": True, "sku_attrs": sku_attrs},
-                )
-            )
-        return out
+        if not after_text:
+            return [review]
+        review.attrs["has_after_comment"] = True
+        follow = RawItem(
+            text=after_text,
+            external_id=f"{cid}:after",
+            author=c.get("nickname"),
+            sku=sku,
+            product=product,
+            published=after.get("created"),
+            parent_external_id=cid,
+            attrs={"after_comment": True, "sku_attrs": sku_attrs},
+        )
+        if images := _image_urls(c.get("afterImages")):
+            follow.attrs["images"] = images
+        return [review, follow]

@@ -86,6 +86,10 @@ def as_dict(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def as_list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def check_blocked(doc: Any) -> None:
     if reason := blocked_reason(doc):
         raise BlockedError(reason)
@@ -114,14 +118,15 @@ class JsonConfig(SourceConfig, PageParamMixin):
         return v
 
 
-def map_record(record: Any, fields: Mapping[str, str], missing: dict[str, int]) -> RawItem | None:
+def map_record(record: Any, fields: Mapping[str, str], page: ParsedPage) -> RawItem | None:
+    page.entries += 1
     values = {name: first(record, spec) for name, spec in fields.items()}
-    for name, value in values.items():
-        if value is None:
-            missing[name] = missing.get(name, 0) + 1
+    absent = [name for name, value in values.items() if value is None]
     text = values.get("text")
     if not text:
+        page.fail(*absent)
         return None
+    page.missing(*absent)
     ext = values.get("id")
     return RawItem(
         text=str(text),
@@ -166,11 +171,11 @@ class JsonAdapter(Adapter[JsonConfig]):
             raise ParseError(f"no {self.config.items!r} in the response (top level: {keys})")
         if len(records) == 1 and isinstance(records[0], list):
             records = records[0]
-        missing: dict[str, int] = {}
-        items = [it for r in records if (it := map_record(r, self.config.fields, missing)) is not None]
         if self.config.next:
             nxt = first(doc, self.config.next)
             next_url = str(nxt) if nxt else None
         else:
             next_url = self.config.next_page_url(self.config.url, page.url) if records else None
-        return ParsedPage(items=items, next_url=next_url, missing_fields=missing)
+        out = ParsedPage(items=[], next_url=next_url)
+        out.items = [it for r in records if (it := map_record(r, self.config.fields, out)) is not None]
+        return out

@@ -4,7 +4,9 @@ Config: ``instance: https://rsshub.example`` and ``route: /weibo/keyword/品牌`
 platform: ``/weibo/keyword/:keyword``, ``/weibo/user/:uid``, ``/xiaohongshu/user/:user_id/notes``,
 ``/douyin/hashtag/:cid``. RSSHub has no JD review routes. ``format: json`` asks for JSON Feed.
 RSSHub reports a missing or expired platform cookie with an error page in place of the feed; that
-is ``blocked``, and a feed that suddenly has no items is ``broken`` (the pipeline's rule).
+is ``blocked``, and a feed that suddenly has no items is ``broken`` (the pipeline's rule). A Weibo
+route's text is in both title and description: it is kept once (see ``kind: feed``). RSSHub's Weibo
+output carries no engagement counts.
 The cookies belong to the RSSHub instance's own configuration, not to this source.
 """
 

@@ -1,10 +1,13 @@
 """``kind: tmall_reviews`` — Tmall item reviews from ``rate.tmall.com/list_detail_rate.htm`` (JSONP).
 
 ``rateDetail.rateList`` holds the reviews; ``appendComment`` (追评) becomes an item of its own
-linked to the first review, like JD's. ``paginator.lastPage`` ends paging. HTTP 202 means "busy,
-retry later" and is retried by the fetcher. An ``rgv587_flag`` body or a redirect to
-login.taobao.com / sec.taobao.com is ``blocked``. The endpoint needs a logged-in cookie: put it in
-an environment variable (``cookie: ${TMALL_COOKIE}``).
+linked to the first review and a new revision of it, like JD's. ``paginator.lastPage`` ends paging.
+The list names no variant id: ``sku`` is the variant as Tmall words it (``auctionSku``, e.g.
+``颜色分类:星空蓝;容量:500ml``) unless the source sets ``sku``; ``product`` is the configured
+``item_id`` unless the source names another. Picture URLs come protocol-relative and are stored as
+https. HTTP 202 means "busy, retry later" and is retried by the fetcher. An ``rgv587_flag`` body or
+a redirect to login.taobao.com / sec.taobao.com is ``blocked``. The endpoint needs a logged-in
+cookie: put it in an environment variable (``cookie: ${TMALL_COOKIE}``).
 """
 
 from __future__ import annotations
@@ -22,8 +25,9 @@ from monitor.adapters.base import (
     RawItem,
     register,
 )
-from monitor.adapters.json import check_blocked, loads
+from monitor.adapters.json import as_dict, as_list, check_blocked, loads
 from monitor.adapters.paging import query_int, with_query
+from monitor.adapters.values import urls
 from monitor.config.sources import SourceConfig
 
 
@@ -56,9 +60,10 @@ class TmallReviewsAdapter(Adapter[TmallReviewsConfig]):
         "rateDetail.rateList[].id": "external_id",
         "rateDetail.rateList[].rateContent": "text",
         "rateDetail.rateList[].rateDate": "published (local time, UTC+8)",
-        "rateDetail.rateList[].auctionSku": "attrs.sku_attrs (key:value;key:value)",
+        "rateDetail.rateList[].auctionSku": "sku (the variant as worded) and attrs.sku_attrs (key:value;…)",
+        "rateDetail.rateList[].pics": "attrs.images (protocol-relative made https)",
         "rateDetail.rateList[].displayUserNick": "author",
-        "rateDetail.rateList[].appendComment": "an item of its own: id '<id>:append', parent '<id>'",
+        "rateDetail.rateList[].appendComment": "the 追评: item '<id>:append' (parent '<id>'), a new revision",
         "rateDetail.rateList[].appendComment.content": "text of the 追评 item",
         "rateDetail.rateList[].appendComment.commentTime": "published of the 追评 item",
         "rateDetail.paginator.lastPage": "pagination end",
@@ -85,49 +90,60 @@ class TmallReviewsAdapter(Adapter[TmallReviewsConfig]):
         detail = doc.get("rateDetail") if isinstance(doc, dict) else None
         if not isinstance(detail, dict) or not isinstance(detail.get("rateList"), list):
             raise ParseError("Tmall response without rateDetail.rateList")
-        items: list[RawItem] = []
-        missing: dict[str, int] = {}
-        for r in detail["rateList"]:
-            items.extend(self._rate(r, missing))
-        pager = detail.get("paginator") or {}
-        current = pager.get("page") or query_int(page.url, "currentPage", 1)
+        pager = as_dict(detail.get("paginator"))
+        current = pager.get("page")
+        if not isinstance(current, int):
+            current = query_int(page.url, "currentPage", 1)
         last = pager.get("lastPage")
         more = bool(detail["rateList"]) and (not isinstance(last, int) or current < last)
-        next_url = with_query(page.url, currentPage=current + 1) if more else None
-        return ParsedPage(items=items, next_url=next_url, missing_fields=missing, cursor={"page": current})
-
-    def _rate(self, r: Mapping[str, Any], missing: dict[str, int]) -> list[RawItem]:
-        for key in ("id", "rateContent", "rateDate"):
-            if r.get(key) in (None, ""):
-                missing[key] = missing.get(key, 0) + 1
-        text = str(r.get("rateContent") or "").strip()
-        if r.get("id") is None or not text:
-            return []
-        rid = str(r["id"])
-        attrs = {"sku_attrs": sku_attrs(r.get("auctionSku"))}
-        append = r.get("appendComment")
-        append_text = str(append.get("content") or "").strip() if isinstance(append, dict) else ""
-        out = [
-            RawItem(
-                text=text,
-                external_id=rid,
-                author=r.get("displayUserNick"),
-                published=r.get("rateDate"),
-                sku=self.config.sku or self.config.item_id,
-                attrs=attrs,
-                version=f"append:{append_text}" if append_text else None,
-            )
-        ]
-        if isinstance(append, dict) and append_text:
-            out.append(
-                RawItem(
-                    text=append_text,
-                    external_id=f"{rid}:append",
-                    author=r.get("displayUserNick"),
-                    published=append.get("commentTime"),
-                    sku=self.config.sku or self.config.item_id,
-                    parent_external_id=rid,
-                    attrs={**attrs, "after_comment": True},
-                )
-            )
+        out = ParsedPage(
+            items=[],
+            next_url=with_query(page.url, currentPage=current + 1) if more else None,
+            cursor={"page": current},
+        )
+        for r in detail["rateList"]:
+            out.entries += 1
+            out.items.extend(self._rate(as_dict(r), out))
         return out
+
+    def _rate(self, r: Mapping[str, Any], page: ParsedPage) -> list[RawItem]:
+        text = str(r.get("rateContent") or "").strip()
+        if not page.require(id=r.get("id") is not None, rateContent=text):
+            return []
+        page.missing(*[k for k in ("rateDate", "auctionSku") if r.get(k) in (None, "")])
+        rid = str(r["id"])
+        cfg = self.config
+        variant = str(r.get("auctionSku") or "").strip()[:200]
+        sku, product = cfg.sku or variant or None, cfg.product or cfg.item_id
+        attrs: dict[str, Any] = {"sku_attrs": sku_attrs(variant)}
+        if images := urls(as_list(r.get("pics"))):
+            attrs["images"] = images
+        append = as_dict(r.get("appendComment"))
+        append_text = str(append.get("content") or "").strip()
+        review = RawItem(
+            text=text,
+            external_id=rid,
+            author=r.get("displayUserNick"),
+            published=r.get("rateDate"),
+            sku=sku,
+            product=product,
+            attrs=attrs,
+            version=f"append:{append_text}" if append_text else None,
+        )
+        if not append_text:
+            return [review]
+        review.attrs["has_after_comment"] = True
+        follow_attrs: dict[str, Any] = {"sku_attrs": attrs["sku_attrs"], "after_comment": True}
+        if images := urls(as_list(append.get("pics"))):
+            follow_attrs["images"] = images
+        follow = RawItem(
+            text=append_text,
+            external_id=f"{rid}:append",
+            author=r.get("displayUserNick"),
+            published=append.get("commentTime"),
+            sku=sku,
+            product=product,
+            parent_external_id=rid,
+            attrs=follow_attrs,
+        )
+        return [review, follow]

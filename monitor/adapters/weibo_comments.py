@@ -1,8 +1,11 @@
 """``kind: weibo_comments`` — comments on one Weibo post (``m.weibo.cn/comments/hotflow``).
 
 Paging follows ``max_id``: each answer gives the ``max_id`` of the next page, and ``max_id == 0``
-marks the end. The last ``max_id`` reached is kept in the cursor. Replies carry ``rootid`` (the
-comment they answer), which becomes ``parent_external_id``.
+marks the end. The last ``max_id`` reached is kept in the cursor. Top-level comments have
+``rootid == id``; their replies (楼中楼) come nested in each comment's ``comments`` (a list, or
+``false`` when there is none), each with ``rootid`` = the comment it answers, which becomes
+``parent_external_id``. The nested list holds the first few replies only (``total_number`` says how
+many there are). A picture comment is kept with empty text, its picture in ``attrs.images``.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ from monitor.adapters.base import (
     RawItem,
     register,
 )
-from monitor.adapters.feed import count, html_to_text
+from monitor.adapters.feed import count
+from monitor.adapters.json import as_dict
 from monitor.adapters.paging import with_query
-from monitor.adapters.weibo_search import envelope, user_attrs, weibo_time
+from monitor.adapters.weibo_shapes import envelope, pics, user_attrs, weibo_text, weibo_time
 from monitor.config.sources import SourceConfig
 
 
@@ -40,14 +44,20 @@ class WeiboCommentsAdapter(Adapter[WeiboCommentsConfig]):
     MAPPED: ClassVar[Mapping[str, str]] = {
         "data.data": "items",
         "data.data[].id": "external_id",
-        "data.data[].text": "text (HTML to plain text, emoji alt kept)",
+        "data.data[].text": "text (HTML to text: emoji alt kept, card labels to attrs.links)",
         "data.data[].created_at": "published (RFC 2822 or relative; the id's time otherwise)",
         "data.data[].like_count": "attrs.likes",
-        "data.data[].total_number": "attrs.replies",
+        "data.data[].total_number": "attrs.replies (all replies; the nested list shows the first few)",
         "data.data[].rootid": "parent_external_id when it differs from id",
         "data.data[].user": "author (screen_name), attrs.author_id/followers/verified",
+        "data.data[].pic": "attrs.images (a picture comment: kept, text may be empty)",
+        "data.data[].comments": "replies (楼中楼): items whose parent is their rootid; false = none",
         "data.max_id": "pagination and cursor.max_id; 0 ends paging",
         "data.max_id_type": "sent back with max_id",
+    }
+    IGNORED: ClassVar[Mapping[str, str]] = {
+        "data.data[].floor_number": "display order, not content",
+        "data.data[].disable_reply": "a UI flag",
     }
 
     def first_url(self, cursor: Mapping[str, Any]) -> str:
@@ -63,28 +73,48 @@ class WeiboCommentsAdapter(Adapter[WeiboCommentsConfig]):
         comments = data.get("data")
         if not isinstance(comments, list):
             raise ParseError("Weibo hotflow data without a 'data' list")
-        items = [it for c in comments if isinstance(c, dict) and (it := self._comment(c)) is not None]
         max_id = data.get("max_id")
         next_url = None
         if comments and max_id not in (None, 0, "0"):
             next_url = with_query(page.url, max_id=max_id, max_id_type=data.get("max_id_type", 0))
-        return ParsedPage(items=items, next_url=next_url, cursor={"max_id": max_id})
+        out = ParsedPage(items=[], next_url=next_url, cursor={"max_id": max_id})
+        for c in comments:
+            c = as_dict(c)
+            self._add(c, None, out)
+            replies = c.get("comments")
+            if replies not in (None, False) and not isinstance(replies, list):
+                out.missing("comments (neither a list nor false)")
+            for reply in replies if isinstance(replies, list) else []:
+                self._add(as_dict(reply), str(c.get("id") or "") or None, out)
+        return out
 
-    def _comment(self, c: Mapping[str, Any]) -> RawItem | None:
-        text = html_to_text(str(c.get("text") or ""))
-        if not text or c.get("id") is None:
-            return None
+    def _add(self, c: Mapping[str, Any], parent: str | None, page: ParsedPage) -> None:
+        page.entries += 1
+        body = weibo_text(str(c.get("text") or ""))
+        images = pics([c["pic"]]) if isinstance(c.get("pic"), dict) else []
+        if not page.require(id=c.get("id") is not None, text=body.text or images):
+            return
         cid = str(c["id"])
         author, attrs = user_attrs(c.get("user"))
-        attrs.update({"likes": count(c.get("like_count")), "replies": count(c.get("total_number"))})
-        attrs["post_id"] = self.config.post_id
-        root = str(c.get("rootid") or "")
-        return RawItem(
-            text=text,
-            external_id=cid,
-            url=f"https://m.weibo.cn/detail/{self.config.post_id}",
-            author=author,
-            published=weibo_time(c.get("created_at"), cid),
-            parent_external_id=root if root and root != cid else None,
-            attrs={k: v for k, v in attrs.items() if v is not None},
+        attrs.update(
+            {
+                "likes": count(c.get("like_count")),
+                "replies": count(c.get("total_number")),
+                "post_id": self.config.post_id,
+                "images": images or None,
+                "image_only": True if images and not body.text else None,
+                "links": body.links or None,
+            }
+        )
+        root = str(c.get("rootid") or "") or parent or ""
+        page.items.append(
+            RawItem(
+                text=body.text,
+                external_id=cid,
+                url=f"https://m.weibo.cn/detail/{self.config.post_id}",
+                author=author,
+                published=weibo_time(c.get("created_at"), cid),
+                parent_external_id=root if root and root != cid else None,
+                attrs={k: v for k, v in attrs.items() if v is not None},
+            )
         )

@@ -32,6 +32,13 @@ class SourceConfig(Strict):
     timeout: timedelta = timedelta(seconds=20)
     max_pages: int = Field(default=3, ge=1, le=100, description="pages per poll once the source has items")
     backfill_pages: int = Field(default=5, ge=1, le=200, description="pages on the first poll")
+    max_follow_ups: int = Field(
+        default=10,
+        ge=0,
+        le=100,
+        description="follow-up requests per poll that complete truncated items (Weibo long text, "
+        "Xiaohongshu note detail); 0 keeps them truncated",
+    )
     max_body_bytes: int = Field(default=10_000_000, ge=1024)
     headers: dict[str, str] = Field(default_factory=dict, description="values may use ${ENV_VAR}")
     cookie: str | None = Field(default=None, description="Cookie header, usually ${ENV_VAR}; never logged")

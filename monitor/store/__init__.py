@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -165,6 +166,19 @@ class Store:
                 m.Item.source == source, m.Item.external_id.in_(chunk)
             )
             out.update({ext: (iid, h) for ext, iid, h in s.execute(q)})
+        return out
+
+    def stored_texts(
+        self, s: Session, source: str, external_ids: Sequence[str]
+    ) -> dict[str, tuple[str, dict[str, Any]]]:
+        """external_id -> (text, attrs) of the stored items among ``external_ids``."""
+        out: dict[str, tuple[str, dict[str, Any]]] = {}
+        ids = list(dict.fromkeys(external_ids))
+        for i in range(0, len(ids), 500):
+            q = select(m.Item.external_id, m.Item.text, m.Item.attrs).where(
+                m.Item.source == source, m.Item.external_id.in_(ids[i : i + 500])
+            )
+            out.update({ext: (text, dict(attrs or {})) for ext, text, attrs in s.execute(q)})
         return out
 
     def diff(self, s: Session, items: Sequence[NormItem]) -> list[ItemChange]:

@@ -77,34 +77,32 @@ def jd_reply(doc: dict[str, object]) -> Reply:
 
 def test_first_poll_backfills_then_polls_stop_at_known_pages(ctx: Context, loopback: Loopback) -> None:
     loopback.route("/api/container/getIndex", by_query("page", WEIBO_PAGES))
+    loopback.route("/statuses/extend", file_reply("weibo_extend.json"))
     first = poll(ctx, "wb")
-    assert (first.verdict, first.new, len(first.pages)) == ("ok", 4, 2)
+    assert (first.verdict, first.new, len(first.pages)) == ("ok", 6, 2)
     state = ctx.store.read_source_state("wb")
     assert state is not None and state.had_items
     assert state.cursor["since_id"] == "4901234567890123"
     assert state.cursor["newest_published"] == "2026-11-23T03:55:00+00:00"
     again = poll(ctx, "wb", NOW + timedelta(minutes=10))
-    assert (again.verdict, again.new, again.updated, len(again.pages)) == ("ok", 0, 0, 1)  # page 1 all known
-    assert len(rows(ctx, "wb")) == 4
+    # page 1 all known, the long post too: its list text is truncated, the stored one complete
+    assert (again.verdict, again.new, again.updated, len(again.pages)) == ("ok", 0, 0, 1)
+    assert len(rows(ctx, "wb")) == 6
 
 
 def test_backfill_is_bounded(ctx: Context, loopback: Loopback) -> None:
     loopback.route("/api/container/getIndex", by_query("page", WEIBO_PAGES))
     result = poll(ctx, "wb1")
-    assert (result.new, len(result.pages)) == (2, 1)
+    assert (result.new, len(result.pages)) == (4, 1)
 
 
 def test_after_comment_updates_the_review_and_keeps_history(ctx: Context, loopback: Loopback) -> None:
-    before = fixture_json("jd_comments_p0.json")
-    before["comments"][0]["afterUserComment"] = None
-    before["maxPage"] = 1
+    after = fixture_json("jd_comments_p0.json")
+    after["maxPage"] = 1
+    before = copy.deepcopy(after)
+    del before["comments"][0]["afterUserComment"]  # before the 追评, the key is absent
     loopback.route("/comment/productPageComments.action", jd_reply(before))
     assert poll(ctx, "jd").new == 3
-    after = copy.deepcopy(before)
-    after["comments"][0]["afterUserComment"] = {
-        "content": "用了两周，杯盖密封圈有点漏水。",
-        "created": "2026-11-23 09:40:11",
-    }
     loopback.route("/comment/productPageComments.action", jd_reply(after))
     result = poll(ctx, "jd", NOW + timedelta(hours=1))
     assert (result.new, result.updated) == (1, 1)

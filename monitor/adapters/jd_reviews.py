@@ -34,6 +34,7 @@ from monitor.adapters.base import (
 from monitor.adapters.feed import html_to_text
 from monitor.adapters.json import as_dict, as_list, check_blocked, loads
 from monitor.adapters.paging import query_int, with_query
+from monitor.adapters.reviews import with_after_comment
 from monitor.adapters.values import urls
 from monitor.config.sources import SourceConfig
 
@@ -184,21 +185,6 @@ class JdReviewsAdapter(Adapter[JdReviewsConfig]):
             product=product,
             published=c.get("creationTime"),
             attrs={k: v for k, v in attrs.items() if v not in (None, [], {})},
-            version=f"after:{after_text}" if after_text else None,
         )
-        if not after_text:
-            return [review]
-        review.attrs["has_after_comment"] = True
-        follow = RawItem(
-            text=after_text,
-            external_id=f"{cid}:after",
-            author=c.get("nickname"),
-            sku=sku,
-            product=product,
-            published=after.get("created"),
-            parent_external_id=cid,
-            attrs={"after_comment": True, "sku_attrs": sku_attrs},
-        )
-        if images := _image_urls(c.get("afterImages")):
-            follow.attrs["images"] = images
-        return [review, follow]
+        images = _image_urls(c.get("afterImages"))
+        return with_after_comment(review, after_text, after.get("created"), images, "after")

@@ -3,7 +3,7 @@
 ``rateDetail.rateList`` holds the reviews; ``appendComment`` (追评) becomes an item of its own
 linked to the first review and a new revision of it, like JD's. ``paginator.lastPage`` ends paging.
 The list names no variant id: ``sku`` is the variant as Tmall words it (``auctionSku``, e.g.
-``颜色分类:星空蓝;容量:500ml``) unless the source sets ``sku``; ``product`` is the configured
+``颜色分类:星空蓝;容量:500ml``; the source's ``sku`` where there is none); ``product`` is the configured
 ``item_id`` unless the source names another. Picture URLs come protocol-relative and are stored as
 https. HTTP 202 means "busy, retry later" and is retried by the fetcher. An ``rgv587_flag`` body or
 a redirect to login.taobao.com / sec.taobao.com is ``blocked``. The endpoint needs a logged-in
@@ -27,6 +27,7 @@ from monitor.adapters.base import (
 )
 from monitor.adapters.json import as_dict, as_list, check_blocked, loads
 from monitor.adapters.paging import query_int, with_query
+from monitor.adapters.reviews import with_after_comment
 from monitor.adapters.values import urls
 from monitor.config.sources import SourceConfig
 
@@ -114,7 +115,7 @@ class TmallReviewsAdapter(Adapter[TmallReviewsConfig]):
         rid = str(r["id"])
         cfg = self.config
         variant = str(r.get("auctionSku") or "").strip()[:200]
-        sku, product = cfg.sku or variant or None, cfg.product or cfg.item_id
+        sku, product = variant or cfg.sku, cfg.product or cfg.item_id
         attrs: dict[str, Any] = {"sku_attrs": sku_attrs(variant)}
         if images := urls(as_list(r.get("pics"))):
             attrs["images"] = images
@@ -128,22 +129,6 @@ class TmallReviewsAdapter(Adapter[TmallReviewsConfig]):
             sku=sku,
             product=product,
             attrs=attrs,
-            version=f"append:{append_text}" if append_text else None,
         )
-        if not append_text:
-            return [review]
-        review.attrs["has_after_comment"] = True
-        follow_attrs: dict[str, Any] = {"sku_attrs": attrs["sku_attrs"], "after_comment": True}
-        if images := urls(as_list(append.get("pics"))):
-            follow_attrs["images"] = images
-        follow = RawItem(
-            text=append_text,
-            external_id=f"{rid}:append",
-            author=r.get("displayUserNick"),
-            published=append.get("commentTime"),
-            sku=sku,
-            product=product,
-            parent_external_id=rid,
-            attrs=follow_attrs,
-        )
-        return [review, follow]
+        images = urls(as_list(append.get("pics")))
+        return with_after_comment(review, append_text, append.get("commentTime"), images, "append")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,7 @@ from monitor.config import load_config
 from monitor.demo.sink import WebhookSink
 from monitor.fetch import Fetcher
 from monitor.followup import FollowUpCache
+from monitor.normalize import normalize
 from monitor.observability import Metrics
 from monitor.pipeline import Context, RunResult, run_source
 from monitor.store import Store
@@ -221,3 +222,22 @@ def test_follow_up_answers_in_any_shape_raise_only_source_errors(kind: str, seed
         assert isinstance(done.text, str) and done.text
 
     run()
+
+
+def test_stored_texts_reads_text_and_attrs_on_both_backends(store: Store) -> None:
+    """The follow-up stage's store lookup (SQLite and, with MONITOR_TEST_PG_URL, PostgreSQL)."""
+    cfg = registry()["weibo_search"].Config.model_validate(
+        {"name": "wb", "kind": "weibo_search", "keyword": "k"}
+    )
+    raws = [
+        RawItem(text="全文", external_id="1", attrs={"truncated": False, "follow_up": "1:0"}),
+        RawItem(text="截断 ...", external_id="2", attrs={"truncated": True, "truncated_reason": "budget"}),
+    ]
+    with store.transaction() as s:
+        store.save_items(s, store.diff(s, [normalize(r, cfg, NOW, UTC) for r in raws]), NOW)
+    with store.session() as s:
+        found = store.stored_texts(s, "wb", ["1", "2", "3"])
+    assert found == {
+        "1": ("全文", {"truncated": False, "follow_up": "1:0"}),
+        "2": ("截断 ...", {"truncated": True, "truncated_reason": "budget"}),
+    }

@@ -66,14 +66,21 @@ def _page_of(url: str) -> int:
     return int(frag) if frag.isdigit() else 1
 
 
-def xhs_envelope(page: FetchedPage) -> dict[str, Any]:
-    """The ``data`` of a ``{"success":true,"code":0,"data":{…}}`` answer; refusals raise."""
+def xhs_envelope(page: FetchedPage, *, unknown_code_blocks: bool = True) -> dict[str, Any]:
+    """The ``data`` of a ``{"success":true,"code":0,"data":{…}}`` answer; refusals raise.
+
+    The known block codes are always ``blocked``; another non-zero code is too for the search itself,
+    but for one note's detail it is that note's problem (deleted, private): a failed follow-up.
+    """
     doc = loads(page.text)
     check_blocked(doc)
     if not isinstance(doc, dict) or ("data" not in doc and "success" not in doc):
         raise ParseError("not a Xiaohongshu API envelope")
     if doc.get("success") is False or doc.get("code") not in (0, None):
-        raise BlockedError(f"Xiaohongshu refused the request (code {doc.get('code')}: {doc.get('msg', '')})")
+        said = f"code {doc.get('code')}: {doc.get('msg', '')}"
+        if unknown_code_blocks:
+            raise BlockedError(f"Xiaohongshu refused the request ({said})")
+        raise ParseError(f"Xiaohongshu has no answer for this note ({said})")
     data = doc.get("data")
     if not isinstance(data, dict) or not isinstance(data.get("items", []), list):
         raise ParseError("Xiaohongshu answer without data.items")
@@ -222,7 +229,7 @@ class XhsSearchAdapter(Adapter[XhsSearchConfig]):
         return FollowUp(item.external_id, HttpRequest(url, method="POST", json_body=body), "note detail")
 
     def complete(self, item: RawItem, page: FetchedPage) -> Completion:
-        entries = xhs_envelope(page).get("items") or []
+        entries = xhs_envelope(page, unknown_code_blocks=False).get("items") or []
         cards = [as_dict(e).get("note_card") for e in entries]
         card = next((c for c in cards if isinstance(c, dict)), None)
         if not isinstance(card, dict):

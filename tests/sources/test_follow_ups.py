@@ -192,6 +192,24 @@ def test_note_detail_completes_a_search_note(ctx: Context, loopback: Loopback) -
     assert "captcha" in video.attrs["truncated_reason"]
 
 
+def _gone_or_detail(req: Request) -> Reply:
+    note = json.loads(req.body)["source_note_id"]
+    if note == "656100000000000000000001":  # deleted meanwhile: that note's problem, not a refusal
+        return Reply(body='{"code": -510001, "success": false, "msg": "笔记不存在", "data": {}}')
+    doc = fixture_json("xhs_feed_1.json")
+    doc["data"]["items"][0]["id"] = doc["data"]["items"][0]["note_card"]["note_id"] = note
+    return Reply(body=json.dumps(doc, ensure_ascii=False))
+
+
+def test_a_note_without_detail_does_not_stop_the_others(ctx: Context, loopback: Loopback) -> None:
+    loopback.route("/api/sns/web/v1/search/notes", file_reply("xhs_search.json"))
+    loopback.route("/api/sns/web/v1/feed", _gone_or_detail)
+    result = poll(ctx, "xhs")
+    assert result.follow_ups.counts == {"failed": 1, "fetched": 2}
+    gone, _ = stored(ctx, "xhs", "656100000000000000000001")
+    assert gone.attrs["truncated"] is True and "笔记不存在" in gone.attrs["truncated_reason"]
+
+
 def test_follow_ups_are_counted_in_metrics(ctx: Context, loopback: Loopback) -> None:
     metrics = Metrics(lambda: ctx.store, lambda: NOW)
     metrics.observe_follow_ups("wb", {"fetched": 2, "blocked": 1})

@@ -32,6 +32,7 @@ class Kind:
     path: str  # the first page's path
     shapes: list[Shape]
     malformed: str = "broken"  # verdict for a garbage body (an HTML selector just finds nothing)
+    http: bool = True  # False: a local-file kind, which the HTTP shapes below do not concern
 
 
 def utc(*args: int) -> datetime:
@@ -410,8 +411,12 @@ MALFORMED = {"html": "<div class='review'<<p>>", "feed": "<rss><channel><item><t
 
 
 def generic_shapes(kind: str, spec: Kind) -> list[Shape]:
-    """Shapes every kind meets: HTTP errors, rate limits, login redirects, timeouts, garbage, robots."""
+    """Shapes every kind meets: HTTP errors, rate limits, login redirects, timeouts, garbage, robots
+    (for the kinds that honour robots.txt by default)."""
+    from monitor.adapters import registry
+
     garbage = MALFORMED.get(kind, '{"comments": [ {"id": 1,')
+    robots = registry()[kind].Config.model_fields["respect_robots"].default
     return [
         Shape(
             "http-500-always",
@@ -448,7 +453,7 @@ def generic_shapes(kind: str, spec: Kind) -> list[Shape]:
             "blocked",
             reason="robots.txt",
         ),
-    ]
+    ][: None if robots else -1]
 
 
 def _ok_replies(spec: Kind, first: str) -> list[Any]:
@@ -460,8 +465,12 @@ def cases() -> list[tuple[str, Shape]]:
     out = []
     for kind, spec in KINDS.items():
         out += [(kind, s) for s in spec.shapes]
-        out += [(kind, s) for s in generic_shapes(kind, spec)]
+        out += [(kind, s) for s in generic_shapes(kind, spec)] if spec.http else []
     return out
 
+
+from tests.sources.merchant_cases import MERCHANT_KINDS  # noqa: E402  (it builds on the helpers above)
+
+KINDS.update(MERCHANT_KINDS)
 
 __all__ = ["KINDS", "Shape", "cases", "fixture_json"]

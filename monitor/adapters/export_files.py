@@ -52,8 +52,8 @@ def _cell(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str):
-        return value.strip().strip("\ufeff")
+    if isinstance(value, str):  # NUL bytes (a broken export) cannot be stored in PostgreSQL text
+        return value.replace("\x00", "").strip().strip("\ufeff")
     return value
 
 

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal
-from urllib.parse import quote, unquote, urldefrag, urlencode
+from urllib.parse import urldefrag, urlencode
 
 from pydantic import Field, model_validator
 
@@ -42,6 +42,7 @@ from monitor.adapters.base import (
     register,
 )
 from monitor.adapters.export_files import Encoding, ExportError, ExportRows, ExportUnreadable, read_export
+from monitor.adapters.revisions import keep_versions, remember_versions
 from monitor.config.settings import Strict
 
 log = logging.getLogger(__name__)
@@ -143,7 +144,7 @@ def _time_problem(value: Any) -> str | None:
 
 
 def _fail(failures: list[dict[str, Any]]) -> None:
-    """Files that could not be read end the poll with their names (after the readable ones)."""
+    """Files that cannot be read fail the poll with their names, once no readable file is new."""
     error = FetchError if any(f["unreadable"] for f in failures) else ParseError
     raise error("; ".join(f["message"] for f in failures))
 
@@ -198,9 +199,7 @@ class ReviewExportAdapter(Adapter[ReviewExportConfig]):
     def fetch(
         self, fetcher: PageFetcher, request: HttpRequest, validators: Mapping[str, str] | None, now: datetime
     ) -> FetchedPage:
-        base, fragment = urldefrag(request.url)
-        if fragment.startswith("failed="):
-            _fail(json.loads(unquote(fragment.removeprefix("failed="))))
+        base = urldefrag(request.url)[0]
         done: dict[str, Any] = dict(self._cursor.get("files") or {})
         read: list[tuple[str, ExportRows]] = []
         failures: list[dict[str, Any]] = []
@@ -257,17 +256,14 @@ class ReviewExportAdapter(Adapter[ReviewExportConfig]):
                 appends.pop(f"{main.external_id}:append", None)
                 if append is not None:
                     appends[str(append.external_id)] = append
+        # a file that cannot be read is named here, and fails the poll once no readable file is new
+        problems = [f["message"] for f in body["failures"]] + problems
         for p in problems:
             log.warning("source %s: %s", self.config.name, p)
-        next_url = None
-        if body["failures"]:
-            next_url = (
-                urldefrag(page.url)[0] + "#failed=" + quote(json.dumps(body["failures"], ensure_ascii=False))
-            )
         done = {f["sha"]: f["name"] for f in body["files"] if f["sha"]}
         reason = "; ".join(problems[:20]) + (f" (+{len(problems) - 20} more)" if len(problems) > 20 else "")
         return ParsedPage(
-            items=[*rows.values(), *appends.values()], next_url=next_url, missing_fields=missing,
+            items=[*rows.values(), *appends.values()], next_url=None, missing_fields=missing,
             reason=reason, cursor={"_read": done},
         )  # fmt: skip
 
@@ -279,6 +275,13 @@ class ReviewExportAdapter(Adapter[ReviewExportConfig]):
         if not parts[0]:
             problems.append(f"{name}:{number}: {m.id[0]} is empty; the row is skipped")
             return None
+        for c in m.id:
+            value = row.get(c)
+            if isinstance(value, int | float) and not isinstance(value, bool) and abs(value) >= 1e15:
+                problems.append(
+                    f"{name}:{number}: {c} is stored as a number, so digits past the 15th may be wrong; "
+                    "export the column as text"
+                )
         rating = _score(row.get(m.rating)) if m.rating else None
         if isinstance(rating, str):
             problems.append(f"{name}:{number}: {m.rating}: {rating}; the row is skipped")
@@ -308,6 +311,7 @@ class ReviewExportAdapter(Adapter[ReviewExportConfig]):
             published=row.get(m.published) if m.published else None, attrs=attrs,
         )  # fmt: skip
         if not append_text:
+            keep_versions([main], self._cursor)
             return main, None
         main.version = "append:" + hashlib.sha256(append_text.encode("utf-8")).hexdigest()[:16]
         main.attrs["has_after_comment"] = True
@@ -326,4 +330,5 @@ class ReviewExportAdapter(Adapter[ReviewExportConfig]):
         for p in pages:
             files.update(p.cursor.get("_read") or {})
         out["files"] = dict(list(files.items())[-5000:])
+        remember_versions(out, items, 50_000)
         return out

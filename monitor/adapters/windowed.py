@@ -37,6 +37,7 @@ from monitor.adapters.base import (
     RawItem,
 )
 from monitor.adapters.merchant_api import MerchantApiConfig, MerchantCalls, utc_epoch
+from monitor.adapters.revisions import keep_versions, remember_versions
 
 C = TypeVar("C", bound=MerchantApiConfig)
 Window = tuple[int, int]  # epoch seconds, both ends included
@@ -217,7 +218,8 @@ class WindowedApiAdapter(Adapter[C]):
                 answer = self.list_page(fetcher, plan.tail, plan.tail_page, False, now)
             else:
                 return self._composite(base, plan, None, recheck, {})
-            follow = self._first_sight(fetcher, answer.doc, now)
+            # the tail holds reviews seen in earlier polls: they are not followed up again from here
+            follow = self._first_sight(fetcher, answer.doc, now) if plan.queue else {}
             return self._composite(base, plan, answer, recheck, follow)
 
     def _may_split(self) -> bool:
@@ -288,16 +290,18 @@ class WindowedApiAdapter(Adapter[C]):
         plan = Plan.decode(urldefrag(page.url)[1])
         items: list[RawItem] = []
         seen: list[list[Any]] = []
+        checked = []
+        for entry, follow in body["recheck"]:  # first: a later check knows more than the listing record
+            checked.append(str(entry[0]))
+            items.extend(self._new(self.recheck_items(entry, follow)))
+        in_tail = not plan.queue
         for record in self.records(body["answer"]) if body["answer"] is not None else []:
             entry = self.follow_entry(record)
             follow = body["follow"].get(str(entry[0])) if entry else None
-            if entry is not None:
+            if entry is not None and not in_tail:
                 seen.append([entry[0], entry[1], 1 if follow is not None else 0, *entry[3:]])
             items.extend(self._new(self.items(record, follow)))
-        checked = []
-        for entry, follow in body["recheck"]:
-            checked.append(str(entry[0]))
-            items.extend(self._new(self.recheck_items(entry, follow)))
+        keep_versions(items, self._cursor)
         nxt, done = plan.after(bool(body["more"]))
         cursor = {**nxt.cursor(), "_seen": seen, "_checked": checked}
         reason = "; ".join(body.get("notes") or [])
@@ -332,6 +336,7 @@ class WindowedApiAdapter(Adapter[C]):
         ages = len(self.config.follow_up_ages)
         kept = sorted((e for e in queue.values() if e[2] < ages), key=lambda e: e[1], reverse=True)
         out["follow"] = kept[: self.config.follow_up_queue_max]
+        remember_versions(out, items, 50_000)
         newest = [t for t in (self.created_of(r) for r in items) if t is not None]
         if newest:
             out["anchor"] = max([*newest, *([out["anchor"]] if isinstance(out.get("anchor"), int) else [])])

@@ -38,6 +38,7 @@ def try_source(config_path: Path, name: str, as_json: bool, pages: int | None, f
     from monitor.clock import utcnow
     from monitor.fetch import Fetcher
     from monitor.pipeline import collect, next_cursor
+    from monitor.shopauth import provider_for
 
     config = load_or_exit(config_path)
     src = config.sources.get(name)
@@ -51,9 +52,10 @@ def try_source(config_path: Path, name: str, as_json: bool, pages: int | None, f
     adapter = build(src)
     fetcher = Fetcher(retries=1)
     try:
-        result = collect(
-            fetcher, adapter, cursor, utcnow(), config.settings.tz, page_limit=pages or src.backfill_pages
-        )
+        with provider_for(config, src):  # merchant API sources take the shop's token from the store
+            result = collect(
+                fetcher, adapter, cursor, utcnow(), config.settings.tz, page_limit=pages or src.backfill_pages
+            )
     finally:
         fetcher.close()
     for n, page in enumerate(result.pages, 1):

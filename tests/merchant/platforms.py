@@ -251,3 +251,71 @@ def ks_comment(n: int, created: datetime, **over: Any) -> dict[str, Any]:
         "createTime": ms, "attachedTime": 0, "updateTime": ms, "sourceType": 1, "showId": 0, "supplyExpireTime": 0,
     }  # fmt: skip
     return {**base, **over}
+
+
+@dataclass
+class OAuthServer:
+    """A platform's OAuth pages: the authorisation page (which, the owner having approved, sends the
+    browser back with a code) and the token endpoint, in the platform's own parameters and answer."""
+
+    platform: str
+    app_key: str
+    app_secret: str
+    lifetime: int = 86400  # access token seconds
+    refresh_lifetime: int = 30 * 86400
+    issued: int = 0
+    refreshes: list[str] = field(default_factory=list)
+    codes: set[str] = field(default_factory=set)
+    live_refresh: set[str] = field(default_factory=set)
+
+    def authorize(self, req: Request) -> Reply:
+        q = req.query
+        target = q.get("redirect_uri", "")
+        code = f"code-{len(self.codes) + 1}"
+        self.codes.add(code)
+        sep = "&" if "?" in target else "?"
+        return Reply(302, headers={"Location": f"{target}{sep}code={code}&state={q.get('state', '')}"})
+
+    def _params(self, req: Request) -> dict[str, str]:
+        from urllib.parse import parse_qs
+
+        form = {k: v[0] for k, v in parse_qs(req.body.decode()).items()} if req.body else {}
+        return {**req.query, **form}
+
+    def _grant(self) -> dict[str, Any]:
+        self.issued += 1
+        token, refresh = f"{self.platform}-access-{self.issued}", f"{self.platform}-refresh-{self.issued}"
+        self.live_refresh.add(refresh)
+        if self.platform == "taobao":
+            return {"access_token": token, "token_type": "Bearer", "expires_in": self.lifetime, "refresh_token": refresh,
+                    "re_expires_in": self.refresh_lifetime, "taobao_user_nick": "%E7%A4%BA%E4%BE%8B%E6%97%97%E8%88%B0%E5%BA%97",
+                    "taobao_user_id": "2200000001", "w1_expires_in": self.lifetime, "r1_expires_in": self.lifetime}  # fmt: skip
+        if self.platform == "jd":
+            return {"access_token": token, "expires_in": self.lifetime, "refresh_token": refresh, "scope": "snsapi_base",
+                    "open_id": "jd-open-1", "uid": "jd-shop-1", "time": 1795400000000, "token_type": "bearer", "code": 0}  # fmt: skip
+        return {"result": 1, "access_token": token, "expires_in": self.lifetime, "refresh_token": refresh,
+                "refresh_token_expires_in": self.refresh_lifetime, "open_id": "ks-open-1", "scopes": ["merchant_comment"]}  # fmt: skip
+
+    def _refused(self, why: str) -> Reply:
+        if self.platform == "taobao":
+            return _json({"error": "invalid_grant", "error_description": why})
+        if self.platform == "jd":
+            return _json({"code": 402, "msg": why})
+        return _json({"result": 100200105, "error": "invalid_grant", "error_msg": why})
+
+    def token(self, req: Request) -> Reply:
+        p = self._params(req)
+        key = p.get("client_id") or p.get("app_key") or p.get("app_id")
+        secret = p.get("client_secret") or p.get("app_secret")
+        if key != self.app_key or secret != self.app_secret:
+            return self._refused("invalid client")
+        if p.get("grant_type") == "refresh_token":
+            if p.get("refresh_token") not in self.live_refresh:
+                return self._refused("refreshToken.discarded")
+            self.live_refresh.discard(p["refresh_token"])
+            self.refreshes.append(p["refresh_token"])
+            return _json(self._grant())
+        if p.get("code") not in self.codes:
+            return self._refused("invalid code")
+        self.codes.discard(p["code"])
+        return _json(self._grant())

@@ -196,6 +196,13 @@ class ReviewExportAdapter(Adapter[ReviewExportConfig]):
             header_row=c.header_row, max_rows=c.max_rows, max_bytes=c.max_body_bytes, data=data,
         )  # fmt: skip
 
+    def row_problems(self, rows: ExportRows) -> list[str]:
+        """``file:row: message`` for every row of a read file that a poll would skip (for uploads)."""
+        problems = list(rows.problems)
+        for number, row in rows.rows:
+            self._row(rows.name, number, row, problems, {})
+        return problems
+
     def fetch(
         self, fetcher: PageFetcher, request: HttpRequest, validators: Mapping[str, str] | None, now: datetime
     ) -> FetchedPage:

@@ -146,6 +146,20 @@ def test_hostile_and_broken_files_get_a_clear_error(folder: Path, make_ctx: Make
     result = run_source(ctx, src, NOW)
     assert result.verdict == "ok" and "\x00" not in items_of(ctx)[key(1)].text  # stored on PostgreSQL too
     (folder / "nul.csv").unlink()
+    entities = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;&a;">]>'
+    write_xlsx(folder / "entities.xlsx", [row(1)])
+    with zipfile.ZipFile(folder / "entities.xlsx") as z:
+        parts = {i.filename: z.read(i.filename) for i in z.infolist()}
+    sheet = parts["xl/worksheets/sheet1.xml"]
+    parts["xl/worksheets/sheet1.xml"] = entities + (
+        sheet.split(b"?>", 1)[1] if sheet.startswith(b"<?xml") else sheet
+    )
+    with zipfile.ZipFile(folder / "entities.xlsx", "w") as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+    result = run_source(ctx, src, NOW)  # defusedxml refuses XML entity tricks inside the workbook
+    assert result.verdict == "broken" and "entities.xlsx: not a readable XLSX workbook" in result.reason
+    (folder / "entities.xlsx").unlink()
     drop(folder, "latin1.csv", ",".join(HEADER).encode("utf-8") + b"\n\xff\xfe\xfa,1\n")
     result = run_source(ctx, src, NOW)
     assert result.verdict == "broken" and "latin1.csv: neither UTF-8 nor GBK" in result.reason

@@ -50,8 +50,8 @@ ANSWER = "jingdong_pop_PopCommentJsfService_getVenderCommentsForJos_responce"
 SCORE = {"all": 0, "good": 3, "medium": 2, "bad": 1}
 _LIMIT = re.compile(r"limit|频繁|超过.*次数|调用次数|流控|限流", re.I)
 _SIGN = re.compile(r"sign|签名", re.I)
-_TOKEN = re.compile(r"access_token|token已过期|授权", re.I)
-_PERMISSION = re.compile(r"permission|权限|not authori[sz]ed|无权", re.I)
+_TOKEN = re.compile(r"access_token|token已过期|token.*(?:expired|invalid)", re.I)
+_PERMISSION = re.compile(r"permission|权限|not authori[sz]ed|无权|未授权", re.I)
 R = f"{ANSWER}.comments[]."
 
 
@@ -76,7 +76,7 @@ class JosCalls(MerchantCalls):
         code = str(err.get("code", ""))
         text = f"{err.get('zh_desc') or err.get('resultMsg') or ''} {err.get('en_desc') or ''}".strip()
         detail = f"{API}: code {code} {text}".strip()
-        if code == "19" or _TOKEN.search(text):
+        if code == "19":  # the one JOS code confirmed: invalid or expired access_token
             return self.session_invalid(detail, now)
         if _SIGN.search(text):
             return self.credentials_rejected(detail)
@@ -84,6 +84,8 @@ class JosCalls(MerchantCalls):
             return self.permission_missing(
                 API, "the JOS permission 商家评价查询 (getVenderCommentsForJos)", detail
             )
+        if _TOKEN.search(text):
+            return self.session_invalid(detail, now)
         if _LIMIT.search(text):
             return self.rate_limited(detail, now, None)
         return FetchError(f"JOS refuses the request ({detail}); tried again at the next poll")

@@ -247,6 +247,13 @@ class ReviewExportAdapter(Adapter[ReviewExportConfig]):
         return FetchedPage(url=url, status=200, headers={}, text=text, final_url=base, size=len(text))
 
     def parse(self, page: FetchedPage) -> ParsedPage:
+        """The page as ``fetch`` assembled it; anything else is not a page of this kind."""
+        try:
+            return self._parse(page)
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+            raise ParseError(f"not a page this source assembled ({type(exc).__name__}: {exc})") from None
+
+    def _parse(self, page: FetchedPage) -> ParsedPage:
         body = json.loads(page.text)
         rows: dict[str, RawItem] = {}
         appends: dict[str, RawItem] = {}

@@ -286,6 +286,13 @@ class WindowedApiAdapter(Adapter[C]):
         )
 
     def parse(self, page: FetchedPage) -> ParsedPage:
+        """The page as ``fetch`` assembled it; anything else is not a page of this kind."""
+        try:
+            return self._parse(page)
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+            raise ParseError(f"not a page this source assembled ({type(exc).__name__}: {exc})") from None
+
+    def _parse(self, page: FetchedPage) -> ParsedPage:
         body = json.loads(page.text)
         plan = Plan.decode(urldefrag(page.url)[1])
         items: list[RawItem] = []

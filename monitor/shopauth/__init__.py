@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +15,24 @@ import httpx
 from monitor.adapters import credentials
 from monitor.config import Config
 from monitor.shopauth.service import StoreTokenProvider
-from monitor.shopauth.vault import TokenVault, cipher
+from monitor.shopauth.vault import TokenVault, VaultError, cipher
 from monitor.store import Store
 
 __all__ = ["StoreTokenProvider", "TokenVault", "attach", "provider_for", "vault_for"]
 CHECK_EVERY_MINUTES = 30
+
+
+class Unavailable:
+    """The token store cannot be used in this process; every merchant source is told why."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def access_token(self, platform: str, shop: str, now: datetime) -> str:
+        raise credentials.TokenUnavailable(self.reason)
+
+    def report_invalid(self, platform: str, shop: str, source: str, reason: str, now: datetime) -> None:
+        return None
 
 
 def vault_for(store: Store, config: Config) -> TokenVault:
@@ -60,7 +74,11 @@ def attach(daemon: Any) -> None:
     """Give the daemon's sources the token store, and check the tokens every half hour (one replica)."""
     from apscheduler.triggers.interval import IntervalTrigger
 
-    p = provider(daemon.store, lambda: daemon.config)
+    try:
+        p = provider(daemon.store, lambda: daemon.config)
+    except VaultError as exc:  # a malformed MONITOR_TOKEN_KEY: merchant sources say so, the rest runs
+        credentials.install(Unavailable(str(exc)))
+        return
     credentials.install(p)
 
     def job() -> None:

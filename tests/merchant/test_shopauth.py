@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -263,3 +264,33 @@ def test_try_source_reads_the_token_store(
         and "verdict: ok" in result.output
         and "taobao-access-7" not in result.output
     )
+
+
+def test_a_malformed_key_blocks_the_merchant_sources_not_the_daemon(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from monitor.shopauth import attach
+
+    class Daemon:  # what attach() uses of the daemon
+        def __init__(self) -> None:
+            from types import SimpleNamespace
+
+            self.store, self.jobs = None, []
+            self.config = SimpleNamespace(
+                path=lambda rel: tmp_path / rel, settings=SimpleNamespace(data_dir="data")
+            )
+            self.scheduler = self
+
+        def add_job(self, *args: Any, **kw: Any) -> None:
+            self.jobs.append(kw["id"])
+
+    monkeypatch.setenv(KEY_ENV, "not a key")
+    previous = credentials.installed()
+    try:
+        attach(Daemon())
+        p = credentials.installed()
+        assert p is not None
+        with pytest.raises(credentials.TokenUnavailable, match="MONITOR_TOKEN_KEY is not a Fernet key"):
+            p.access_token("taobao", "main", NOW)
+    finally:
+        credentials.install(previous)

@@ -226,6 +226,9 @@ class KuaishouCommentsAdapter(WindowedApiAdapter[KuaishouCommentsConfig]):
         seconds = created // 1000 if created > 1e11 else created
         return [str(record["commentId"]), seconds, 0, str(record["orderId"])]
 
+    def follow_cost(self, record: Mapping[str, Any]) -> int:
+        return 1 if record.get("attached") else 0  # no 追评 yet: nothing to ask on first sight
+
     def follow_up(
         self, fetcher: PageFetcher, entry: Sequence[Any], record: Mapping[str, Any] | None, now: datetime
     ) -> Any:

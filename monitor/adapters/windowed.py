@@ -150,6 +150,10 @@ class WindowedApiAdapter(Adapter[C]):
         None on a later check); the answer goes to ``items`` or ``recheck_items``. None: not checked."""
         raise NotImplementedError
 
+    def follow_cost(self, record: Mapping[str, Any]) -> int:
+        """API calls a first-sight follow-up of ``record`` makes (0: the listing already says enough)."""
+        return 1
+
     def recheck_items(self, entry: Sequence[Any], follow: Any) -> list[RawItem]:
         """Items from a later follow-up of a record no longer in the listing."""
         return []
@@ -240,9 +244,10 @@ class WindowedApiAdapter(Adapter[C]):
             return out
         for record in self.records(doc):
             entry = self.follow_entry(record)
-            if entry is None or self._follow_budget <= 0 or str(entry[0]) in out:
+            cost = self.follow_cost(record)
+            if entry is None or self._follow_budget < cost or str(entry[0]) in out:
                 continue
-            self._follow_budget -= 1
+            self._follow_budget -= cost
             out[str(entry[0])] = self.follow_up(fetcher, entry, record, now)
         return out
 

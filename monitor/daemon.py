@@ -23,7 +23,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
-from monitor import cluster
+from monitor import cluster, shopauth
 from monitor.adapters import registry
 from monitor.alerting import lifecycle
 from monitor.analyze.pool import AnalysisPool
@@ -152,6 +152,7 @@ class Daemon:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
         )
         self._schedule_sources()
+        shopauth.attach(self)  # merchant API sources: the shop token store, and its refresh/expiry job
         self._deliverer = threading.Thread(target=self._delivery_loop, name="deliver", daemon=True)
         self.scheduler.add_job(
             self.check_files,

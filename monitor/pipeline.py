@@ -135,7 +135,7 @@ def collect(
         seen_urls.add(url)
         first = not result.pages
         try:
-            page = fetcher.fetch(adapter.request(url), cfg, validators if first else None)
+            page = adapter.fetch(fetcher, adapter.request(url), validators if first else None, now)
             if first and page.not_modified:
                 result.pages.append(PageReport(url, 304, 0, {}, "ok", "not modified", page.elapsed_ms))
                 result.not_modified, result.validators = True, dict(validators or {})

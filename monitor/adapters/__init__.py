@@ -6,8 +6,12 @@ from monitor.adapters import (
     feed,
     html,
     jd_reviews,
+    jd_vender_comments,  # merchant API (JOS)
     json,
+    kuaishou_comments,  # merchant API (Kuaishou)
+    review_export,  # back-office export files
     rsshub,
+    taobao_traderates,  # merchant API (TOP)
     tmall_reviews,
     weibo_comments,
     weibo_search,
@@ -43,9 +47,13 @@ __all__ = [
     "feed",
     "html",
     "jd_reviews",
+    "jd_vender_comments",
     "json",
+    "kuaishou_comments",
     "registry",
+    "review_export",
     "rsshub",
+    "taobao_traderates",
     "tmall_reviews",
     "weibo_comments",
     "weibo_search",

@@ -25,7 +25,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 from urllib.parse import urldefrag
 
 from monitor.config.sources import SourceConfig, Verdict
@@ -196,6 +196,14 @@ class ParseError(SourceError):
     verdict = "broken"
 
 
+class PageFetcher(Protocol):
+    """What an adapter may fetch through: the daemon's shared, polite HTTP ``Fetcher``."""
+
+    def fetch(
+        self, req: HttpRequest, source: SourceConfig, validators: Mapping[str, str] | None = None
+    ) -> FetchedPage: ...
+
+
 _CAPTCHA = re.compile(r"验证码|安全验证|captcha|滑块|请登录|扫码登录|passport\.|login\.taobao", re.I)
 
 
@@ -233,6 +241,18 @@ class Adapter(ABC, Generic[C]):
     def request(self, url: str) -> HttpRequest:
         """The request for a page URL (POST APIs build their body here). Default: GET ``url``."""
         return HttpRequest(url)
+
+    def fetch(
+        self,
+        fetcher: PageFetcher,
+        request: HttpRequest,
+        validators: Mapping[str, str] | None,
+        now: datetime,
+    ) -> FetchedPage:
+        """Get one page. Default: one request through the shared fetcher. Signed APIs override this to
+        sign with the current time (and may make several calls for one page); local-file kinds read
+        their files here."""
+        return fetcher.fetch(request, self.config, validators)
 
     def classify_error(self, page: FetchedPage) -> SourceError | None:
         """A more precise failure for an HTTP error page (e.g. a platform's "cookie expired" body)."""

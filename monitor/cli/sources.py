@@ -56,6 +56,7 @@ def try_source(config_path: Path, name: str, as_json: bool, pages: int | None, f
     from monitor.fetch import Fetcher
     from monitor.followup import FollowUpCache
     from monitor.pipeline import collect, follow_up, next_cursor
+    from monitor.shopauth import provider_for
 
     config = load_or_exit(config_path)
     src = config.sources.get(name)
@@ -70,7 +71,8 @@ def try_source(config_path: Path, name: str, as_json: bool, pages: int | None, f
     fetcher = Fetcher(retries=1)
     now, tz = utcnow(), config.settings.tz
     try:
-        result = collect(fetcher, adapter, cursor, now, tz, page_limit=pages or src.backfill_pages)
+        with provider_for(config, src):  # merchant API sources take the shop's token from the store
+            result = collect(fetcher, adapter, cursor, now, tz, page_limit=pages or src.backfill_pages)
         if result.verdict == "ok":
             follow_up(fetcher, adapter, result, now, tz, FollowUpCache())
     finally:

@@ -345,3 +345,23 @@ class IncidentEvent(Base):
     step_key: Mapped[str | None] = mapped_column(String(100))
     by: Mapped[str | None] = mapped_column(String(120))
     text: Mapped[str] = mapped_column(Text, default="")
+
+
+class ShopToken(Base):
+    """A shop's OAuth authorisation for a merchant open platform (``monitor auth``). The tokens are
+    encrypted (``monitor.shopauth.vault``); only their lifetimes are readable here."""
+
+    __tablename__ = "shop_tokens"
+    __table_args__ = (UniqueConstraint("platform", "shop", name="uq_shop_tokens_platform_shop"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    shop: Mapped[str] = mapped_column(String(100))
+    account: Mapped[str] = mapped_column(String(200), default="")  # the shop's nick / open id, for display
+    secret_box: Mapped[str] = mapped_column(Text)  # Fernet token holding access and refresh tokens
+    expires_at: Mapped[datetime | None]
+    refresh_expires_at: Mapped[datetime | None]
+    obtained_at: Mapped[datetime]
+    refreshed_at: Mapped[datetime | None]
+    invalid_reason: Mapped[str | None] = mapped_column(Text)
+    invalid_at: Mapped[datetime | None]
+    warned_at: Mapped[datetime | None]

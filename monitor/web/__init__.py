@@ -28,7 +28,7 @@ from starlette.staticfiles import StaticFiles
 from monitor.alerting import lifecycle
 from monitor.notify import outbox
 from monitor.signing import verify_ack
-from monitor.web import api, login, pages, rules_pages
+from monitor.web import api, login, pages, rules_pages, shop_auth
 from monitor.web.context import Console
 
 __all__ = ["PUBLIC_PATHS", "Server", "create_app"]
@@ -148,6 +148,7 @@ def console_routes() -> list[Route]:
         Route("/rules/{name}/replay", r.rule_replay, methods=post),
         Route("/rules/{name}/save", r.rule_save, methods=post),
         Route("/rules/{name}/rollback/{version_id:int}", r.rule_rollback, methods=post),
+        *shop_auth.routes(),
     ]
 
 

@@ -7,6 +7,7 @@ import copy
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from monitor.pipeline import RunResult
@@ -34,6 +35,11 @@ class Kind:
     shapes: list[Shape]
     malformed: str = "broken"  # verdict for a garbage body
     sample: str = ""  # a fixture of the first page: cut in half, it must be "broken", never "empty"
+    http: bool = True  # False: a local-file kind, which the HTTP shapes below do not concern
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
 
 
 def by_query(name: str, pages: dict[str, Reply], default: Reply | None = None) -> Callable[[Request], Reply]:
@@ -456,8 +462,12 @@ MALFORMED = {"html": "<div class='review'<<p>>", "feed": "<rss><channel><item><t
 
 
 def generic_shapes(kind: str, spec: Kind) -> list[Shape]:
-    """Shapes every kind meets: HTTP errors, rate limits, login redirects, timeouts, garbage, robots."""
+    """Shapes every kind meets: HTTP errors, rate limits, login redirects, timeouts, garbage, robots
+    (for the kinds that honour robots.txt by default)."""
+    from monitor.adapters import registry
+
     garbage = MALFORMED.get(kind, '{"comments": [ {"id": 1,')
+    robots = registry()[kind].Config.model_fields["respect_robots"].default
     return [
         Shape(
             "http-500-always",
@@ -500,7 +510,7 @@ def generic_shapes(kind: str, spec: Kind) -> list[Shape]:
             "blocked",
             reason="robots.txt",
         ),
-    ]
+    ][: None if robots else -1]
 
 
 LOGIN_WALL = (
@@ -524,8 +534,12 @@ def cases() -> list[tuple[str, Shape]]:
     out = []
     for kind, spec in KINDS.items():
         out += [(kind, s) for s in spec.shapes]
-        out += [(kind, s) for s in generic_shapes(kind, spec)]
+        out += [(kind, s) for s in generic_shapes(kind, spec)] if spec.http else []
     return out
 
+
+from tests.sources.merchant_cases import MERCHANT_KINDS  # noqa: E402  (it builds on the helpers above)
+
+KINDS.update(MERCHANT_KINDS)
 
 __all__ = ["KINDS", "Shape", "cases", "fixture_json"]

@@ -8,6 +8,7 @@ different sources that hit the same host.
 
 from __future__ import annotations
 
+import codecs
 import logging
 import random
 import re
@@ -28,6 +29,7 @@ from monitor.adapters.base import (
     FetchError,
     HttpRequest,
     HttpStatusError,
+    ParseError,
     RobotsDisallowed,
     SourceConfig,
 )
@@ -49,13 +51,27 @@ _BLOCK_HOSTS = ("passport.jd.com", "passport.weibo.cn", "passport.weibo.com", "l
                 "login.tmall.com", "sec.taobao.com")  # fmt: skip
 _GBK_ALIASES = ("gbk", "gb2312", "gb-2312", "cp936", "x-gbk", "gb_2312-80")
 _ROBOTS_MAX = 512_000
+# Up to this share of non-ASCII characters undecodable, a charset is taken as the right one (a GBK page
+# read as UTF-8 has ~90 %, a UTF-8 page with a few bad bytes a few %); above it in every charset, the
+# answer is not text at all (random or compressed bytes read as GB18030 still have ~27 %).
+_BAD_SHARE = 0.2
 _MAX_REDIRECTS = 5
 
 
 def decode(body: bytes, content_type: str | None) -> str:
-    """Bytes to text: the header's charset, then a meta/XML declaration, then UTF-8, then GB18030."""
+    """Bytes to text (see ``decode_body``); undecodable bytes become U+FFFD where they are."""
+    return decode_body(body, content_type)[0]
+
+
+def decode_body(body: bytes, content_type: str | None) -> tuple[str, float]:
+    """Bytes to text and the share of its non-ASCII characters that could not be decoded.
+
+    The charset comes from the header, a meta/XML declaration or, failing those, whichever of UTF-8
+    and GB18030 fits the bytes better. Bad bytes are replaced one by one, never by re-reading the
+    whole page in another charset: a single invalid byte in a UTF-8 page used to turn every review on
+    it into GB18030 garbage, and keyword alerts were silently missed."""
     if body.startswith(b"\xef\xbb\xbf"):
-        return body[3:].decode("utf-8", errors="replace")
+        return _decode_as(body[3:], "utf-8")
     charset = None
     if content_type and "charset=" in content_type.lower():
         charset = content_type.lower().split("charset=")[-1].split(";")[0].strip().strip("\"'")
@@ -63,15 +79,37 @@ def decode(body: bytes, content_type: str | None) -> str:
         charset = m.group(1).decode("ascii", "replace").lower()
     if charset in _GBK_ALIASES:
         charset = "gb18030"  # a superset: GBK pages often hold characters outside gb2312
+    candidates = ["utf-8", "gb18030"]
     if charset:
         try:
-            return body.decode(charset)
-        except (LookupError, UnicodeDecodeError):
-            pass
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError:
-        return body.decode("gb18030", errors="replace")
+            charset = codecs.lookup(charset).name
+        except LookupError:
+            charset = None
+    if charset:
+        text, bad = _decode_as(body, charset)
+        if bad <= _BAD_SHARE:
+            return text, bad
+        candidates = [c for c in candidates if c != charset]
+        best = (text, bad)
+    else:
+        best = ("", 2.0)
+    for name in candidates:  # a wrong declaration, or none: the charset the bytes fit best
+        text, bad = _decode_as(body, name)
+        if bad < best[1]:
+            best = (text, bad)
+        if bad <= _BAD_SHARE:
+            break
+    return best
+
+
+def _decode_as(body: bytes, charset: str) -> tuple[str, float]:
+    text = body.decode(charset, errors="replace")
+    replaced = text.count("\ufffd")
+    if not replaced:
+        return text, 0.0
+    replaced -= body.count("\ufffd".encode(charset, errors="ignore") or b"\xef\xbf\xbd")  # genuine ones
+    non_ascii = sum(1 for ch in text if ord(ch) > 127)
+    return text, max(replaced, 0) / max(non_ascii, 1)
 
 
 def _retry_after(headers: Mapping[str, str], cap: float) -> float | None:
@@ -372,11 +410,17 @@ class Fetcher:
             else:
                 raise FetchError(f"more than {_MAX_REDIRECTS} redirects fetching {_safe(url)}")
         final = str(resp.url)
+        text, bad = decode_body(body, resp.headers.get("content-type"))
+        if bad > _BAD_SHARE and len(body) >= 256 and not robots and resp.status_code < 300:
+            raise ParseError(
+                f"HTTP {resp.status_code}: the answer is not text ({bad:.0%} of its characters cannot be "
+                f"decoded as UTF-8 or GBK; {len(body):,} bytes); nothing stored from it"
+            )
         page = FetchedPage(
             url=req.url,
             status=resp.status_code,
             headers=dict(resp.headers),
-            text=decode(body, resp.headers.get("content-type")),
+            text=text,
             final_url=_safe(final) if params else final,
             elapsed_ms=(time.perf_counter() - started) * 1000,
             size=len(body),

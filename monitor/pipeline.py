@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
+from monitor import hygiene
 from monitor.adapters import build
 from monitor.adapters.base import (
     Adapter,
@@ -233,7 +234,7 @@ def run_source(ctx: Context, source: SourceConfig, now: datetime) -> RunResult:
 
     with ctx.store.session() as s:
         changes = ctx.store.diff(s, items)
-    analyses = ctx.analysis.analyze_many([(ch.item.text, _match_context(ch.item)) for ch in changes])
+    analyses = ctx.analysis.analyze_many([(ch.item.analysis_text, _match_context(ch.item)) for ch in changes])
     if ctx.stop.is_set():
         raise Interrupted
 
@@ -282,7 +283,7 @@ def _match_context(item: Item) -> MatchContext:
 def _save_analysis(s: Any, row: m.Item, a: Analysis, now: datetime) -> None:
     existing = s.get(m.Analysis, row.id)
     values = dict(  # noqa: C408
-        normalized=a.normalized,
+        normalized=a.normalized[: hygiene.TEXT_CAP],  # of the whole text; the whole one is kept apart
         rules=a.rules,
         hits=[h.__dict__ for h in a.hits],
         sentiment=a.sentiment,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import logging
+import os
 import random
 import re
 import threading
@@ -33,9 +34,11 @@ from monitor.adapters.base import (
     RobotsDisallowed,
     SourceConfig,
 )
-from monitor.config.settings import expand_env
+from monitor.config.netpolicy import NetworkPolicy
+from monitor.config.settings import ENV_REF, expand_env
+from monitor.netguard import AddressRefused, GuardedTransport
 
-__all__ = ["Blocked", "FetchError", "Fetcher", "HttpStatusError", "decode"]
+__all__ = ["Blocked", "FetchError", "Fetcher", "HttpStatusError", "UnsafeTarget", "decode", "decode_body"]
 
 log = logging.getLogger(__name__)
 Blocked = BlockedError  # the name the pipeline and CLI have always used
@@ -185,7 +188,10 @@ class Fetcher:
         clock: Callable[[], float] = time.monotonic,
         robots_ttl: float = 24 * 3600.0,
         rng: random.Random | None = None,
+        network: NetworkPolicy | None = None,
     ) -> None:
+        # where sources may connect; replaced on reload. Default: public addresses only.
+        self.network = network or NetworkPolicy()
         self.client = client or self._new_client(None)
         self.retries = retries
         self.backoff = backoff
@@ -203,9 +209,14 @@ class Fetcher:
         self._robots_waived: set[str] = set()
         self._lock = threading.Lock()
 
-    @staticmethod
-    def _new_client(proxy: str | None) -> httpx.Client:
-        return httpx.Client(headers={"User-Agent": USER_AGENT}, proxy=proxy)
+    def _new_client(self, proxy: str | None) -> httpx.Client:
+        if proxy is not None:  # the proxy resolves names: only the URLs themselves can be checked here
+            return httpx.Client(headers={"User-Agent": USER_AGENT}, proxy=proxy, trust_env=False)
+        if any(k.lower().endswith("_proxy") and k.lower() != "no_proxy" for k in os.environ):
+            log.warning("HTTP(S)_PROXY in the environment is not used: set `proxy:` on the sources instead")
+        return httpx.Client(
+            headers={"User-Agent": USER_AGENT}, transport=GuardedTransport(lambda: self.network)
+        )
 
     def close(self) -> None:
         self.client.close()
@@ -240,13 +251,16 @@ class Fetcher:
         proxy = secrets.expand(source.proxy, "proxy") if source.proxy else None
         client = self._client(proxy)
         url = req.wire_url
+        if problem := self.network.url_problem(url):
+            raise UnsafeTarget(f"refused to fetch {_safe(url)}: {problem}")
         try:
             self._check_robots(client, url, source, secrets)
             return self._fetch_with_retries(client, req, url, headers, source, secrets, params)
         except FetchError as exc:
             if isinstance(exc, HttpStatusError):
                 raise
-            raise FetchError(secrets.redact(str(exc))) from None
+            kind = UnsafeTarget if isinstance(exc, UnsafeTarget) else FetchError
+            raise kind(secrets.redact(str(exc))) from None
 
     # ---- retries -------------------------------------------------------------------------------
     def _fetch_with_retries(
@@ -398,12 +412,19 @@ class Fetcher:
                     raise FetchError(f"timed out after {timeout:g}s fetching {_safe(url)}") from None
                 except httpx.HTTPError as exc:
                     raise FetchError(f"{type(exc).__name__} fetching {_safe(url)}: {exc}") from None
+                except AddressRefused as exc:
+                    raise UnsafeTarget(f"refused to connect for {_safe(current)}: {exc}") from None
                 if not location:
                     break
                 # Redirects are followed by hand so a login or captcha page is recognised, never fetched.
-                current = urljoin(str(resp.url), location)
-                if not robots and (login := _login_host(current)):
+                target = urljoin(str(resp.url), location)
+                if not robots and (login := _login_host(target)):
                     raise BlockedError(f"redirected to a login or verification page ({login})")
+                if problem := self.network.url_problem(target):
+                    raise UnsafeTarget(f"refused a redirect to {_safe(target)}: {problem}")
+                if _origin(target) != _origin(current):
+                    headers = _without_credentials(headers, source)
+                current = target
                 if resp.status_code in (301, 302, 303) and method != "GET":
                     method, payload = "GET", None
                 query = None
@@ -458,6 +479,30 @@ class Fetcher:
                     f"response from {_safe(url)} still arriving after the source's timeout; gave up"
                 )
         return b"".join(chunks)
+
+
+class UnsafeTarget(FetchError):
+    """A URL or address sources may not reach (not http(s), or private without an allow-list entry)."""
+
+
+_CREDENTIAL_HEADERS = frozenset({"cookie", "authorization", "proxy-authorization"})
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port
+
+
+def _without_credentials(headers: Mapping[str, str], source: SourceConfig) -> dict[str, str]:
+    """The headers fit to follow a redirect to another origin: no cookie, no authorization, and none
+    of the source's headers whose value comes from the environment (how secrets are configured)."""
+    secret = {k.lower() for k, v in source.headers.items() if ENV_REF.search(v)}
+    return {k: v for k, v in headers.items() if k.lower() not in _CREDENTIAL_HEADERS | secret}
 
 
 def _login_host(url: str) -> str | None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from monitor.config.netpolicy import NetworkPolicy
 from monitor.demo.sink import WebhookSink
 from monitor.demo.storefront import Storefront
 from monitor.store import Store
@@ -20,6 +21,7 @@ from monitor.store import Store
 ROOT = Path(__file__).resolve().parents[1]
 PG_URL = os.environ.get("MONITOR_TEST_PG_URL")
 NOW = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)
+LOOPBACK = NetworkPolicy.allowing(["127.0.0.1"])  # for Fetchers pointed at the tests' loopback servers
 
 
 def shared_data() -> Path:
@@ -98,6 +100,7 @@ analysis:
   workers: 0
 fetch:
   min_interval: 0s  # politeness is tested in tests/sources; here it would only slow the tests
+  allow_private: [127.0.0.1]  # the loopback servers; sources are public-only by default
 web:
   bind: 127.0.0.1:0
 schedule:

@@ -18,14 +18,14 @@ from monitor.notify import outbox
 from monitor.pipeline import Context, run_source
 from monitor.store import Store
 from monitor.store import models as m
-from tests.conftest import NOW, write_project
+from tests.conftest import LOOPBACK, NOW, write_project
 
 
 @pytest.fixture
 def ctx(tmp_path: Path, storefront: Storefront, sink: WebhookSink, store_url: str) -> Iterator[Context]:
     config = load_config(write_project(tmp_path, storefront.base_url, sink.url, db_url=store_url))
     store = Store.open(config.database_url)
-    fetcher = Fetcher(retries=0, min_interval=0)
+    fetcher = Fetcher(retries=0, min_interval=0, network=LOOPBACK)
     c = Context(config, store, fetcher, AnalysisPool(config.rules, config.priority_words, None, 0))
     yield c
     fetcher.close()

@@ -17,9 +17,12 @@ time and to an internal one later (DNS rebinding) is still refused.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
+
+from monitor.config.yamlload import ConfigError, LoadedYaml, dotted
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -110,3 +113,15 @@ class NetworkPolicy:
         if (h in _LOCAL_NAMES or h.endswith(".localhost")) and not self.name_allowed(h):
             return self.address_problem(h, ipaddress.ip_address("127.0.0.1"))
         return None
+
+
+def url_errors(
+    url: str, policy: NetworkPolicy, entry: Mapping[str, Any], loaded: LoadedYaml, kp: Sequence[str | int]
+) -> list[ConfigError]:
+    """``monitor check``: the source's first URL against the policy, located at the key that holds it."""
+    problem = policy.url_problem(url)
+    if problem is None:
+        return []
+    key = next((k for k in ("url", "instance", "base_url") if k in entry), None)
+    where = [*kp, key] if key else list(kp)
+    return [ConfigError(loaded.path, loaded.line_of(where), dotted(where), problem)]

@@ -126,6 +126,21 @@ def link_allowed(url: str | None, platform: str | None, own_hosts: Iterable[str]
     return bool(host) and _host_in(host, allowed)
 
 
+def body_hint(body: str) -> str:
+    """What kind of answer a body is, without a byte of it: remote bodies stay out of reasons, which
+    viewers and chat see (an internal answer must not leak, a hostile one must not inject)."""
+    head = body.lstrip("\ufeff \r\n\t")[:200].lower()
+    if head.startswith(("<!doctype html", "<html")) or "<body" in head or "<head" in head:
+        kind = "an HTML page"
+    elif head.startswith("<"):
+        kind = "XML or markup"
+    elif head.startswith(("{", "[")):
+        kind = "JSON-like text"
+    else:
+        kind = "plain text"
+    return f"{kind} of {len(body):,} characters"
+
+
 def reason_line(text: str, cap: int = REASON_CAP) -> str:
     """A source's failure reason as one clean line (it is shown to viewers and sent to chat)."""
     return clean_line(text, cap)

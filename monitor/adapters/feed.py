@@ -27,6 +27,7 @@ from monitor.adapters.base import (
     register,
 )
 from monitor.adapters.json import loads
+from monitor.hygiene import body_hint
 
 STATS = {"reposts_count": "reposts", "comments_count": "comments", "attitudes_count": "likes"}
 
@@ -133,7 +134,7 @@ def parse_feed(text: str) -> ParsedPage:
     if not items and (parsed.bozo or not parsed.get("version")):
         if reason := looks_blocked(text):
             raise BlockedError(reason)
-        problem = parsed.get("bozo_exception") or f"body starts {head[:60]!r}"
+        problem = parsed.get("bozo_exception") or f"the answer is {body_hint(head)}"
         raise ParseError(f"not a feed ({problem})")
     return ParsedPage(items=items)
 

@@ -182,6 +182,7 @@ def _register() -> None:
     """Command groups that live in their own modules (imported late: they import this one)."""
     from monitor.cli.alerts import alerts
     from monitor.cli.analyze import analyze_cmd
+    from monitor.cli.gaps import sources_group
     from monitor.cli.incidents import incidents
     from monitor.cli.report import report_group
     from monitor.cli.rules import rules_group
@@ -191,7 +192,7 @@ def _register() -> None:
     from monitor.cli.users import users_group
 
     commands = (alerts, analyze_cmd, incidents, report_group, rules_group, sentiment, sop_group, try_source)
-    for command in (*commands, users_group):
+    for command in (*commands, sources_group, users_group):
         main.add_command(command)
 
 

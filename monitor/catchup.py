@@ -79,21 +79,24 @@ def _oldest(items: list[Item]) -> datetime | None:
     return min(times) if times else None
 
 
-def reached(store: Store, items: list[Item], mark: datetime | None) -> bool:
-    """Whether ``items`` (one page) reach what was stored before: an item already stored, or one
-    published no later than ``mark`` (the newest item seen before the interruption)."""
+def _at_mark(items: list[Item], mark: datetime | None, mark_id: str | None) -> bool:
+    """Whether ``items`` reach the last item seen before an interruption: that very item, or one
+    published no later than it."""
+    if mark is not None and any(it.published_at is not None and it.published_at <= mark for it in items):
+        return True
+    return mark_id is not None and any(it.external_id == mark_id for it in items)
+
+
+def reached(store: Store, items: list[Item], mark: datetime | None, mark_id: str | None) -> bool:
+    """Whether the head (the newest pages, read just now) reaches what was stored before: the last
+    item seen, or any stored item (everything below the newest stored one is stored or being caught
+    up in an older segment)."""
     if not items:
         return False
-    if mark is not None and any(it.published_at is not None and it.published_at <= mark for it in items):
+    if _at_mark(items, mark, mark_id):
         return True
     with store.session() as s:
         return bool(store.known(s, items[0].source, [it.external_id for it in items]))
-
-
-def _last_page(result: RunResult) -> list[Item]:
-    if not result.pages:
-        return []
-    return result.items[result.pages[-1].first_item :]
 
 
 def catch_up(
@@ -108,7 +111,6 @@ def catch_up(
     *,
     budget: int,
     max_pages: int,
-    is_known: Callable[[list[Item]], bool],
     stop: threading.Event | None,
 ) -> Outcome:
     """After a healthy head poll of a source that had items: open a segment if the head stopped
@@ -119,9 +121,10 @@ def catch_up(
     segments: list[dict[str, Any]] = [
         dict(s) for s in cursor.get(CURSOR_KEY) or [] if isinstance(s, dict) and s.get("url")
     ]
-    if head.stopped in ("limit", "end") and not reached(store, _last_page(head), mark):
+    mark_id = cursor.get("newest_id")
+    if head.stopped in ("limit", "end") and not reached(store, head.items, mark, mark_id):
         if head.stopped == "limit" and head.next_url:
-            seg: dict[str, Any] = {"url": head.next_url, "from": _iso(mark), "pages": 0}
+            seg: dict[str, Any] = {"url": head.next_url, "from": _iso(mark), "from_id": mark_id, "pages": 0}
             seg["to"] = _iso(_oldest(head.items))
             segments.insert(0, seg)
         else:
@@ -134,11 +137,12 @@ def catch_up(
         if budget <= 0:
             out.segments.append(seg)
             continue
-        seg_mark = _time(seg.get("from"))
+        # Stored items met on the way do not end a segment: with page-number paging, new items push
+        # the pages down between polls, so a resumed page may hold items read last time. Only the last
+        # item seen before the interruption (or an older one) does.
         part = collect(
             fetcher, adapter, {"newest_published": seg.get("from")}, now, tz,
-            page_limit=max(1, min(budget, max_pages - int(seg["pages"]))), is_known=is_known, stop=stop,
-            start_url=seg["url"],
+            page_limit=max(1, min(budget, max_pages - int(seg["pages"]))), stop=stop, start_url=seg["url"],
         )  # fmt: skip
         spent = max(len(part.pages), 1)
         budget -= spent
@@ -147,7 +151,8 @@ def catch_up(
         out.items.extend(part.items)
         if part.items and (oldest := _oldest(part.items)) is not None:
             seg["to"] = _iso(oldest)
-        if part.verdict == "ok" and (part.stopped == "reached" or reached(store, _last_page(part), seg_mark)):
+        at_mark = _at_mark(part.items, _time(seg.get("from")), seg.get("from_id"))
+        if part.verdict == "ok" and (part.stopped == "reached" or at_mark):
             out.closed += 1
             continue
         if part.verdict != "ok":

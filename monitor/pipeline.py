@@ -244,7 +244,7 @@ def run_source(ctx: Context, source: SourceConfig, now: datetime) -> RunResult:
         result.reason = f"nothing parsed on a page that used to yield items{said}"
     # a first poll backfills history: there is no interruption to catch up before it
     ok_again = result.verdict == "ok" and had_items
-    caught = _catch_up(ctx, adapter, cursor, result, now, all_known) if ok_again else None
+    caught = _catch_up(ctx, adapter, cursor, result, now) if ok_again else None
     items = result.items
     result.reason = hygiene.reason_line(_with_notes(result, caught))
 
@@ -274,13 +274,12 @@ def _catch_up(
     cursor: Mapping[str, Any],
     result: RunResult,
     now: datetime,
-    known: Callable[[list[Item]], bool],
 ) -> catchup.Outcome:
     """Read on past the head after an interruption (``monitor.catchup``); its items join the poll's."""
     f = ctx.config.settings.fetch
     out = catchup.catch_up(
         collect, ctx.fetcher, adapter, ctx.store, cursor, result, now, ctx.config.settings.tz,
-        budget=f.catchup_pages, max_pages=f.catchup_max_pages, is_known=known, stop=ctx.stop,
+        budget=f.catchup_pages, max_pages=f.catchup_max_pages, stop=ctx.stop,
     )  # fmt: skip
     result.items.extend(out.items)
     return out

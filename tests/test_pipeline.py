@@ -179,6 +179,9 @@ def test_after_downtime_a_source_catches_up_page_by_page_across_polls(
         assert ctx.store.count(m.SourceGap) == 0
         quiet = run_source(ctx, src, NOW + timedelta(minutes=30))
         assert quiet.new == 0 and len(quiet.pages) == 1 and "catching up" not in quiet.reason
+        feed.publish(5)  # a page half new, half known, and the platform's paging ends after it: no gap
+        assert run_source(ctx, src, NOW + timedelta(minutes=40)).new == 5
+        assert ctx.store.count(m.SourceGap) == 0 and stored_ids(ctx) == feed.ids()
     finally:
         ctx.fetcher.close()
         ctx.store.close()
@@ -240,6 +243,33 @@ def test_catching_up_gives_up_after_its_budget_and_records_the_gap(
         last = run_source(ctx, src, NOW + timedelta(minutes=2))  # 1 more: the segment's 3 pages are spent
         assert "catching up spent its budget of 3 pages" in last.reason
         assert ctx.store.count(m.SourceGap) == 1
+    finally:
+        ctx.fetcher.close()
+        ctx.store.close()
+
+
+def test_pages_pushed_down_by_new_reviews_do_not_end_a_catch_up_early(
+    tmp_path: Path, feed: ReviewFeed, sink: WebhookSink, store_url: str
+) -> None:
+    """Between two polls new reviews push every page down: the page a catch-up resumes at then holds
+    reviews it read last time. Those must not count as having reached the reviews stored before."""
+    ctx = growing_ctx(tmp_path, feed, sink, store_url, "  catchup_pages: 4\n")
+    src = ctx.config.sources["growing"]
+    try:
+        feed.publish(15)
+        run_source(ctx, src, NOW)
+        feed.publish(105)
+        run_source(ctx, src, NOW + timedelta(minutes=1))  # 7 pages read, a catch-up segment left open
+        for minute in range(2, 8):
+            feed.publish(10)  # a page more on top before every poll
+            run_source(ctx, src, NOW + timedelta(minutes=minute))
+            state = ctx.store.read_source_state("growing")
+            assert state is not None
+            if "catchup" not in state.cursor:
+                break
+        assert "catchup" not in state.cursor
+        assert stored_ids(ctx) == feed.ids()
+        assert ctx.store.count(m.SourceGap) == 0
     finally:
         ctx.fetcher.close()
         ctx.store.close()

@@ -161,3 +161,64 @@ def run_rounds(
     )
     assert integrity > 0
     assert "Traceback" not in final.text()
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below ``pid`` (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    out: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in out:
+                out.add(child)
+                todo.append(child)
+    return out
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_analysis_workers_and_the_resource_tracker_die_with_a_killed_daemon(
+    tmp_path: Path, storefront: Storefront, sink: WebhookSink
+) -> None:
+    """They used to stay alive, re-parented (the worker with ~74 MB), after a SIGKILL of the daemon."""
+    config = write_project(tmp_path, storefront.base_url, sink.url)
+    config.write_text(
+        config.read_text(encoding="utf-8").replace("  workers: 0", "  workers: 2"), encoding="utf-8"
+    )
+    proc = Proc(config, tmp_path / "daemon.log")
+    db = f"sqlite:///{tmp_path / 'data' / 'monitor.db'}"
+    kids: set[int] = set()
+    try:
+        wait_for(lambda: "daemon started" in proc.text(), timeout=60)
+        store = Store.open(db, migrate=False)
+        try:
+            wait_for(lambda: store.count(m.Analysis) >= EXPECTED_ITEMS, timeout=60)  # the pool did the work
+        finally:
+            store.close()
+        kids = descendants(proc.p.pid)
+        cmdlines = [(Path("/proc") / str(k) / "cmdline").read_bytes() for k in kids if alive(k)]
+        assert any(b"multiprocessing" in c and b"spawn" in c for c in cmdlines), cmdlines  # workers, tracker
+        proc.p.kill()
+        proc.p.wait()
+        wait_for(lambda: not [k for k in kids if alive(k)], timeout=15)
+    finally:
+        proc.kill()
+        for k in kids:  # left over only when the test fails
+            if alive(k):
+                os.kill(k, 9)

@@ -202,3 +202,64 @@ def test_an_explicit_allow_list_admits_intranet_sources(project: Path) -> None:
     p.write_text(bad, encoding="utf-8")
     errs = errors_of(p)
     assert any("fetch.allow_private[2]: Value error, 'http://10.8.0.0/16' is neither" in e for e in errs)
+
+
+# ---- YAML limits --------------------------------------------------------------------------------
+def billion_laughs() -> str:
+    text = 'rules: []\nlol: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]\n'
+    prev = "a"
+    for name in "bcdefghi":
+        text += f"{name}: &{name} [{', '.join([f'*{prev}'] * 9)}]\n"
+        prev = name
+    return text
+
+
+def test_an_alias_bomb_is_refused_at_its_line_without_expanding_it(project: Path) -> None:
+    """It cost 26 s and 2.3 GB before rejection, inside the daemon when saved through the rule editor."""
+    import tracemalloc
+
+    (project / "rules" / "bomb.yaml").write_text(billion_laughs(), encoding="utf-8")
+    tracemalloc.start()
+    try:
+        errs = errors_of(project / "monitor.yaml")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(errs) == 1 and re.match(
+        r".*bomb\.yaml:\d+: aliases expand this file to 490,329,066 values", errs[0]
+    )
+    assert peak < 30_000_000, f"{peak:,} bytes at peak"  # the file is 0.4 KB; its expansion never happens
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("rules: &r [*r]\n", "an alias refers to the value that contains it"),
+        ("rules: " + "[" * 100 + "]" * 100 + "\n", "nested deeper than 64 levels"),
+    ],
+)
+def test_self_referring_and_absurdly_nested_files_are_refused(project: Path, text: str, message: str) -> None:
+    (project / "rules" / "odd.yaml").write_text(text, encoding="utf-8")
+    errs = errors_of(project / "monitor.yaml")
+    assert any("odd.yaml:1: " in e and message in e for e in errs), errs
+
+
+def test_an_oversized_file_is_refused_before_it_is_parsed(project: Path) -> None:
+    from monitor.config.yamlload import MAX_BYTES
+
+    (project / "rules" / "huge.yaml").write_text("rules: []\n#" + "x" * MAX_BYTES + "\n", encoding="utf-8")
+    errs = errors_of(project / "monitor.yaml")
+    assert any("huge.yaml:1: file larger than 8,000,000 characters" in e for e in errs), errs
+
+
+def test_anchors_used_as_intended_still_load(project: Path) -> None:
+    entries = [
+        f"  - {{name: feed-{i}, kind: feed, url: 'https://rsshub.example.com/{i}', headers: *h}}\n"
+        for i in range(1, 50)
+    ]
+    first = "  - {name: feed-0, kind: feed, url: 'https://rsshub.example.com/0', headers: &h {Referer: x}}\n"
+    (project / "sources" / "anchors.yaml").write_text(
+        "sources:\n" + first + "".join(entries), encoding="utf-8"
+    )
+    sources = load_config(project / "monitor.yaml").sources
+    assert [sources[f"feed-{i}"].headers for i in (0, 49)] == [{"Referer": "x"}] * 2

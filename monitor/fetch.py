@@ -54,10 +54,10 @@ _BLOCK_HOSTS = ("passport.jd.com", "passport.weibo.cn", "passport.weibo.com", "l
                 "login.tmall.com", "sec.taobao.com")  # fmt: skip
 _GBK_ALIASES = ("gbk", "gb2312", "gb-2312", "cp936", "x-gbk", "gb_2312-80")
 _ROBOTS_MAX = 512_000
-# Up to this share of non-ASCII characters undecodable, a charset is taken as the right one (a GBK page
-# read as UTF-8 has ~90 %, a UTF-8 page with a few bad bytes a few %); above it in every charset, the
-# answer is not text at all (random or compressed bytes read as GB18030 still have ~27 %).
+# Above this share of undecodable non-ASCII characters in the best charset, and this many, the answer is
+# not text at all (random or compressed bytes read as GB18030 still have ~27 %; real pages a few bytes).
 _BAD_SHARE = 0.2
+_BAD_COUNT = 32
 _MAX_REDIRECTS = 5
 
 
@@ -66,53 +66,54 @@ def decode(body: bytes, content_type: str | None) -> str:
     return decode_body(body, content_type)[0]
 
 
-def decode_body(body: bytes, content_type: str | None) -> tuple[str, float]:
-    """Bytes to text and the share of its non-ASCII characters that could not be decoded.
+def decode_body(body: bytes, content_type: str | None) -> tuple[str, int, float]:
+    """Bytes to text, with how many characters could not be decoded and their share of the non-ASCII.
 
-    The charset comes from the header, a meta/XML declaration or, failing those, whichever of UTF-8
-    and GB18030 fits the bytes better. Bad bytes are replaced one by one, never by re-reading the
-    whole page in another charset: a single invalid byte in a UTF-8 page used to turn every review on
-    it into GB18030 garbage, and keyword alerts were silently missed."""
+    Charsets are tried in order: the header's, a meta/XML declaration's, UTF-8, GB18030; the first
+    that fits is taken (no bad bytes, or at least four well-formed multi-byte characters for each bad
+    one: GBK text read as UTF-8 has about one in ten), else the one with the fewest bad bytes. Bad
+    bytes are replaced one by one, never by re-reading the whole page in another charset: a single
+    invalid byte in a UTF-8 page used to turn every review on it into GB18030 garbage, and keyword
+    alerts were silently missed."""
     if body.startswith(b"\xef\xbb\xbf"):
-        return _decode_as(body[3:], "utf-8")
-    charset = None
-    if content_type and "charset=" in content_type.lower():
-        charset = content_type.lower().split("charset=")[-1].split(";")[0].strip().strip("\"'")
-    if not charset and (m := _META_CHARSET.search(body[:2048]) or _XML_ENCODING.search(body[:200])):
-        charset = m.group(1).decode("ascii", "replace").lower()
-    if charset in _GBK_ALIASES:
-        charset = "gb18030"  # a superset: GBK pages often hold characters outside gb2312
-    candidates = ["utf-8", "gb18030"]
-    if charset:
-        try:
-            charset = codecs.lookup(charset).name
-        except LookupError:
-            charset = None
-    if charset:
-        text, bad = _decode_as(body, charset)
-        if bad <= _BAD_SHARE:
-            return text, bad
-        candidates = [c for c in candidates if c != charset]
-        best = (text, bad)
+        body = body[3:]
+        declared: str | None = "utf-8"
     else:
-        best = ("", 2.0)
-    for name in candidates:  # a wrong declaration, or none: the charset the bytes fit best
-        text, bad = _decode_as(body, name)
-        if bad < best[1]:
-            best = (text, bad)
-        if bad <= _BAD_SHARE:
-            break
+        declared = None
+        if content_type and "charset=" in content_type.lower():
+            declared = content_type.lower().split("charset=")[-1].split(";")[0].strip().strip("\"'")
+        if not declared and (m := _META_CHARSET.search(body[:2048]) or _XML_ENCODING.search(body[:200])):
+            declared = m.group(1).decode("ascii", "replace").lower()
+        if declared in _GBK_ALIASES:
+            declared = "gb18030"  # a superset: GBK pages often hold characters outside gb2312
+    names: list[str] = []
+    for name in (declared, "utf-8", "gb18030"):
+        try:
+            canonical = codecs.lookup(name).name if name else None
+        except LookupError:
+            canonical = None
+        if canonical and canonical not in names:
+            names.append(canonical)
+    best: tuple[str, int, float] | None = None
+    for name in names:
+        text, bad, good = _decode_as(body, name)
+        share = bad / max(bad + good, 1)
+        if bad == 0 or good >= 4 * bad:
+            return text, bad, share
+        if best is None or bad < best[1]:
+            best = (text, bad, share)
+    assert best is not None
     return best
 
 
-def _decode_as(body: bytes, charset: str) -> tuple[str, float]:
+def _decode_as(body: bytes, charset: str) -> tuple[str, int, int]:
+    """(text, undecodable characters, well-formed non-ASCII characters)."""
     text = body.decode(charset, errors="replace")
     replaced = text.count("\ufffd")
-    if not replaced:
-        return text, 0.0
-    replaced -= body.count("\ufffd".encode(charset, errors="ignore") or b"\xef\xbf\xbd")  # genuine ones
-    non_ascii = sum(1 for ch in text if ord(ch) > 127)
-    return text, max(replaced, 0) / max(non_ascii, 1)
+    genuine = body.count("\ufffd".encode(charset, errors="ignore") or b"\xef\xbf\xbd") if replaced else 0
+    non_ascii = len(text) - len(text.encode("ascii", "ignore")) if replaced else 0
+    bad = max(replaced - genuine, 0)
+    return text, bad, max(non_ascii - bad, 0)
 
 
 def _retry_after(headers: Mapping[str, str], cap: float) -> float | None:
@@ -431,10 +432,10 @@ class Fetcher:
             else:
                 raise FetchError(f"more than {_MAX_REDIRECTS} redirects fetching {_safe(url)}")
         final = str(resp.url)
-        text, bad = decode_body(body, resp.headers.get("content-type"))
-        if bad > _BAD_SHARE and len(body) >= 256 and not robots and resp.status_code < 300:
+        text, bad, share = decode_body(body, resp.headers.get("content-type"))
+        if bad >= _BAD_COUNT and share > _BAD_SHARE and not robots and resp.status_code < 300:
             raise ParseError(
-                f"HTTP {resp.status_code}: the answer is not text ({bad:.0%} of its characters cannot be "
+                f"HTTP {resp.status_code}: the answer is not text ({share:.0%} of its characters cannot be "
                 f"decoded as UTF-8 or GBK; {len(body):,} bytes); nothing stored from it"
             )
         page = FetchedPage(

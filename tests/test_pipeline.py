@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -273,3 +274,54 @@ def test_pages_pushed_down_by_new_reviews_do_not_end_a_catch_up_early(
     finally:
         ctx.fetcher.close()
         ctx.store.close()
+
+
+# ---- hostile pages at the door ------------------------------------------------------------------
+def test_a_nul_byte_or_a_bad_byte_in_one_review_blinds_nothing_and_hides_no_alert(
+    tmp_path: Path, sink: WebhookSink, store_url: str
+) -> None:
+    """On PostgreSQL one review with \\u0000 made every poll of its source fail, with no verdict and no
+    alert; one invalid UTF-8 byte turned the page into GB18030 garbage and keyword alerts were missed."""
+    from tests.sources.conftest import Loopback, Reply
+
+    reviews = [
+        {"id": "1", "content": "盖子\u0000漏水，差评", "nickname": "张\u0000三\u202e", "sku": "SKU\u00001"},
+        {"id": "2", "content": "客服态度很差", "nickname": "李四", "sku": "SKU1"},
+        {"id": "3", "content": "怀疑是假货，包装粗糙", "nickname": "王五", "sku": "SKU1"},
+    ]
+    body = json.dumps({"comments": reviews}, ensure_ascii=True).encode()  # \u0000 as JSON writes it
+    body = body.replace(b"\\u5ba2\\u670d", "客".encode() + b"\xff")  # 客服 -> 客 + one invalid byte
+    server = Loopback().start()
+    server.route("/api", Reply(body=body, content_type="application/json; charset=utf-8"),
+                 Reply(body="<html><body>internal admin console SECRET-TOKEN-123</body></html>",
+                       content_type="application/json"))  # fmt: skip
+    config_path = write_project(tmp_path, server.url, sink.url, db_url=store_url)
+    (tmp_path / "sources" / "shop.yaml").write_text(
+        f'sources:\n  - name: hostile\n    kind: json\n    platform: jd\n    url: "{server.url}/api"\n'
+        "    items: comments\n    fields: {id: id, text: content, author: nickname, sku: sku}\n",
+        encoding="utf-8",
+    )
+    config = load_config(config_path)
+    store = Store.open(config.database_url)
+    ctx = Context(config, store, Fetcher(retries=0, min_interval=0, network=LOOPBACK),
+                  AnalysisPool(config.rules, config.priority_words, None, 0))  # fmt: skip
+    try:
+        result = run_source(ctx, config.sources["hostile"], NOW)
+        assert result.verdict == "ok" and result.new == 3, result.reason
+        assert "1 item(s) held bytes that could not be decoded" in result.reason
+        with store.session() as s:
+            rows = {r.external_id: r for r in s.scalars(select(m.Item))}
+            alerts = {a.rule_id for a in s.scalars(select(m.Alert))}
+        assert rows["1"].text == "盖子漏水，差评" and rows["1"].author == "张三" and rows["1"].sku == "SKU1"
+        assert rows["2"].text == "客\ufffd态度很差"
+        assert "counterfeit" in alerts  # the other reviews on the page were read as they are
+        broken = run_source(ctx, config.sources["hostile"], NOW + timedelta(minutes=1))
+        assert broken.verdict == "broken" and "an HTML page" in broken.reason
+        with store.session() as s:
+            reasons = [p.reason for p in s.scalars(select(m.Poll))]
+            state = s.get(m.SourceState, "hostile")
+        assert state is not None and not any("SECRET" in r for r in [*reasons, state.last_reason or ""])
+    finally:
+        ctx.fetcher.close()
+        store.close()
+        server.stop()

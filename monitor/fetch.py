@@ -212,7 +212,7 @@ class Fetcher:
 
     def _new_client(self, proxy: str | None) -> httpx.Client:
         if proxy is not None:  # the proxy resolves names: only the URLs themselves can be checked here
-            return httpx.Client(headers={"User-Agent": USER_AGENT}, proxy=proxy, trust_env=False)
+            return httpx.Client(headers={"User-Agent": USER_AGENT}, proxy=proxy)
         if any(k.lower().endswith("_proxy") and k.lower() != "no_proxy" for k in os.environ):
             log.warning("HTTP(S)_PROXY in the environment is not used: set `proxy:` on the sources instead")
         return httpx.Client(

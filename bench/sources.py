@@ -31,6 +31,7 @@ from selectolax.lexbor import LexborHTMLParser
 from bench._results import table, write_section
 from monitor.adapters import build
 from monitor.adapters.html import HtmlConfig
+from monitor.config.netpolicy import NetworkPolicy
 from monitor.fetch import Fetcher
 from monitor.pipeline import collect
 from monitor.store import Store
@@ -112,7 +113,7 @@ def run_monitor(url: str, pages: int, workdir: Path) -> tuple[float, int]:
             "max_pages": min(pages, 100),
         }
     )
-    fetcher = Fetcher(retries=0, min_interval=0)
+    fetcher = Fetcher(retries=0, min_interval=0, network=NetworkPolicy.allowing(["127.0.0.1"]))
 
     started = time.perf_counter()  # a first poll (backfill), as run_source does it: no known-item lookups
     result = collect(fetcher, build(cfg), {}, NOW, TZ, page_limit=pages)

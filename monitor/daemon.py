@@ -139,6 +139,7 @@ class Daemon:
             per_host=f.per_host,
             min_interval=f.min_interval.total_seconds(),
             retries=f.retries,
+            network=f.network,
         )
         fetcher.stop = self.stop_event
         self.ctx = Context(
@@ -479,6 +480,7 @@ class Daemon:
                 else old_ctx.analysis
             )
             self.config = new
+            old_ctx.fetcher.network = new.settings.fetch.network
             self.ctx = Context(new, self.store, old_ctx.fetcher, analysis, self.stop_event, self._on_stored)
             self._schedule_sources()
             if analysis is not old_ctx.analysis:

@@ -8,7 +8,9 @@ different sources that hit the same host.
 
 from __future__ import annotations
 
+import codecs
 import logging
+import os
 import random
 import re
 import threading
@@ -28,12 +30,15 @@ from monitor.adapters.base import (
     FetchError,
     HttpRequest,
     HttpStatusError,
+    ParseError,
     RobotsDisallowed,
 )
-from monitor.config.settings import expand_env
+from monitor.config.netpolicy import NetworkPolicy
+from monitor.config.settings import ENV_REF, expand_env
 from monitor.config.sources import SourceConfig
+from monitor.netguard import AddressRefused, GuardedTransport
 
-__all__ = ["Blocked", "FetchError", "Fetcher", "HttpStatusError", "decode"]
+__all__ = ["Blocked", "FetchError", "Fetcher", "HttpStatusError", "UnsafeTarget", "decode", "decode_body"]
 
 log = logging.getLogger(__name__)
 Blocked = BlockedError  # the name the pipeline and CLI have always used
@@ -49,29 +54,66 @@ _BLOCK_HOSTS = ("passport.jd.com", "passport.weibo.cn", "passport.weibo.com", "l
                 "login.tmall.com", "sec.taobao.com")  # fmt: skip
 _GBK_ALIASES = ("gbk", "gb2312", "gb-2312", "cp936", "x-gbk", "gb_2312-80")
 _ROBOTS_MAX = 512_000
+# Above this share of undecodable non-ASCII characters in the best charset, and this many, the answer is
+# not text at all (random or compressed bytes read as GB18030 still have ~27 %; real pages a few bytes).
+_BAD_SHARE = 0.2
+_BAD_COUNT = 32
 _MAX_REDIRECTS = 5
 
 
 def decode(body: bytes, content_type: str | None) -> str:
-    """Bytes to text: the header's charset, then a meta/XML declaration, then UTF-8, then GB18030."""
+    """Bytes to text (see ``decode_body``); undecodable bytes become U+FFFD where they are."""
+    return decode_body(body, content_type)[0]
+
+
+def decode_body(body: bytes, content_type: str | None) -> tuple[str, int, float]:
+    """Bytes to text, with how many characters could not be decoded and their share of the non-ASCII.
+
+    Charsets are tried in order: the header's, a meta/XML declaration's, UTF-8, GB18030; the first
+    that fits is taken (no bad bytes, or at least four well-formed multi-byte characters for each bad
+    one: GBK text read as UTF-8 has about one in ten), else the one with the fewest bad bytes. Bad
+    bytes are replaced one by one, never by re-reading the whole page in another charset: a single
+    invalid byte in a UTF-8 page used to turn every review on it into GB18030 garbage, and keyword
+    alerts were silently missed."""
     if body.startswith(b"\xef\xbb\xbf"):
-        return body[3:].decode("utf-8", errors="replace")
-    charset = None
-    if content_type and "charset=" in content_type.lower():
-        charset = content_type.lower().split("charset=")[-1].split(";")[0].strip().strip("\"'")
-    if not charset and (m := _META_CHARSET.search(body[:2048]) or _XML_ENCODING.search(body[:200])):
-        charset = m.group(1).decode("ascii", "replace").lower()
-    if charset in _GBK_ALIASES:
-        charset = "gb18030"  # a superset: GBK pages often hold characters outside gb2312
-    if charset:
+        body = body[3:]
+        declared: str | None = "utf-8"
+    else:
+        declared = None
+        if content_type and "charset=" in content_type.lower():
+            declared = content_type.lower().split("charset=")[-1].split(";")[0].strip().strip("\"'")
+        if not declared and (m := _META_CHARSET.search(body[:2048]) or _XML_ENCODING.search(body[:200])):
+            declared = m.group(1).decode("ascii", "replace").lower()
+        if declared in _GBK_ALIASES:
+            declared = "gb18030"  # a superset: GBK pages often hold characters outside gb2312
+    names: list[str] = []
+    for name in (declared, "utf-8", "gb18030"):
         try:
-            return body.decode(charset)
-        except (LookupError, UnicodeDecodeError):
-            pass
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError:
-        return body.decode("gb18030", errors="replace")
+            canonical = codecs.lookup(name).name if name else None
+        except LookupError:
+            canonical = None
+        if canonical and canonical not in names:
+            names.append(canonical)
+    best: tuple[str, int, float] | None = None
+    for name in names:
+        text, bad, good = _decode_as(body, name)
+        share = bad / max(bad + good, 1)
+        if bad == 0 or good >= 4 * bad:
+            return text, bad, share
+        if best is None or bad < best[1]:
+            best = (text, bad, share)
+    assert best is not None
+    return best
+
+
+def _decode_as(body: bytes, charset: str) -> tuple[str, int, int]:
+    """(text, undecodable characters, well-formed non-ASCII characters)."""
+    text = body.decode(charset, errors="replace")
+    replaced = text.count("\ufffd")
+    genuine = body.count("\ufffd".encode(charset, errors="ignore") or b"\xef\xbf\xbd") if replaced else 0
+    non_ascii = len(text) - len(text.encode("ascii", "ignore")) if replaced else 0
+    bad = max(replaced - genuine, 0)
+    return text, bad, max(non_ascii - bad, 0)
 
 
 def _retry_after(headers: Mapping[str, str], cap: float) -> float | None:
@@ -147,7 +189,10 @@ class Fetcher:
         clock: Callable[[], float] = time.monotonic,
         robots_ttl: float = 24 * 3600.0,
         rng: random.Random | None = None,
+        network: NetworkPolicy | None = None,
     ) -> None:
+        # where sources may connect; replaced on reload. Default: public addresses only.
+        self.network = network or NetworkPolicy()
         self.client = client or self._new_client(None)
         self.retries = retries
         self.backoff = backoff
@@ -165,9 +210,14 @@ class Fetcher:
         self._robots_waived: set[str] = set()
         self._lock = threading.Lock()
 
-    @staticmethod
-    def _new_client(proxy: str | None) -> httpx.Client:
-        return httpx.Client(headers={"User-Agent": USER_AGENT}, proxy=proxy)
+    def _new_client(self, proxy: str | None) -> httpx.Client:
+        if proxy is not None:  # the proxy resolves names: only the URLs themselves can be checked here
+            return httpx.Client(headers={"User-Agent": USER_AGENT}, proxy=proxy)
+        if any(k.lower().endswith("_proxy") and k.lower() != "no_proxy" for k in os.environ):
+            log.warning("HTTP(S)_PROXY in the environment is not used: set `proxy:` on the sources instead")
+        return httpx.Client(
+            headers={"User-Agent": USER_AGENT}, transport=GuardedTransport(lambda: self.network)
+        )
 
     def close(self) -> None:
         self.client.close()
@@ -202,13 +252,16 @@ class Fetcher:
         proxy = secrets.expand(source.proxy, "proxy") if source.proxy else None
         client = self._client(proxy)
         url = req.wire_url
+        if problem := self.network.url_problem(url):
+            raise UnsafeTarget(f"refused to fetch {_safe(url)}: {problem}")
         try:
             self._check_robots(client, url, source, secrets)
             return self._fetch_with_retries(client, req, url, headers, source, secrets, params)
         except FetchError as exc:
             if isinstance(exc, HttpStatusError):
                 raise
-            raise FetchError(secrets.redact(str(exc))) from None
+            kind = UnsafeTarget if isinstance(exc, UnsafeTarget) else FetchError
+            raise kind(secrets.redact(str(exc))) from None
 
     # ---- retries -------------------------------------------------------------------------------
     def _fetch_with_retries(
@@ -360,23 +413,36 @@ class Fetcher:
                     raise FetchError(f"timed out after {timeout:g}s fetching {_safe(url)}") from None
                 except httpx.HTTPError as exc:
                     raise FetchError(f"{type(exc).__name__} fetching {_safe(url)}: {exc}") from None
+                except AddressRefused as exc:
+                    raise UnsafeTarget(f"refused to connect for {_safe(current)}: {exc}") from None
                 if not location:
                     break
                 # Redirects are followed by hand so a login or captcha page is recognised, never fetched.
-                current = urljoin(str(resp.url), location)
-                if not robots and (login := _login_host(current)):
+                target = urljoin(str(resp.url), location)
+                if not robots and (login := _login_host(target)):
                     raise BlockedError(f"redirected to a login or verification page ({login})")
+                if problem := self.network.url_problem(target):
+                    raise UnsafeTarget(f"refused a redirect to {_safe(target)}: {problem}")
+                if _origin(target) != _origin(current):
+                    headers = _without_credentials(headers, source)
+                current = target
                 if resp.status_code in (301, 302, 303) and method != "GET":
                     method, payload = "GET", None
                 query = None
             else:
                 raise FetchError(f"more than {_MAX_REDIRECTS} redirects fetching {_safe(url)}")
         final = str(resp.url)
+        text, bad, share = decode_body(body, resp.headers.get("content-type"))
+        if bad >= _BAD_COUNT and share > _BAD_SHARE and not robots and resp.status_code < 300:
+            raise ParseError(
+                f"HTTP {resp.status_code}: the answer is not text ({share:.0%} of its characters cannot be "
+                f"decoded as UTF-8 or GBK; {len(body):,} bytes); nothing stored from it"
+            )
         page = FetchedPage(
             url=req.url,
             status=resp.status_code,
             headers=dict(resp.headers),
-            text=decode(body, resp.headers.get("content-type")),
+            text=text,
             final_url=_safe(final) if params else final,
             elapsed_ms=(time.perf_counter() - started) * 1000,
             size=len(body),
@@ -414,6 +480,30 @@ class Fetcher:
                     f"response from {_safe(url)} still arriving after the source's timeout; gave up"
                 )
         return b"".join(chunks)
+
+
+class UnsafeTarget(FetchError):
+    """A URL or address sources may not reach (not http(s), or private without an allow-list entry)."""
+
+
+_CREDENTIAL_HEADERS = frozenset({"cookie", "authorization", "proxy-authorization"})
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port
+
+
+def _without_credentials(headers: Mapping[str, str], source: SourceConfig) -> dict[str, str]:
+    """The headers fit to follow a redirect to another origin: no cookie, no authorization, and none
+    of the source's headers whose value comes from the environment (how secrets are configured)."""
+    secret = {k.lower() for k, v in source.headers.items() if ENV_REF.search(v)}
+    return {k: v for k, v in headers.items() if k.lower() not in _CREDENTIAL_HEADERS | secret}
 
 
 def _login_host(url: str) -> str | None:

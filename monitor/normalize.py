@@ -1,7 +1,8 @@
-"""Normalize raw items: times to UTC, a stable dedupe key, a payload hash.
+"""Normalize raw items: text hygiene, times to UTC, a stable dedupe key, a payload hash.
 
-Text folding for matching lives in ``monitor.analyze.text``; the original text is
-always kept as the platform gave it.
+Text folding for matching lives in ``monitor.analyze.text``. The text is kept as the platform gave it,
+less what must never be stored or shown (``monitor.hygiene``: NUL and control characters, bidi
+overrides, lone surrogates, non-http(s) URLs); a very long text is capped, its full text kept apart.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from monitor import hygiene as h
 from monitor.adapters.base import RawItem
 from monitor.config.sources import SourceConfig
 
@@ -126,37 +128,48 @@ class Item:
     product: str | None = None
     parent_external_id: str | None = None
     attrs: dict[str, Any] = field(default_factory=dict)
+    full_text: str | None = None  # the whole text when ``text`` had to be capped (hygiene.TEXT_CAP)
+
+    @property
+    def analysis_text(self) -> str:
+        """What the analyzer reads: the whole text, so a keyword past the cap still alerts."""
+        return self.full_text or self.text
 
 
 def payload_hash(raw: RawItem) -> str:
     """What counts as an edit: text, rating, SKU and the linked follow-up."""
     body = json.dumps([raw.text, raw.rating, raw.sku, raw.parent_external_id], ensure_ascii=False)
-    return hashlib.sha256(body.encode("utf-8")).hexdigest()[:32]
+    return hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def content_key(author: str | None, published: object, text: str) -> str:
     """Fallback id for platforms without one: a hash of (author, time, text)."""
     body = json.dumps([author or "", str(published or ""), text.strip()], ensure_ascii=False)
-    return "h:" + hashlib.sha256(body.encode("utf-8")).hexdigest()[:24]
+    return "h:" + hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()[:24]
 
 
 def normalize(raw: RawItem, source: SourceConfig, now: datetime, tz: tzinfo) -> Item:
+    """``raw`` made storable and safe to show (see ``monitor.hygiene``); the payload hash and the
+    fallback id are computed on the raw values, so they do not change with the cleaning rules."""
     published = parse_time(raw.published, now, tz)
-    ext = raw.external_id.strip() if raw.external_id else content_key(raw.author, raw.published, raw.text)
+    ext = h.clean_line(raw.external_id, h.LINE_CAPS["external_id"]) if raw.external_id else ""
     attrs = {k: v for k, v in raw.attrs.items() if k != "raw"}
+    caps = h.LINE_CAPS
+    text, full = h.capped(h.clean_text(raw.text).strip())
     return Item(
         source=source.name,
         platform=source.platform,
-        external_id=ext[:200],
-        text=raw.text.strip(),
+        external_id=ext or content_key(raw.author, raw.published, raw.text),
+        text=text,
+        full_text=full,
         payload_hash=payload_hash(raw),
         fetched_at=now.astimezone(UTC),
         published_at=published,
-        url=raw.url,
-        author=raw.author,
+        url=h.safe_url(raw.url),
+        author=h.clean_optional(raw.author, caps["author"]),
         rating=raw.rating,
-        sku=raw.sku or source.sku,
-        product=raw.product or source.product,
-        parent_external_id=raw.parent_external_id,
-        attrs=attrs,
+        sku=h.clean_optional(raw.sku, caps["sku"]) or source.sku,
+        product=h.clean_optional(raw.product, caps["product"]) or source.product,
+        parent_external_id=h.clean_optional(raw.parent_external_id, caps["parent_external_id"]),
+        attrs=h.clean_value(attrs),
     )

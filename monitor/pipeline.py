@@ -19,6 +19,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
 from typing import Any
 
+from sqlalchemy.exc import DataError
+
+from monitor import catchup, hygiene
 from monitor.adapters import build
 from monitor.adapters.base import (
     Adapter,
@@ -35,7 +38,7 @@ from monitor.config.sources import SourceConfig, Verdict
 from monitor.fetch import Fetcher
 from monitor.followup import FollowUpCache, FollowUpReport, Stored, complete_truncated
 from monitor.normalize import Item, normalize
-from monitor.store import Store
+from monitor.store import ItemChange, Store
 from monitor.store import models as m
 
 log = logging.getLogger(__name__)
@@ -77,6 +80,10 @@ class RunResult:
     validators: dict[str, str] = field(default_factory=dict)
     not_modified: bool = False
     follow_ups: FollowUpReport = field(default_factory=FollowUpReport)
+    # why paging stopped: "reached" stored or older items, "limit" (``next_url`` is where it would go
+    # on), "end" of the platform's paging, or "failed"; catching up after an interruption reads it
+    stopped: str = "end"
+    next_url: str | None = None
 
 
 @dataclass
@@ -118,15 +125,16 @@ def collect(
     page_limit: int,
     is_known: Callable[[list[Item]], bool] | None = None,
     stop: threading.Event | None = None,
+    start_url: str | None = None,
 ) -> RunResult:
-    """Fetch and parse up to ``page_limit`` pages, newest first; store nothing.
+    """Fetch and parse up to ``page_limit`` pages, newest first (or from ``start_url``); store nothing.
 
     Paging stops at a page whose items are all stored already (``is_known``) or all older than
     the cursor's newest item. Source problems become the result's verdict, never an exception.
     """
     cfg: SourceConfig = adapter.config
     result = RunResult(cfg.name, "ok")
-    url: str | None = adapter.first_url(cursor)
+    url: str | None = start_url or adapter.first_url(cursor)
     seen_urls: set[str] = set()
     validators = cursor.get("http") if isinstance(cursor.get("http"), dict) else None
     while url and len(result.pages) < page_limit and url not in seen_urls:
@@ -139,6 +147,7 @@ def collect(
             if first and page.not_modified:
                 result.pages.append(PageReport(url, 304, 0, {}, "ok", "not modified", page.elapsed_ms))
                 result.not_modified, result.validators = True, dict(validators or {})
+                result.stopped = "reached"
                 break
             parsed = adapter.parse(page)
         except SourceError as exc:
@@ -158,7 +167,7 @@ def collect(
         )  # fmt: skip
         result.pages.append(report)
         if parsed.verdict in ("blocked", "broken", "error"):
-            result.verdict, result.reason = parsed.verdict, parsed.reason
+            result.verdict, result.reason, result.stopped = parsed.verdict, parsed.reason, "failed"
             return result
         if first:
             result.validators = _validators(page.headers)
@@ -172,8 +181,12 @@ def collect(
                 result.reason = parsed.reason
             break
         if (is_known is not None and is_known(page_items)) or _older_than_cursor(page_items, cursor):
+            result.stopped = "reached"
             break
         url = parsed.next_url
+    else:
+        if url and url not in seen_urls:
+            result.stopped, result.next_url = "limit", url
     if not result.items and not result.not_modified:
         result.verdict = "empty"
         result.reason = result.reason or "no items on the first page"
@@ -209,7 +222,7 @@ def _fail(result: RunResult, adapter: Adapter[Any], url: str, exc: Exception) ->
     if len(result.pages) > 0:
         reason = f"page {len(result.pages) + 1}: {reason}"
     result.pages.append(PageReport(url, status, 0, {}, verdict, reason, first_item=len(result.items)))
-    result.verdict, result.reason = verdict, reason
+    result.verdict, result.reason, result.stopped = verdict, reason, "failed"
 
 
 def _validators(headers: Mapping[str, str]) -> dict[str, str]:
@@ -261,24 +274,84 @@ def run_source(ctx: Context, source: SourceConfig, now: datetime) -> RunResult:
                 return ctx.store.stored_texts(s, source.name, ids)
 
         follow_up(ctx.fetcher, adapter, result, now, tz, ctx.follow_ups, stored)
-    items = result.items
     if result.verdict == "empty" and had_items:
         said = (
             f" ({result.reason})" if result.reason and result.reason != "no items on the first page" else ""
         )
         result.verdict = "broken"
         result.reason = f"nothing parsed on a page that used to yield items{said}"
+    # a first poll backfills history: there is no interruption to catch up before it
+    ok_again = result.verdict == "ok" and had_items
+    caught = _catch_up(ctx, adapter, cursor, result, now) if ok_again else None
+    items = result.items
+    result.reason = hygiene.reason_line(_with_notes(result, caught))
 
     with ctx.store.session() as s:
         changes = ctx.store.diff(s, items)
-    analyses = ctx.analysis.analyze_many([(ch.item.text, _match_context(ch.item)) for ch in changes])
+    analyses = ctx.analysis.analyze_many([(ch.item.analysis_text, _match_context(ch.item)) for ch in changes])
     analyses = [
         a if ch.item.text else _without_words(a, ch.item.rating)
         for a, ch in zip(analyses, changes, strict=True)
     ]
     if ctx.stop.is_set():
         raise Interrupted
+    try:
+        events = _commit(ctx, source, adapter, cursor, result, changes, analyses, caught, now)
+    except DataError as exc:  # a value the database refuses must not blind the source silently
+        _refused(ctx, source, result, exc, now)
+        events = []
+    result.new = sum(1 for c in changes if c.kind == "new")
+    result.updated = len(changes) - result.new
+    result.alerts = len(events)
+    if result.verdict != "ok":
+        log.warning("source %s: %s: %s", source.name, result.verdict, result.reason)
+    if ctx.on_stored:
+        ctx.on_stored(result)
+    return result
 
+
+def _catch_up(
+    ctx: Context,
+    adapter: Adapter[Any],
+    cursor: Mapping[str, Any],
+    result: RunResult,
+    now: datetime,
+) -> catchup.Outcome:
+    """Read on past the head after an interruption (``monitor.catchup``); its items join the poll's."""
+    f = ctx.config.settings.fetch
+    out = catchup.catch_up(
+        collect, ctx.fetcher, adapter, ctx.store, cursor, result, now, ctx.config.settings.tz,
+        budget=f.catchup_pages, max_pages=f.catchup_max_pages, stop=ctx.stop,
+    )  # fmt: skip
+    result.items.extend(out.items)
+    return out
+
+
+def _with_notes(result: RunResult, caught: catchup.Outcome | None) -> str:
+    """The poll's reason, plus what catching up did and whether bytes could not be decoded."""
+    notes = [result.reason] if result.reason else []
+    if caught is not None and (caught.pages or caught.gaps):
+        open_ = f", {len(caught.segments)} interruption(s) still to catch up" if caught.segments else ""
+        notes.append(f"catching up after an interruption: {caught.pages} extra page(s){open_}")
+        notes += caught.notes
+        notes += [f"gap recorded: items may be missing, {g.why}" for g in caught.gaps]
+    if result.verdict == "ok" and (bad := sum(1 for it in result.items if "\ufffd" in it.text)):
+        notes.append(f"{bad} item(s) held bytes that could not be decoded (shown as \ufffd)")
+    return "; ".join(notes)
+
+
+def _commit(
+    ctx: Context,
+    source: SourceConfig,
+    adapter: Adapter[Any],
+    cursor: Mapping[str, Any],
+    result: RunResult,
+    changes: list[ItemChange],
+    analyses: list[Analysis],
+    caught: catchup.Outcome | None,
+    now: datetime,
+) -> list[Any]:
+    items = result.items
     with ctx.store.transaction() as s:
         rows = ctx.store.save_items(s, changes, now)
         for change, row in zip(changes, rows, strict=False):
@@ -291,7 +364,9 @@ def run_source(ctx: Context, source: SourceConfig, now: datetime) -> RunResult:
         health.record(s, ctx.config, state, result.verdict, result.reason, now)
         if result.verdict == "ok":
             state.had_items = state.had_items or bool(items)
-            state.cursor = next_cursor(adapter, cursor, result)
+            state.cursor = catchup.apply(next_cursor(adapter, cursor, result), caught)
+        if caught is not None and caught.gaps:
+            catchup.record(s, ctx.config, caught.gaps, now)
         s.add(
             m.Poll(
                 source=source.name,
@@ -299,7 +374,7 @@ def run_source(ctx: Context, source: SourceConfig, now: datetime) -> RunResult:
                 finished_at=now,
                 verdict=result.verdict,
                 reason=result.reason,
-                pages=len(result.pages),
+                pages=len(result.pages) + (caught.pages if caught is not None else 0),
                 items_seen=len(items),
                 items_new=sum(1 for c in changes if c.kind == "new"),
                 items_updated=sum(1 for c in changes if c.kind == "updated"),
@@ -307,14 +382,19 @@ def run_source(ctx: Context, source: SourceConfig, now: datetime) -> RunResult:
         )
         if ctx.stop.is_set():
             raise Interrupted  # rolls the transaction back
-    result.new = sum(1 for c in changes if c.kind == "new")
-    result.updated = len(changes) - result.new
-    result.alerts = len(events)
-    if result.verdict != "ok":
-        log.warning("source %s: %s: %s", source.name, result.verdict, result.reason)
-    if ctx.on_stored:
-        ctx.on_stored(result)
-    return result
+    return events
+
+
+def _refused(ctx: Context, source: SourceConfig, result: RunResult, exc: DataError, now: datetime) -> None:
+    """Record the poll as failed (so a source that keeps failing turns blind and admins hear it)."""
+    first = str(getattr(exc, "orig", exc)).splitlines()[0] if str(getattr(exc, "orig", exc)) else ""
+    result.verdict = "error"
+    result.reason = hygiene.reason_line(f"the database refused this poll's items: {first}")
+    with ctx.store.transaction() as s:
+        state = ctx.store.source_state(s, source.name)
+        health.record(s, ctx.config, state, result.verdict, result.reason, now)
+        s.add(m.Poll(source=source.name, started_at=now, finished_at=now, verdict="error",
+                     reason=result.reason, pages=len(result.pages)))  # fmt: skip
 
 
 def _without_words(a: Analysis, rating: int | None) -> Analysis:
@@ -333,7 +413,7 @@ def _match_context(item: Item) -> MatchContext:
 def _save_analysis(s: Any, row: m.Item, a: Analysis, now: datetime) -> None:
     existing = s.get(m.Analysis, row.id)
     values = dict(  # noqa: C408
-        normalized=a.normalized,
+        normalized=a.normalized[: hygiene.TEXT_CAP],  # of the whole text; the whole one is kept apart
         rules=a.rules,
         hits=[h.__dict__ for h in a.hits],
         sentiment=a.sentiment,

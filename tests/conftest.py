@@ -7,12 +7,13 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
+from monitor.config.netpolicy import NetworkPolicy
 from monitor.demo.sink import WebhookSink
 from monitor.demo.storefront import Storefront
 from monitor.store import Store
@@ -20,6 +21,7 @@ from monitor.store import Store
 ROOT = Path(__file__).resolve().parents[1]
 PG_URL = os.environ.get("MONITOR_TEST_PG_URL")
 NOW = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)
+LOOPBACK = NetworkPolicy.allowing(["127.0.0.1"])  # for Fetchers pointed at the tests' loopback servers
 
 
 def shared_data() -> Path:
@@ -98,6 +100,7 @@ analysis:
   workers: 0
 fetch:
   min_interval: 0s  # politeness is tested in tests/sources; here it would only slow the tests
+  allow_private: [127.0.0.1]  # the loopback servers; sources are public-only by default
 web:
   bind: 127.0.0.1:0
 schedule:
@@ -130,3 +133,115 @@ schedule:
         encoding="utf-8",
     )
     return tmp_path / "monitor.yaml"
+
+
+class ReviewFeed:
+    """A JSON review API on loopback, newest first, 10 per page (``?page=N`` from 1), that keeps
+    growing: ``publish(n)`` adds reviews now, or ``rate`` adds that many per second of wall time until
+    ``freeze()``. ``max_page`` caps how far its paging reaches back (JD's answers stop at page 100).
+
+    Every review ever published is in ``ids()``, so a test can count exactly what a daemon lost."""
+
+    def __init__(self, rate: float = 0.0, max_page: int | None = None, start: datetime = NOW) -> None:
+        import json
+        import threading
+        import time
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import parse_qs, urlsplit
+
+        self.rate, self.max_page, self.start = rate, max_page, start
+        self.published = 0
+        self.requests: list[str] = []
+        self._t0 = time.monotonic()
+        self._frozen: int | None = None
+        self._lock = threading.Lock()
+        feed = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                parts = urlsplit(self.path)
+                if parts.path == "/robots.txt":
+                    body, status = b"", 404
+                else:
+                    with feed._lock:
+                        feed.requests.append(self.path)
+                    page = int(parse_qs(parts.query).get("page", ["1"])[0])
+                    body, status = json.dumps(feed.page(page), ensure_ascii=False).encode(), 200
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request: object, client_address: object) -> None:
+                pass  # a daemon killed mid-answer (the crash tests) is expected here
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._clock = time.monotonic
+
+    def start_serving(self) -> ReviewFeed:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def count(self) -> int:
+        if self._frozen is not None:
+            return self._frozen
+        return self.published + int((self._clock() - self._t0) * self.rate)
+
+    def publish(self, n: int) -> None:
+        self.published += n
+
+    def grow(self, rate: float) -> None:
+        """From now on, ``rate`` new reviews a second."""
+        self.published, self._t0, self.rate = self.count(), self._clock(), rate
+
+    def freeze(self) -> int:
+        """Stop growing; return how many reviews were published in all."""
+        self._frozen = self.count()
+        return self._frozen
+
+    def ids(self) -> set[str]:
+        return {f"r{i}" for i in range(self.count())}
+
+    def page(self, page: int) -> dict[str, object]:
+        n = self.count()
+        newest_first = range(n - 1, -1, -1)
+        chunk = (
+            []
+            if self.max_page is not None and page > self.max_page
+            else newest_first[(page - 1) * 10 : page * 10]
+        )
+        cst = timezone(timedelta(hours=8))
+        rows = [
+            {
+                "id": f"r{i}",
+                "content": f"第{i}条评价：物流正常，东西不错。",
+                "score": 5,
+                "creationTime": (self.start + timedelta(seconds=i))
+                .astimezone(cst)
+                .strftime("%Y-%m-%d %H:%M:%S"),
+            }
+            for i in chunk
+        ]
+        return {"comments": rows, "maxPage": -(-n // 10)}
+
+    def source_yaml(self, name: str = "growing", **extra: object) -> str:
+        more = "".join(f"    {k}: {v}\n" for k, v in extra.items())
+        return (
+            f"  - name: {name}\n    kind: json\n    platform: jd\n"
+            f'    url: "{self.url}/api/reviews?page={{page}}"\n'
+            "    items: comments\n"
+            "    fields: {id: id, text: content, rating: score, published: creationTime}\n" + more
+        )

@@ -26,7 +26,7 @@ from monitor.notify import outbox
 from monitor.pipeline import Context, run_source
 from monitor.store import Store
 from monitor.store import models as m
-from tests.conftest import NOW, write_project
+from tests.conftest import LOOPBACK, NOW, write_project
 
 ROUTING = """
 channels:
@@ -57,7 +57,7 @@ def make_ctx(tmp_path: Path, front: Storefront, sink: WebhookSink, alerting: str
     return Context(
         config,
         store,
-        Fetcher(retries=0, min_interval=0),
+        Fetcher(retries=0, min_interval=0, network=LOOPBACK),
         AnalysisPool(config.rules, config.priority_words, None, 0),
     )
 

@@ -143,3 +143,124 @@ def test_promotion_calendar() -> None:
     assert cfg.settings.schedule.profile_for(date(2026, 11, 11))[0] == "promotion:双11"
     assert cfg.settings.schedule.profile_for(date(2026, 6, 18))[0] == "promotion:618"
     assert cfg.settings.schedule.profile_for(date(2026, 3, 3))[0] == "normal"
+
+
+# ---- where sources may connect (SSRF) -----------------------------------------------------------
+BAD_TARGETS = """sources:
+  - name: local-file
+    kind: feed
+    url: file:///etc/passwd
+  - name: gopher
+    kind: feed
+    url: gopher://127.0.0.1:6379/_FLUSHALL
+  - name: metadata
+    kind: json
+    url: http://169.254.169.254/latest/meta-data/{page}
+    items: x
+    fields: {text: t}
+  - name: loopback
+    kind: feed
+    url: http://127.0.0.1:8080/feed
+  - name: named-local
+    kind: feed
+    url: http://localhost/feed
+  - name: intranet-rsshub
+    kind: rsshub
+    instance: http://10.8.0.5:1200
+    route: /weibo/keyword/brand
+  - name: public
+    kind: feed
+    url: https://rsshub.example.com/weibo/keyword/brand
+"""
+
+
+def test_check_refuses_non_http_and_private_source_urls_with_file_and_line(project: Path) -> None:
+    (project / "sources" / "targets.yaml").write_text(BAD_TARGETS, encoding="utf-8")
+    result = CliRunner().invoke(main, ["check", "-c", str(project / "monitor.yaml")])
+    assert result.exit_code == 1
+    out = result.output
+    assert "targets.yaml:4: sources[0].url: only http and https URLs can be fetched, not 'file:'" in out
+    assert "targets.yaml:7: sources[1].url: only http and https URLs can be fetched, not 'gopher:'" in out
+    assert "targets.yaml:10: sources[2].url: 169.254.169.254 is a private" in out
+    assert "targets.yaml:15: sources[3].url: 127.0.0.1 is a private" in out
+    assert "targets.yaml:18: sources[4].url: localhost (127.0.0.1) is a private" in out
+    assert "targets.yaml:21: sources[5].instance: 10.8.0.5 is a private" in out
+    assert "sources[6]" not in out and "6 problem(s) found" in out
+
+
+def test_an_explicit_allow_list_admits_intranet_sources(project: Path) -> None:
+    intranet = "sources:\n  - name: loopback\n" + BAD_TARGETS.split("  - name: loopback\n", 1)[1]
+    (project / "sources" / "targets.yaml").write_text(intranet, encoding="utf-8")
+    p = project / "monitor.yaml"
+    p.write_text(
+        p.read_text(encoding="utf-8") + "\nfetch:\n  allow_private: [127.0.0.1, localhost, 10.8.0.0/16]\n",
+        encoding="utf-8",
+    )
+    cfg = load_config(p, registry())
+    assert {"loopback", "named-local", "intranet-rsshub", "public"} <= set(cfg.sources)
+    p.write_text(p.read_text(encoding="utf-8") + "  catchup_pages: 5\n", encoding="utf-8")
+    bad = p.read_text(encoding="utf-8").replace("10.8.0.0/16]", "http://10.8.0.0/16]")
+    p.write_text(bad, encoding="utf-8")
+    errs = errors_of(p)
+    assert any("fetch.allow_private[2]: Value error, 'http://10.8.0.0/16' is neither" in e for e in errs)
+
+
+# ---- YAML limits --------------------------------------------------------------------------------
+def billion_laughs() -> str:
+    text = 'rules: []\nlol: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]\n'
+    prev = "a"
+    for name in "bcdefghi":
+        text += f"{name}: &{name} [{', '.join([f'*{prev}'] * 9)}]\n"
+        prev = name
+    return text
+
+
+def test_an_alias_bomb_is_refused_at_its_line_without_expanding_it(project: Path) -> None:
+    """It cost 26 s and 2.3 GB before rejection, inside the daemon when saved through the rule editor."""
+    import tracemalloc
+
+    (project / "rules" / "bomb.yaml").write_text(billion_laughs(), encoding="utf-8")
+    tracemalloc.start()
+    try:
+        errs = errors_of(project / "monitor.yaml")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(errs) == 1 and re.match(
+        r".*bomb\.yaml:\d+: aliases expand this file to 490,329,066 values", errs[0]
+    )
+    assert peak < 30_000_000, f"{peak:,} bytes at peak"  # the file is 0.4 KB; its expansion never happens
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("rules: &r [*r]\n", "an alias refers to the value that contains it"),
+        ("rules: " + "[" * 100 + "]" * 100 + "\n", "nested deeper than 64 levels"),
+    ],
+)
+def test_self_referring_and_absurdly_nested_files_are_refused(project: Path, text: str, message: str) -> None:
+    (project / "rules" / "odd.yaml").write_text(text, encoding="utf-8")
+    errs = errors_of(project / "monitor.yaml")
+    assert any("odd.yaml:1: " in e and message in e for e in errs), errs
+
+
+def test_an_oversized_file_is_refused_before_it_is_parsed(project: Path) -> None:
+    from monitor.config.yamlload import MAX_BYTES
+
+    (project / "rules" / "huge.yaml").write_text("rules: []\n#" + "x" * MAX_BYTES + "\n", encoding="utf-8")
+    errs = errors_of(project / "monitor.yaml")
+    assert any("huge.yaml:1: file larger than 8,000,000 characters" in e for e in errs), errs
+
+
+def test_anchors_used_as_intended_still_load(project: Path) -> None:
+    entries = [
+        f"  - {{name: feed-{i}, kind: feed, url: 'https://rsshub.example.com/{i}', headers: *h}}\n"
+        for i in range(1, 50)
+    ]
+    first = "  - {name: feed-0, kind: feed, url: 'https://rsshub.example.com/0', headers: &h {Referer: x}}\n"
+    (project / "sources" / "anchors.yaml").write_text(
+        "sources:\n" + first + "".join(entries), encoding="utf-8"
+    )
+    sources = load_config(project / "monitor.yaml", registry()).sources
+    assert [sources[f"feed-{i}"].headers for i in (0, 49)] == [{"Referer": "x"}] * 2

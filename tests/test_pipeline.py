@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -19,14 +20,14 @@ from monitor.notify import outbox
 from monitor.pipeline import Context, run_source
 from monitor.store import Store
 from monitor.store import models as m
-from tests.conftest import NOW, write_project
+from tests.conftest import LOOPBACK, NOW, ReviewFeed, write_project
 
 
 @pytest.fixture
 def ctx(tmp_path: Path, storefront: Storefront, sink: WebhookSink, store_url: str) -> Iterator[Context]:
     config = load_config(write_project(tmp_path, storefront.base_url, sink.url, db_url=store_url), registry())
     store = Store.open(config.database_url)
-    fetcher = Fetcher(retries=0, min_interval=0)
+    fetcher = Fetcher(retries=0, min_interval=0, network=LOOPBACK)
     c = Context(config, store, fetcher, AnalysisPool(config.rules, config.priority_words, None, 0))
     yield c
     fetcher.close()
@@ -125,3 +126,203 @@ def test_interrupted_run_commits_nothing(ctx: Context) -> None:
     with pytest.raises(Interrupted):
         run_source(ctx, ctx.config.sources["jd-cup"], NOW)
     assert ctx.store.count(m.Item) == 0 and ctx.store.count(m.Poll) == 0
+
+
+# ---- catching up after an interruption, and gaps ------------------------------------------------
+@pytest.fixture
+def feed() -> Iterator[ReviewFeed]:
+    f = ReviewFeed().start_serving()
+    yield f
+    f.stop()
+
+
+def growing_ctx(tmp_path: Path, feed: ReviewFeed, sink: WebhookSink, store_url: str, fetch: str) -> Context:
+    """A project whose one source is ``feed`` (3 head pages a poll), with ``fetch`` lines added."""
+    config_path = write_project(tmp_path, feed.url, sink.url, db_url=store_url)
+    text = config_path.read_text(encoding="utf-8").replace("\nfetch:\n", "\nfetch:\n" + fetch, 1)
+    config_path.write_text(text, encoding="utf-8")
+    source = "sources:\n" + feed.source_yaml(max_pages=3)
+    (tmp_path / "sources" / "shop.yaml").write_text(source, encoding="utf-8")
+    config = load_config(config_path, registry())
+    store = Store.open(config.database_url)
+    return Context(config, store, Fetcher(retries=0, min_interval=0, network=LOOPBACK),
+                   AnalysisPool(config.rules, config.priority_words, None, 0))  # fmt: skip
+
+
+def stored_ids(ctx: Context) -> set[str]:
+    with ctx.store.session() as s:
+        return set(s.scalars(select(m.Item.external_id)))
+
+
+def test_after_downtime_a_source_catches_up_page_by_page_across_polls(
+    tmp_path: Path, feed: ReviewFeed, sink: WebhookSink, store_url: str
+) -> None:
+    """105 reviews published while the daemon was away: 3 head pages and 4 catch-up pages a poll, so two
+    polls, resuming where the first stopped; nothing lost, no gap recorded, then back to the head only."""
+    ctx = growing_ctx(tmp_path, feed, sink, store_url, "  catchup_pages: 4\n")
+    src = ctx.config.sources["growing"]
+    try:
+        feed.publish(15)
+        assert run_source(ctx, src, NOW).verdict == "ok"  # the first poll backfills (5 pages at most)
+        feed.publish(105)  # the downtime
+        requests_before = len(feed.requests)
+        first = run_source(ctx, src, NOW + timedelta(minutes=10))
+        assert first.verdict == "ok" and first.new == 70  # 3 head pages + 4 catch-up pages
+        assert "catching up after an interruption: 4 extra page(s)" in first.reason
+        assert "1 interruption(s) still to catch up" in first.reason
+        assert len(feed.requests) - requests_before == 7
+        state = ctx.store.read_source_state("growing")
+        assert state is not None and state.cursor["catchup"][0]["url"].endswith("page=8")
+        second = run_source(ctx, src, NOW + timedelta(minutes=20))
+        assert second.verdict == "ok" and second.new == 35  # page 11 reaches the reviews stored before
+        assert stored_ids(ctx) == feed.ids()  # nothing lost
+        state = ctx.store.read_source_state("growing")
+        assert state is not None and "catchup" not in state.cursor
+        assert ctx.store.count(m.SourceGap) == 0
+        quiet = run_source(ctx, src, NOW + timedelta(minutes=30))
+        assert quiet.new == 0 and len(quiet.pages) == 1 and "catching up" not in quiet.reason
+        feed.publish(5)  # a page half new, half known, and the platform's paging ends after it: no gap
+        assert run_source(ctx, src, NOW + timedelta(minutes=40)).new == 5
+        assert ctx.store.count(m.SourceGap) == 0 and stored_ids(ctx) == feed.ids()
+    finally:
+        ctx.fetcher.close()
+        ctx.store.close()
+
+
+def test_paging_that_cannot_reach_back_records_one_gap_and_tells_the_admins_once(
+    tmp_path: Path, sink: WebhookSink, store_url: str
+) -> None:
+    feed = ReviewFeed(max_page=6).start_serving()  # like JD: the answers stop at a page limit
+    ctx = growing_ctx(tmp_path, feed, sink, store_url, "")
+    src = ctx.config.sources["growing"]
+    try:
+        feed.publish(20)
+        run_source(ctx, src, NOW)
+        feed.publish(100)  # 10 pages of new reviews, only 6 pages reachable
+        result = run_source(ctx, src, NOW + timedelta(hours=1))
+        assert result.verdict == "ok" and result.new == 60
+        assert "gap recorded: items may be missing, the platform's paging ends" in result.reason
+        with ctx.store.session() as s:
+            gaps = list(s.scalars(select(m.SourceGap)))
+            alerts = list(s.scalars(select(m.Alert).where(m.Alert.category == "source_gap")))
+            state = s.get(m.SourceState, "growing")
+        assert len(gaps) == 1 and gaps[0].source == "growing"
+        assert gaps[0].from_at is not None and gaps[0].to_at is not None and gaps[0].from_at < gaps[0].to_at
+        assert gaps[0].from_at == NOW + timedelta(seconds=19)  # the newest review seen before
+        assert gaps[0].to_at == NOW + timedelta(seconds=60)  # the oldest reached after
+        assert len(alerts) == 1 and alerts[0].source == "growing" and "数据缺口" in alerts[0].title
+        assert state is not None and "gap recorded" in (state.last_reason or "")
+        assert "catchup" not in state.cursor  # nothing left to resume: the gap is on record instead
+        feed.publish(100)
+        run_source(ctx, src, NOW + timedelta(hours=2))  # a second gap: recorded, no second message
+        with ctx.store.session() as s:
+            assert len(list(s.scalars(select(m.SourceGap)))) == 2
+            assert len(list(s.scalars(select(m.Alert).where(m.Alert.category == "source_gap")))) == 1
+        from click.testing import CliRunner
+
+        from monitor.cli import main
+
+        out = CliRunner().invoke(main, ["sources", "gaps", "-c", str(tmp_path / "monitor.yaml")])
+        assert out.exit_code == 0, out.output
+        assert out.output.count("growing") >= 2 and "2026-11-23 12:00" in out.output, out.output
+    finally:
+        ctx.fetcher.close()
+        ctx.store.close()
+        feed.stop()
+
+
+def test_catching_up_gives_up_after_its_budget_and_records_the_gap(
+    tmp_path: Path, feed: ReviewFeed, sink: WebhookSink, store_url: str
+) -> None:
+    ctx = growing_ctx(tmp_path, feed, sink, store_url, "  catchup_pages: 2\n  catchup_max_pages: 3\n")
+    src = ctx.config.sources["growing"]
+    try:
+        feed.publish(10)
+        run_source(ctx, src, NOW)
+        feed.publish(200)
+        run_source(ctx, src, NOW + timedelta(minutes=1))  # 3 head + 2 catch-up pages
+        assert ctx.store.count(m.SourceGap) == 0
+        last = run_source(ctx, src, NOW + timedelta(minutes=2))  # 1 more: the segment's 3 pages are spent
+        assert "catching up spent its budget of 3 pages" in last.reason
+        assert ctx.store.count(m.SourceGap) == 1
+    finally:
+        ctx.fetcher.close()
+        ctx.store.close()
+
+
+def test_pages_pushed_down_by_new_reviews_do_not_end_a_catch_up_early(
+    tmp_path: Path, feed: ReviewFeed, sink: WebhookSink, store_url: str
+) -> None:
+    """Between two polls new reviews push every page down: the page a catch-up resumes at then holds
+    reviews it read last time. Those must not count as having reached the reviews stored before."""
+    ctx = growing_ctx(tmp_path, feed, sink, store_url, "  catchup_pages: 4\n")
+    src = ctx.config.sources["growing"]
+    try:
+        feed.publish(15)
+        run_source(ctx, src, NOW)
+        feed.publish(105)
+        run_source(ctx, src, NOW + timedelta(minutes=1))  # 7 pages read, a catch-up segment left open
+        for minute in range(2, 8):
+            feed.publish(10)  # a page more on top before every poll
+            run_source(ctx, src, NOW + timedelta(minutes=minute))
+            state = ctx.store.read_source_state("growing")
+            assert state is not None
+            if "catchup" not in state.cursor:
+                break
+        assert "catchup" not in state.cursor
+        assert stored_ids(ctx) == feed.ids()
+        assert ctx.store.count(m.SourceGap) == 0
+    finally:
+        ctx.fetcher.close()
+        ctx.store.close()
+
+
+# ---- hostile pages at the door ------------------------------------------------------------------
+def test_a_nul_byte_or_a_bad_byte_in_one_review_blinds_nothing_and_hides_no_alert(
+    tmp_path: Path, sink: WebhookSink, store_url: str
+) -> None:
+    """On PostgreSQL one review with \\u0000 made every poll of its source fail, with no verdict and no
+    alert; one invalid UTF-8 byte turned the page into GB18030 garbage and keyword alerts were missed."""
+    from tests.sources.conftest import Loopback, Reply
+
+    reviews = [
+        {"id": "1", "content": "盖子\u0000漏水，差评", "nickname": "张\u0000三\u202e", "sku": "SKU\u00001"},
+        {"id": "2", "content": "客服态度很差", "nickname": "李四", "sku": "SKU1"},
+        {"id": "3", "content": "怀疑是假货，包装粗糙", "nickname": "王五", "sku": "SKU1"},
+    ]
+    body = json.dumps({"comments": reviews}, ensure_ascii=True).encode()  # \u0000 as JSON writes it
+    body = body.replace(b"\\u5ba2\\u670d", "客".encode() + b"\xff")  # 客服 -> 客 + one invalid byte
+    server = Loopback().start()
+    server.route("/api", Reply(body=body, content_type="application/json; charset=utf-8"),
+                 Reply(body="<html><body>internal admin console SECRET-TOKEN-123</body></html>",
+                       content_type="application/json"))  # fmt: skip
+    config_path = write_project(tmp_path, server.url, sink.url, db_url=store_url)
+    (tmp_path / "sources" / "shop.yaml").write_text(
+        f'sources:\n  - name: hostile\n    kind: json\n    platform: jd\n    url: "{server.url}/api"\n'
+        "    items: comments\n    fields: {id: id, text: content, author: nickname, sku: sku}\n",
+        encoding="utf-8",
+    )
+    config = load_config(config_path, registry())
+    store = Store.open(config.database_url)
+    ctx = Context(config, store, Fetcher(retries=0, min_interval=0, network=LOOPBACK),
+                  AnalysisPool(config.rules, config.priority_words, None, 0))  # fmt: skip
+    try:
+        result = run_source(ctx, config.sources["hostile"], NOW)
+        assert result.verdict == "ok" and result.new == 3, result.reason
+        assert "1 item(s) held bytes that could not be decoded" in result.reason
+        with store.session() as s:
+            rows = {r.external_id: r for r in s.scalars(select(m.Item))}
+            alerts = {a.rule_id for a in s.scalars(select(m.Alert))}
+        assert rows["1"].text == "盖子漏水，差评" and rows["1"].author == "张三" and rows["1"].sku == "SKU1"
+        assert rows["2"].text == "客\ufffd态度很差"
+        assert "counterfeit" in alerts  # the other reviews on the page were read as they are
+        broken = run_source(ctx, config.sources["hostile"], NOW + timedelta(minutes=1))
+        assert broken.verdict == "broken" and "an HTML page" in broken.reason
+        with store.session() as s:
+            reasons = [p.reason for p in s.scalars(select(m.Poll))]
+            state = s.get(m.SourceState, "hostile")
+        assert state is not None and not any("SECRET" in r for r in [*reasons, state.last_reason or ""])
+    finally:
+        ctx.fetcher.close()
+        store.close()
+        server.stop()

@@ -119,3 +119,73 @@ def test_unique_constraint_holds_under_a_race(store: Store) -> None:
             store.save_items(s2, c2, NOW)
             s2.commit()
     assert store.count(m.Item) == 1
+
+
+# ---- text hygiene at the door: the same on SQLite and PostgreSQL --------------------------------
+HOSTILE = "差评\x00：盖子\x07漏水\u202e（反向）\u2066隔离\u2069\ud800\x9b结束\ufffe"
+
+
+def test_hostile_characters_in_every_page_field_are_stored_clean(store: Store) -> None:
+    """NUL made PostgreSQL refuse the whole poll; lone surrogates and over-long names failed both."""
+    raw = RawItem(
+        text=HOSTILE,
+        external_id="id\x00-1",
+        url="https://item.jd.com/1.html\x00",
+        author="张\x00三\u202e" + "长" * 400,
+        sku="10001\x00",
+        product="保温杯\u202d",
+        parent_external_id="p\x00",
+        published="2026-11-23 10:00:00",
+        attrs={"k\x00": ["v\x00", {"deep\u202e": "\ud800"}], "n": 3},
+    )
+    it = normalize(raw, SRC, NOW, CST)
+    assert save(store, [it]) == (1, 0)
+    assert save(store, [normalize(raw, SRC, NOW, CST)]) == (0, 0)  # the same item next poll: no change
+    with store.session() as s:
+        row = s.scalars(select(m.Item)).one()
+    stored = [row.text, row.external_id, row.url, row.author, row.sku, row.product, row.parent_external_id]
+    stored.append(str(row.attrs))
+    for value in stored:
+        assert value is not None
+        assert not any(c in value for c in "\x00\x07\x9b\u202e\u202d\u2066\u2069\ufffe\ud800"), value
+    assert row.text == "差评：盖子漏水（反向）隔离\ufffd结束"
+    assert row.external_id == "id-1" and row.sku == "10001" and row.parent_external_id == "p"
+    assert row.author is not None and len(row.author) == 200 and row.author.startswith("张三长")
+    assert row.attrs == {"k": ["v", {"deep": "\ufffd"}], "n": 3}
+
+
+@pytest.mark.parametrize(
+    ("url", "kept"),
+    [
+        ("javascript:alert(document.cookie)", None),
+        ("java\tscript:alert(1)", None),
+        (" JaVaScRiPt:alert(1)", None),
+        ("data:text/html,<script>alert(1)</script>", None),
+        ("vbscript:msgbox(1)", None),
+        ("//img30.360buyimg.com/a.jpg", "https://img30.360buyimg.com/a.jpg"),
+        ("https://user:pw@evil.example/", None),
+        ("/relative/only", None),
+        ("https://item.jd.com/100012043978.html", "https://item.jd.com/100012043978.html"),
+    ],
+)
+def test_page_urls_are_kept_only_as_http(store: Store, url: str, kept: str | None) -> None:
+    raw = RawItem(text="好", external_id="u", url=url, published="2026-11-23 10:00:00")
+    save(store, [normalize(raw, SRC, NOW, CST)])
+    with store.session() as s:
+        assert s.scalars(select(m.Item.url)).one() == kept
+
+
+def test_a_huge_review_is_capped_and_its_full_text_kept_apart(store: Store) -> None:
+    from monitor.hygiene import TEXT_CAP
+
+    body = "很好用" * 100_000 + "，可惜是假货"  # a 300,000-character review with its point at the end
+    it = normalize(RawItem(text=body, external_id="big"), SRC, NOW, CST)
+    assert it.analysis_text == body  # the analyzer reads all of it: the keyword at the end still alerts
+    save(store, [it])
+    with store.session() as s:
+        row = s.scalars(select(m.Item)).one()
+        assert len(row.text) < TEXT_CAP + 50 and "已截断" in row.text
+        assert store.full_text(s, row.id) == body
+    shorter = normalize(RawItem(text="改短了：假货", external_id="big"), SRC, NOW, CST)
+    assert save(store, [shorter]) == (0, 1)  # an edit that makes it short drops the kept full text
+    assert store.count(m.ItemFullText) == 0

@@ -226,6 +226,8 @@ class Adapter(ABC, Generic[C]):
     Config: ClassVar[type[SourceConfig]]
     MAPPED: ClassVar[Mapping[str, str]] = {}
     IGNORED: ClassVar[Mapping[str, str]] = {}
+    # False for a kind that reads local files: its URLs are not checked against the network policy
+    NETWORK: ClassVar[bool] = True
 
     def __init__(self, config: C) -> None:
         self.config = config

@@ -31,6 +31,7 @@ from monitor.adapters.base import (
 )
 from monitor.adapters.json import loads
 from monitor.config.sources import SourceConfig
+from monitor.hygiene import body_hint
 
 _MARKERS = re.compile(r"\[[^\[\]\s]{1,10}\]|[^\w]+")  # [图片] [二哈], spaces, punctuation, '#'
 
@@ -152,7 +153,7 @@ def parse_feed(text: str) -> ParsedPage:
     if not page.items and (parsed.bozo or not parsed.get("version")):
         if reason := looks_blocked(text):
             raise BlockedError(reason)
-        problem = parsed.get("bozo_exception") or f"body starts {head[:60]!r}"
+        problem = parsed.get("bozo_exception") or f"the answer is {body_hint(head)}"
         raise ParseError(f"not a feed ({problem})")
     return page
 

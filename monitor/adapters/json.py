@@ -28,6 +28,7 @@ from monitor.adapters.html import ITEM_FIELDS, _rating
 from monitor.adapters.jsonpath import first, select
 from monitor.adapters.paging import PageParamMixin
 from monitor.config.sources import SourceConfig
+from monitor.hygiene import body_hint
 
 _JSONP = re.compile(r"^\s*[A-Za-z_$][\w$.]*\s*\((.*)\)\s*;?\s*$", re.S)
 
@@ -50,8 +51,7 @@ def loads(text: str) -> Any:
     except json.JSONDecodeError as exc:
         if body.startswith("<") and (reason := looks_blocked(body)):
             raise BlockedError(reason) from None
-        snippet = body[:80].replace("\n", " ")
-        raise ParseError(f"not JSON ({exc.msg} at char {exc.pos}); body starts {snippet!r}") from None
+        raise ParseError(f"not JSON ({exc.msg} at char {exc.pos}); the answer is {body_hint(body)}") from None
 
 
 def blocked_reason(doc: Any) -> str | None:

@@ -166,6 +166,7 @@ class ReviewExportAdapter(Adapter[ReviewExportConfig]):
         "回复内容": "attrs.replied (the shop's own reply)",
     }
     IGNORED: ClassVar[Mapping[str, str]] = {}
+    NETWORK: ClassVar[bool] = False  # files in a folder, read through no network
 
     def __init__(self, config: ReviewExportConfig) -> None:
         super().__init__(config)

@@ -1,9 +1,18 @@
 """Analysis off the polling threads: CPU-heavy work runs in worker processes so that a
-large batch from one source does not stall the others' fetching (the GIL)."""
+large batch from one source does not stall the others' fetching (the GIL).
+
+A worker dies with the daemon: killed with SIGKILL, the daemon cannot stop its pool, and the
+workers (each holding the rule set and the model, ~70 MB) would stay re-parented and idle for ever,
+keeping multiprocessing's resource tracker alive too. Each worker watches its parent and exits
+when it is gone; the tracker then sees its pipe close and exits as well.
+"""
 
 from __future__ import annotations
 
 import multiprocessing
+import os
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 
@@ -17,8 +26,21 @@ def build_analyzer(rules: Sequence[Rule], priority_words: Sequence[str], model: 
     return Analyzer(RuleSet(rules, priority_words), model)
 
 
-def _init(rules: Sequence[Rule], priority_words: Sequence[str], model: str | None) -> None:
+PARENT_CHECK_EVERY = 0.5  # seconds
+
+
+def _exit_with_parent(parent: int) -> None:
+    """In a worker: leave as soon as the process that started us is gone (re-parented)."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_EVERY)
+    os._exit(0)  # no clean-up to do: nothing of the daemon's lives here
+
+
+def _init(rules: Sequence[Rule], priority_words: Sequence[str], model: str | None, parent: int) -> None:
     global _worker
+    if os.getppid() != parent:  # the daemon died while we were starting
+        os._exit(0)
+    threading.Thread(target=_exit_with_parent, args=(parent,), name="parent-watch", daemon=True).start()
     _worker = build_analyzer(rules, priority_words, model)
 
 
@@ -40,7 +62,7 @@ class AnalysisPool:
                 max_workers=workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init,
-                initargs=(list(rules), list(priority_words), model),
+                initargs=(list(rules), list(priority_words), model, os.getpid()),
             )
 
     def analyze_many(self, batch: Sequence[tuple[str, MatchContext]]) -> list[Analysis]:

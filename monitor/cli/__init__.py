@@ -184,6 +184,7 @@ def _register() -> None:
     from monitor.cli.alerts import alerts
     from monitor.cli.analyze import analyze_cmd
     from monitor.cli.auth import auth_group
+    from monitor.cli.gaps import sources_group
     from monitor.cli.incidents import incidents
     from monitor.cli.report import report_group
     from monitor.cli.rules import rules_group
@@ -193,7 +194,7 @@ def _register() -> None:
     from monitor.cli.users import users_group
 
     commands = (alerts, analyze_cmd, incidents, report_group, rules_group, sentiment, sop_group, try_source)
-    for command in (*commands, users_group, auth_group):
+    for command in (*commands, sources_group, users_group, auth_group):
         main.add_command(command)
 
 

@@ -68,7 +68,7 @@ def try_source(config_path: Path, name: str, as_json: bool, pages: int | None, f
         click.echo(f"note: {name} is disabled (enabled: false); trying it anyway", err=True)
     cursor = _stored_cursor(config, name) if from_cursor else {}
     adapter = build(src)
-    fetcher = Fetcher(retries=1)
+    fetcher = Fetcher(retries=1, network=config.settings.fetch.network)
     now, tz = utcnow(), config.settings.tz
     try:
         with provider_for(config, src):  # merchant API sources take the shop's token from the store

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from monitor.config.netpolicy import NetworkPolicy, url_errors
 from monitor.config.rules import Rule, RuleFile
 from monitor.config.settings import Settings
 from monitor.config.sops import Sop, SopFile
@@ -122,7 +123,7 @@ def load_config(config_path: Path | str, kinds: SourceKinds) -> Config:
             errors.extend(errs)
             settings = parsed or settings
 
-    sources = _load_sources(root / settings.sources_dir, kinds, load, errors, origins)
+    sources = _load_sources(root / settings.sources_dir, kinds, load, errors, origins, settings.fetch.network)
     rules, priority = _load_rules(root / settings.rules_dir, load, errors, origins)
     sops = _load_sops(root / settings.rules_dir / "sops", load, errors, origins)
     settings_path = settings_file.path if settings_file else str(config_path)
@@ -184,7 +185,12 @@ def _unique(
 
 
 def _load_sources(
-    directory: Path, kinds: SourceKinds, load: Any, errors: list[ConfigError], origins: dict[str, Located]
+    directory: Path,
+    kinds: SourceKinds,
+    load: Any,
+    errors: list[ConfigError],
+    origins: dict[str, Located],
+    network: NetworkPolicy,
 ) -> dict[str, SourceConfig]:
     sources: dict[str, SourceConfig] = {}
     for p in yaml_files(directory):
@@ -238,6 +244,8 @@ def _load_sources(
             errors.extend(errs)
             if cfg is None:
                 continue
+            if kinds[kind].NETWORK:
+                errors.extend(url_errors(kinds[kind](cfg).first_url({}), network, entry, loaded, kp))
             sources[cfg.name] = cfg
     return sources
 

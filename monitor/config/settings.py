@@ -8,7 +8,9 @@ from datetime import date, timedelta
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from monitor.config.netpolicy import NetworkPolicy, parse_allow_entry
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
@@ -212,12 +214,34 @@ class Alerting(_DurationFields):
     evaluate_every: timedelta = Field(default=timedelta(seconds=30), description="lifecycle and burst checks")
 
 
+def _allow_entry(entry: str) -> str:
+    parse_allow_entry(entry)
+    return entry
+
+
+AllowEntry = Annotated[str, AfterValidator(_allow_entry)]
+
+
 class Fetch(_DurationFields):
     """Politeness shared by every source of this daemon (a source's ``request_interval`` may only add)."""
 
     per_host: int = Field(default=1, ge=1, le=32, description="concurrent requests to one host")
     min_interval: timedelta = Field(default=timedelta(seconds=1), description="between requests to one host")
     retries: int = Field(default=2, ge=0, le=10, description="on connection errors, 5xx, 429, 432, 202")
+    allow_private: list[AllowEntry] = Field(
+        default_factory=list,
+        description="private addresses sources may reach (IPs, networks, host names); default: public only",
+    )
+    catchup_pages: int = Field(
+        default=10, ge=1, le=200, description="extra pages per poll to catch up after an interruption"
+    )
+    catchup_max_pages: int = Field(
+        default=200, ge=1, le=10_000, description="pages spent catching up before the gap is recorded"
+    )
+
+    @property
+    def network(self) -> NetworkPolicy:
+        return NetworkPolicy.allowing(self.allow_private)
 
 
 class Analysis(Strict):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 from pydantic import Field, field_validator
 
@@ -58,9 +58,15 @@ class SourceConfig(Strict):
 
 
 class SourceKind(Protocol):
-    """What the loader needs of a registered kind: its config schema (an adapter class has it)."""
+    """What the loader needs of a registered kind: its config schema, and the first URL it would fetch
+    (checked against the network policy at load). An adapter class has both."""
 
     Config: ClassVar[type[SourceConfig]]
+    NETWORK: ClassVar[bool]  # False: it reads local files, and its URLs need no network check
+
+    def __init__(self, config: Any) -> None: ...
+
+    def first_url(self, cursor: Mapping[str, Any]) -> str: ...
 
 
 SourceKinds = Mapping[str, type[SourceKind]]

@@ -16,6 +16,14 @@ import yaml
 
 KeyPath = tuple[str | int, ...]
 
+# Limits for admin-edited files (also reached through the console's rule editor). A file of 10,000
+# sources is ~3 MB and ~0.4 M nodes; aliases (``*name``) may add at most as many nodes again as the file
+# has, or 100,000, whichever is more: a "billion laughs" file is refused in milliseconds, not after
+# gigabytes. Nesting deeper than any config needs would only serve to exhaust the stack.
+MAX_BYTES = 8_000_000
+ALIAS_EXTRA_NODES = 100_000
+MAX_DEPTH = 64
+
 
 @dataclass(frozen=True)
 class ConfigError:
@@ -109,14 +117,70 @@ def _reader_line(text: str, exc: yaml.YAMLError) -> int:
     return text.count("\n", 0, pos) + 1 if isinstance(pos, int) else 1
 
 
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _check_size(node: yaml.Node, path: str) -> None:
+    """Refuse a document whose aliases expand it far beyond its own size, that refers to itself, or
+    that is nested too deep.
+
+    One pass over the node graph (aliases are shared nodes in it), iterative, memoized: the cost is
+    that of the file, never that of its expansion."""
+
+    def refuse(n: yaml.Node, message: str) -> ConfigInvalid:
+        return ConfigInvalid([ConfigError(path, n.start_mark.line + 1, "", message)])
+
+    expanded: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    uses: dict[int, int] = {}
+    nodes: dict[int, yaml.Node] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(node, False)]
+    while stack:
+        n, done = stack.pop()
+        if done:
+            kids = [id(k) for k in _children(n)]
+            if any(k not in expanded for k in kids):
+                raise refuse(n, "an alias refers to the value that contains it")
+            expanded[id(n)] = 1 + sum(expanded[k] for k in kids)
+            depth[id(n)] = 1 + max((depth[k] for k in kids), default=0)
+            if depth[id(n)] > MAX_DEPTH:
+                raise refuse(n, f"nested deeper than {MAX_DEPTH} levels")
+            continue
+        if id(n) in nodes:
+            continue
+        nodes[id(n)] = n
+        stack.append((n, True))
+        for k in _children(n):
+            uses[id(k)] = uses.get(id(k), 0) + 1
+            stack.append((k, False))
+    real = len(nodes)
+    total = expanded[id(node)]
+    if total - real > max(ALIAS_EXTRA_NODES, real):
+        shared = max((k for k in uses if uses[k] > 1), key=lambda k: uses[k] * expanded[k], default=id(node))
+        raise refuse(nodes[shared], (
+            f"aliases expand this file to {total:,} values from {real:,} written (the value here is "
+            f"repeated {uses[shared]:,} times); write the values out instead"
+        ))  # fmt: skip
+
+
 def load_yaml_text(text: str, path: str) -> LoadedYaml:
-    """Parse ``text``; raise ConfigInvalid with the YAML error's own line on syntax errors."""
+    """Parse ``text``; raise ConfigInvalid with the YAML error's own line on syntax errors, and on
+    files too large or expanding too far through aliases (``MAX_BYTES``, ``ALIAS_EXTRA_NODES``)."""
+    if len(text) > MAX_BYTES:
+        raise ConfigInvalid([ConfigError(path, 1, "", f"file larger than {MAX_BYTES:,} characters")])
     try:
         loader = _UniqueKeyLoader(text)
     except yaml.YAMLError as exc:  # the reader refuses the text itself (control characters)
         raise ConfigInvalid([ConfigError(path, _reader_line(text, exc), "", f"YAML error: {exc}")]) from None
     try:
         node = loader.get_single_node()
+        if node is not None:
+            _check_size(node, path)
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -137,6 +201,8 @@ def load_yaml_text(text: str, path: str) -> LoadedYaml:
 def load_yaml_file(path: Path, display: str | None = None) -> LoadedYaml:
     shown = display or str(path)
     try:
+        if path.stat().st_size > MAX_BYTES * 4:  # not even read: at most 4 bytes a character
+            raise ConfigInvalid([ConfigError(shown, 1, "", f"file larger than {MAX_BYTES:,} characters")])
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigInvalid([ConfigError(shown, 1, "", "file not found")]) from None

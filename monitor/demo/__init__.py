@@ -72,6 +72,8 @@ alerting:
   evaluate_every: 2s
   burst_bucket: 1h
   burst_min_count: 5
+fetch:
+  allow_private: [127.0.0.1]  # the simulated storefront; real sources must be public unless listed here
 web:
   bind: 127.0.0.1:{port}
   base_url: http://127.0.0.1:{port}

@@ -249,7 +249,27 @@ class Store:
                         set_committed_value(row, "attrs", dict(changes[i].item.attrs))
                         rows[i] = row
         s.flush()
-        return [r for r in rows if r is not None]
+        out = [r for r in rows if r is not None]
+        self._save_full_texts(s, [(ch.item, row) for ch, row in zip(changes, rows, strict=True) if row])
+        return out
+
+    @staticmethod
+    def _save_full_texts(s: Session, pairs: Sequence[tuple[NormItem, m.Item]]) -> None:
+        """Keep the whole text of capped items apart; drop it when an edit made the text short again."""
+        for it, row in pairs:
+            kept = s.get(m.ItemFullText, row.id) if row.revision > 1 else None
+            if it.full_text is None:
+                if kept is not None:
+                    s.delete(kept)
+            elif kept is None:
+                s.add(m.ItemFullText(item_id=row.id, text=it.full_text, chars=len(it.full_text)))
+            else:
+                kept.text, kept.chars = it.full_text, len(it.full_text)
+
+    def full_text(self, s: Session, item_id: int) -> str | None:
+        """The whole text of an item whose stored text was capped, else None."""
+        kept = s.get(m.ItemFullText, item_id)
+        return kept.text if kept is not None else None
 
     def count(self, model: type[m.Base], *where: object) -> int:
         with self.session() as s:

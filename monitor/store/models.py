@@ -107,6 +107,30 @@ class ItemRevision(Base):
     recorded_at: Mapped[datetime]
 
 
+class ItemFullText(Base):
+    """The whole text of an item whose ``items.text`` was capped (``monitor.hygiene.TEXT_CAP``): kept
+    like an attachment, read only when someone asks for it, never loaded with the review board."""
+
+    __tablename__ = "item_full_texts"
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    chars: Mapped[int]
+
+
+class SourceGap(Base):
+    """Items a source may have missed: after an interruption, catching up could not reach back to the
+    last item seen before it (the platform's paging ends first, or the catch-up budget ran out)."""
+
+    __tablename__ = "source_gaps"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(200), index=True)
+    from_at: Mapped[datetime | None]  # the newest item seen before the interruption
+    to_at: Mapped[datetime | None]  # the oldest item reached after it; items in between may be missing
+    why: Mapped[str] = mapped_column(Text)
+    pages: Mapped[int] = mapped_column(default=0)  # pages fetched trying to close it
+    recorded_at: Mapped[datetime]
+
+
 class Analysis(Base):
     __tablename__ = "analyses"
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)

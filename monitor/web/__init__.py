@@ -20,6 +20,7 @@ from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -30,6 +31,7 @@ from monitor.notify import outbox
 from monitor.signing import verify_ack
 from monitor.web import api, login, pages, rules_pages, shop_auth
 from monitor.web.context import Console
+from monitor.web.headers import SecurityHeaders
 
 __all__ = ["PUBLIC_PATHS", "Server", "create_app"]
 
@@ -110,7 +112,7 @@ def create_app(daemon: Any, now: Callable[[], datetime]) -> Starlette:
         *console_routes(),
         *api.routes(),
     ]
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])
     app.state.console = Console(daemon, now)
     return app
 

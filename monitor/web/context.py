@@ -7,11 +7,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from monitor.hygiene import link_allowed, safe_url
 from monitor.web.auth import Principal
 from monitor.web.i18n import translator
 
@@ -82,8 +84,19 @@ def render(console: Console, template: str, lang: str, status: int = 200, **ctx:
     def local(dt: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
         return "" if dt is None else dt.astimezone(tz).strftime(fmt)
 
+    def link_for(item: Any) -> str | None:
+        """Page-derived URLs become links only as http(s) to the platform's (or the source's) own hosts,
+        written as the browser will read them."""
+        src = console.config.sources.get(item.source)
+        own = [
+            urlsplit(str(getattr(src, k))).hostname or ""
+            for k in ("url", "instance")
+            if getattr(src, k, None)
+        ]
+        return safe_url(item.url) if link_allowed(item.url, item.platform, own) else None
+
     ctx.setdefault("principal", None)
     html = console.env.get_template(template).render(
-        _=translator(lang), lang=lang, local=local, now=console.now(), **ctx
+        _=translator(lang), lang=lang, local=local, now=console.now(), link_for=link_for, **ctx
     )
     return HTMLResponse(html, status_code=status)

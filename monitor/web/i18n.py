@@ -105,6 +105,13 @@ EN: Final[dict[str, str]] = {
     "处置流程": "SOP",
     "对外口径": "External statement",
     "重新加载错误": "Reload errors",
+    "数据缺口": "Gaps",
+    "中断后未能补抓到上次看到的评价：这段时间的评价可能缺失，请到平台上人工查看。": (
+        "After an interruption, catching up could not reach the last item seen: items from this time may be "
+        "missing; check them on the platform by hand."
+    ),
+    "可能缺失": "May be missing",
+    "记录于": "Recorded",
 }
 
 

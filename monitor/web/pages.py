@@ -179,12 +179,13 @@ def sources(req: Req) -> Response:
     with c.store.session() as s:
         states = {st.name: st for st in s.scalars(select(m.SourceState))}
         polls = list(s.scalars(select(m.Poll).order_by(m.Poll.id.desc()).limit(100)))
+        gaps = list(s.scalars(select(m.SourceGap).order_by(m.SourceGap.id.desc()).limit(50)))
     recent: dict[str, list[m.Poll]] = {}
     for p in polls:
         recent.setdefault(p.source, []).append(p)
     names = list(dict.fromkeys([*c.config.sources, *states]))
     rows = [(n, c.config.sources.get(n), states.get(n), recent.get(n, [])[:10]) for n in names]
-    return req.render("sources.html", rows=rows)
+    return req.render("sources.html", rows=rows, gaps=gaps)
 
 
 @page("read")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -93,3 +94,80 @@ def procs() -> Iterator[list[Proc]]:
     yield started
     for p in started:
         p.kill()
+
+
+class DbOutage:
+    """A TCP forwarder in front of the test PostgreSQL: ``cut()`` drops every connection and refuses
+    new ones until ``restore()``. The daemon sees a real database outage, while other users of the
+    shared server (other tests, other engineers) see nothing."""
+
+    def __init__(self, target_port: int = 5432) -> None:
+        import threading
+
+        self.target = ("127.0.0.1", target_port)
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = int(self.sock.getsockname()[1])
+        self.down = threading.Event()
+        self.stopping = threading.Event()
+        self._conns: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._accepter = threading.Thread(target=self._accept, daemon=True)
+
+    def url(self, pg_url: str) -> str:
+        return pg_url.replace(f":{self.target[1]}/", f":{self.port}/", 1)
+
+    def start(self) -> DbOutage:
+        self._accepter.start()
+        return self
+
+    def cut(self) -> None:
+        self.down.set()
+        with self._lock:
+            for c in self._conns:
+                with contextlib.suppress(OSError):
+                    c.shutdown(socket.SHUT_RDWR)
+                c.close()
+            self._conns.clear()
+
+    def restore(self) -> None:
+        self.down.clear()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.cut()
+        self._accepter.join(5)
+        self.sock.close()
+
+    def _accept(self) -> None:
+        import threading
+
+        while not self.stopping.is_set():
+            try:
+                client, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if self.down.is_set():
+                client.close()
+                continue
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            upstream.settimeout(None)
+            with self._lock:
+                self._conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while chunk := src.recv(65536):
+                dst.sendall(chunk)
+        for s in (src, dst):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)

@@ -6,7 +6,9 @@ Example counts are kept moderate for CI; raise them locally with ``HYPOTHESIS_PR
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,10 +19,11 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from monitor.adapters import build, jsonpath, registry
-from monitor.adapters.base import FetchedPage, SourceError
+from monitor.adapters.base import FetchedPage, RawItem, SourceConfig, SourceError
 from monitor.config import ConfigInvalid, load_config
 from monitor.config.yamlload import load_yaml_text
-from monitor.normalize import parse_time
+from monitor.fetch import decode_body
+from monitor.normalize import normalize, parse_time
 from tests.sources.cases import KINDS
 from tests.sources.conftest import FIXTURES
 
@@ -194,3 +197,46 @@ def test_load_config_on_mutated_files_raises_only_config_invalid(
         assert error.errors
         for e in error.errors:
             assert e.path and e.line >= 1 and e.message
+
+
+# ---- text hygiene and decoding at the door ------------------------------------------------------
+FORBIDDEN = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]"
+)
+hostile_text = st.text(
+    alphabet=st.one_of(
+        st.characters(), st.sampled_from("\x00\x07\x1b\x9b\u202e\u2066\ud800\udfff\ufffe好 \n")
+    ),
+    max_size=300,
+)
+
+
+@given(
+    text=hostile_text,
+    author=st.one_of(st.none(), hostile_text),
+    url=st.one_of(st.none(), hostile_text, st.sampled_from(["javascript:x", "//a.b/c", "https://a.b/\x00"])),
+    attrs=st.dictionaries(
+        hostile_text, st.one_of(hostile_text, st.lists(hostile_text, max_size=3)), max_size=3
+    ),
+)
+def test_normalized_items_hold_nothing_a_database_refuses_or_a_browser_misreads(
+    text: str, author: str | None, url: str | None, attrs: dict[str, Any]
+) -> None:
+    raw = RawItem(text=text, external_id=text[:50] or None, author=author, url=url, sku=author, attrs=attrs)
+    it = normalize(raw, SourceConfig(name="fuzz", kind="json"), NOW, CST)
+    for value in (it.text, it.external_id, it.author or "", it.sku or "", it.url or "", json.dumps(it.attrs)):
+        assert not FORBIDDEN.search(value), repr(value)
+        value.encode("utf-8")  # no lone surrogate left: every database can store it
+    assert it.url is None or it.url.lower().startswith(("http://", "https://"))
+    assert it.author is None or len(it.author) <= 200
+
+
+@given(
+    body=st.binary(max_size=2000),
+    ctype=st.sampled_from(
+        [None, "text/html; charset=utf-8", "text/html;charset=GBK", "application/json; charset=bogus-charset"]
+    ),
+)
+def test_decoding_any_bytes_never_raises(body: bytes, ctype: str | None) -> None:
+    text, bad, share = decode_body(body, ctype)
+    assert isinstance(text, str) and bad >= 0 and 0.0 <= share <= 1.0

@@ -16,6 +16,7 @@ from monitor.demo.sink import WebhookSink
 from monitor.fetch import Fetcher
 from monitor.pipeline import Context
 from monitor.store import Store
+from tests.conftest import LOOPBACK
 from tests.sources.conftest import Loopback, write_sources
 
 ENV = {
@@ -57,7 +58,7 @@ def make_ctx(tmp_path: Path, sink: WebhookSink, store_url: str) -> Iterator[Make
         config_path.write_text(text, encoding="utf-8")
         config = load_config(config_path, registry())
         store = Store.open(config.database_url)
-        fetcher = Fetcher(retries=0, min_interval=0)
+        fetcher = Fetcher(retries=0, min_interval=0, network=LOOPBACK)
         made.append((store, fetcher))
         return Context(config, store, fetcher, AnalysisPool(config.rules, config.priority_words, None, 0))
 

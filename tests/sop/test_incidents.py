@@ -26,7 +26,7 @@ from monitor.sop import incidents
 from monitor.sop.drafts import drafts_for_item
 from monitor.store import Store
 from monitor.store import models as m
-from tests.conftest import NOW, write_project
+from tests.conftest import LOOPBACK, NOW, write_project
 
 ROUTING = """
 channels:
@@ -62,7 +62,7 @@ def ctx(project: Path) -> Iterator[Context]:
     c = Context(
         config,
         store,
-        Fetcher(retries=0, min_interval=0),
+        Fetcher(retries=0, min_interval=0, network=LOOPBACK),
         AnalysisPool(config.rules, config.priority_words, None, 0),
     )
     for src in config.sources.values():

@@ -14,7 +14,7 @@ from monitor.adapters import build, registry
 from monitor.config.sources import SourceConfig
 from monitor.fetch import Fetcher
 from monitor.pipeline import collect
-from tests.conftest import NOW
+from tests.conftest import LOOPBACK, NOW
 from tests.sources.cases import KINDS, Shape, cases
 from tests.sources.conftest import FIXTURES, Loopback, SleepRecorder, fixture_json
 from tests.sources.merchant_cases import MERCHANT_FIELDS
@@ -41,7 +41,7 @@ def test_contract(kind: str, shape: Shape, loopback: Loopback, sleeps: SleepReco
     for path, replies in shape.routes(spec.path).items():
         loopback.route(path, *replies)
     cfg = make_config(kind, loopback.url, **shape.config)
-    fetcher = Fetcher(retries=1, backoff=0.01, min_interval=0, sleep=sleeps)
+    fetcher = Fetcher(retries=1, backoff=0.01, min_interval=0, sleep=sleeps, network=LOOPBACK)
     try:
         result = collect(fetcher, build(cfg), {}, NOW, TZ, page_limit=cfg.backfill_pages)
     finally:

@@ -3,6 +3,7 @@ retries, Retry-After, timeouts, body cap, encodings, secrets, robots.txt, host s
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
@@ -12,9 +13,11 @@ from typing import Any
 
 import pytest
 
-from monitor.adapters.base import BlockedError, FetchError, HttpStatusError, RobotsDisallowed
+from monitor.adapters.base import BlockedError, FetchError, HttpStatusError, ParseError, RobotsDisallowed
 from monitor.adapters.feed import FeedConfig
-from monitor.fetch import Fetcher, decode
+from monitor.config.netpolicy import NetworkPolicy
+from monitor.fetch import Fetcher, UnsafeTarget, decode
+from tests.conftest import LOOPBACK
 from tests.sources.conftest import Loopback, Reply, SleepRecorder
 
 
@@ -35,6 +38,7 @@ def _close_fetchers() -> Iterator[None]:
 def fetcher(sleeps: SleepRecorder, **kw: Any) -> Fetcher:
     kw.setdefault("min_interval", 0)
     kw.setdefault("rng", random.Random(7))
+    kw.setdefault("network", LOOPBACK)
     f = Fetcher(sleep=sleeps, **kw)
     _OPEN.append(f)
     return f
@@ -192,7 +196,7 @@ def test_per_host_concurrency_is_bounded(loopback: Loopback) -> None:
     src = source(respect_robots=False)
 
     def run(per_host: int) -> float:
-        f = Fetcher(per_host=per_host, min_interval=0)
+        f = Fetcher(per_host=per_host, min_interval=0, network=LOOPBACK)
         _OPEN.append(f)
         threads = [threading.Thread(target=f.get, args=(f"{loopback.url}/slow", src)) for _ in range(3)]
         started = time.monotonic()
@@ -226,3 +230,111 @@ def test_proxy_from_the_environment(
     page = f.get("http://shop.invalid/shop/reviews", source(proxy="${T_PROXY}"))
     assert page.text == "via proxy"
     assert loopback.requests[-1].target == "http://shop.invalid/shop/reviews"
+
+
+# ---- credentials and redirects ------------------------------------------------------------------
+def test_credentials_are_dropped_on_a_redirect_to_another_origin(
+    loopback: Loopback, sleeps: SleepRecorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A source's cookie, Authorization and secret headers go to its own origin only: not to another
+    host, nor to another port of the same host (two loopback servers here)."""
+    other = Loopback().start()
+    try:
+        monkeypatch.setenv("T_COOKIE", "SUB=session-cookie-value")
+        monkeypatch.setenv("T_TOKEN", "Bearer token-value-123")
+        monkeypatch.setenv("T_SIGN", "signature-value-456")
+        src = source(
+            cookie="${T_COOKIE}",
+            headers={
+                "Authorization": "${T_TOKEN}",
+                "X-Sign": "${T_SIGN}",
+                "Referer": "https://shop.example/",
+            },
+            respect_robots=False,
+        )
+        loopback.route("/away", Reply(302, headers={"Location": f"{other.url}/landing"}))
+        loopback.route("/here", Reply(302, headers={"Location": "/landing"}))
+        loopback.route("/landing", Reply(body="same origin", content_type="text/plain"))
+        other.route("/landing", Reply(body="other origin", content_type="text/plain"))
+        f = fetcher(sleeps, retries=0)
+        assert f.get(f"{loopback.url}/away", src).text == "other origin"
+        assert f.get(f"{loopback.url}/here", src).text == "same origin"
+    finally:
+        other.stop()
+    sent = other.requests[-1].headers
+    assert "cookie" not in sent and "authorization" not in sent and "x-sign" not in sent, sent
+    assert sent["referer"] == "https://shop.example/"  # not a secret: kept
+    assert "session-cookie-value" not in str(sent) and "token-value" not in str(sent)
+    kept = loopback.requests[-1].headers  # a redirect within the origin keeps them
+    assert kept["cookie"] == "SUB=session-cookie-value" and kept["authorization"] == "Bearer token-value-123"
+
+
+# ---- SSRF ---------------------------------------------------------------------------------------
+def test_private_addresses_are_refused_unless_allowed(loopback: Loopback, sleeps: SleepRecorder) -> None:
+    loopback.route("/x", Reply(body="internal", content_type="text/plain"))
+    public_only = fetcher(sleeps, retries=0, network=NetworkPolicy())
+    for url in (f"{loopback.url}/x", "http://169.254.169.254/latest/meta-data/", "http://[::1]:9/x",
+                "http://localhost:9/x", "http://10.0.0.1/x", "http://[::ffff:127.0.0.1]:9/"):  # fmt: skip
+        with pytest.raises(UnsafeTarget, match=r"fetch\.allow_private"):
+            public_only.get(url, source())
+    for url in ("file:///etc/passwd", "gopher://127.0.0.1:70/x", "ftp://example.com/"):
+        with pytest.raises(UnsafeTarget, match="only http and https"):
+            public_only.get(url, source())
+    assert loopback.hits("/x") == 0 and loopback.hits("/robots.txt") == 0  # refused before connecting
+    allowed = fetcher(sleeps, retries=0, network=NetworkPolicy.allowing(["127.0.0.0/8"]))
+    assert allowed.get(f"{loopback.url}/x", source()).text == "internal"
+
+
+def test_a_name_that_resolves_to_a_private_address_is_refused_at_connect_time(
+    loopback: Loopback, sleeps: SleepRecorder
+) -> None:
+    """``2130706433`` is not an address to a URL check, but the resolver reads it as 127.0.0.1 — as a
+    rebinding DNS name would answer at connect time. The connection goes only to checked addresses."""
+    loopback.route("/x", Reply(body="internal", content_type="text/plain"))
+    port = loopback.url.rsplit(":", 1)[1]
+    f = fetcher(sleeps, retries=0, network=NetworkPolicy())
+    for host in ("2130706433", "0x7f000001", "127.1"):
+        with pytest.raises(UnsafeTarget, match=r"127\.0\.0\.1.*private"):
+            f.get(f"http://{host}:{port}/x", source(respect_robots=False))
+    assert loopback.hits("/x") == 0
+
+
+def test_redirects_to_internal_addresses_are_refused(loopback: Loopback, sleeps: SleepRecorder) -> None:
+    """Only 127.0.0.1 is allowed: a redirect to the metadata service, to a file, or to a name that
+    resolves to another loopback address (127.0.0.2) is refused by the policy, not by the network."""
+    port = loopback.url.rsplit(":", 1)[1]
+    loopback.route("/meta", Reply(302, headers={"Location": "http://169.254.169.254/latest/meta-data/"}))
+    loopback.route("/file", Reply(302, headers={"Location": "file:///etc/passwd"}))
+    loopback.route("/rebind", Reply(302, headers={"Location": f"http://2130706434:{port}/admin"}))
+    f = fetcher(sleeps, retries=0, network=NetworkPolicy.allowing(["127.0.0.1"]))
+    src = source(respect_robots=False)
+    with pytest.raises(UnsafeTarget, match=r"169\.254\.169\.254 is a private"):
+        f.get(f"{loopback.url}/meta", src)
+    with pytest.raises(UnsafeTarget, match="only http and https"):
+        f.get(f"{loopback.url}/file", src)
+    with pytest.raises(UnsafeTarget, match=r"2130706434 \(127\.0\.0\.2\) is a private"):
+        f.get(f"{loopback.url}/rebind", src)
+
+
+# ---- decoding -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", "application/json"])
+def test_one_invalid_byte_spoils_one_character_not_the_page(
+    loopback: Loopback, sleeps: SleepRecorder, content_type: str
+) -> None:
+    """It used to re-decode the whole page as GB18030: every review garbled, every keyword missed."""
+    reviews = ["收到就是破损的", "客服态度很差", "怀疑是假货，包装粗糙"]
+    body = json.dumps({"comments": [{"content": r} for r in reviews]}, ensure_ascii=False).encode()
+    spoiled = body.replace("态度".encode(), b"\xff\xfe" + "度".encode())  # one review gets two invalid bytes
+    loopback.route("/r", Reply(body=spoiled, content_type=content_type))
+    text = fetcher(sleeps).get(f"{loopback.url}/r", source()).text
+    assert "收到就是破损的" in text and "怀疑是假货，包装粗糙" in text
+    assert "客服\ufffd\ufffd度很差" in text
+
+
+def test_a_page_that_is_not_text_in_any_charset_is_a_verdict(
+    loopback: Loopback, sleeps: SleepRecorder
+) -> None:
+    noise = random.Random(3).randbytes(4096)
+    loopback.route("/bin", Reply(body=noise, content_type="application/json"))
+    with pytest.raises(ParseError, match="not text"):
+        fetcher(sleeps).get(f"{loopback.url}/bin", source())

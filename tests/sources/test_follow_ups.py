@@ -26,7 +26,7 @@ from monitor.observability import Metrics
 from monitor.pipeline import Context, RunResult, run_source
 from monitor.store import Store
 from monitor.store import models as m
-from tests.conftest import NOW
+from tests.conftest import LOOPBACK, NOW
 from tests.sources.cases import KINDS, WEIBO_PAGES, by_query
 from tests.sources.conftest import (
     Loopback,
@@ -63,7 +63,7 @@ def ctx(tmp_path: Path, loopback: Loopback, sink: WebhookSink, sleeps: SleepReco
         write_sources(tmp_path, loopback.url, sink.url, SOURCES.format(base=loopback.url)), registry()
     )
     store = Store.open(config.database_url)
-    fetcher = Fetcher(retries=0, backoff=0.01, min_interval=0, sleep=sleeps)
+    fetcher = Fetcher(retries=0, backoff=0.01, min_interval=0, sleep=sleeps, network=LOOPBACK)
     c = Context(config, store, fetcher, AnalysisPool(config.rules, config.priority_words, None, 0))
     yield c
     fetcher.close()

@@ -22,7 +22,7 @@ from monitor.notify import outbox
 from monitor.pipeline import Context, RunResult, run_source
 from monitor.store import Store
 from monitor.store import models as m
-from tests.conftest import NOW
+from tests.conftest import LOOPBACK, NOW
 from tests.sources.cases import JD_PAGES, WEIBO_PAGES, by_query
 from tests.sources.conftest import Loopback, Reply, SleepRecorder, file_reply, fixture_json, write_sources
 
@@ -49,7 +49,7 @@ def ctx(tmp_path: Path, loopback: Loopback, sink: WebhookSink, sleeps: SleepReco
         write_sources(tmp_path, loopback.url, sink.url, SOURCES.format(base=loopback.url)), registry()
     )
     store = Store.open(config.database_url)
-    fetcher = Fetcher(retries=1, backoff=0.01, min_interval=0, sleep=sleeps)
+    fetcher = Fetcher(retries=1, backoff=0.01, min_interval=0, sleep=sleeps, network=LOOPBACK)
     c = Context(config, store, fetcher, AnalysisPool(config.rules, config.priority_words, None, 0))
     yield c
     fetcher.close()

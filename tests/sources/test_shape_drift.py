@@ -19,7 +19,7 @@ from monitor.fetch import Fetcher
 from monitor.pipeline import Context, run_source
 from monitor.store import Store
 from monitor.store import models as m
-from tests.conftest import NOW
+from tests.conftest import LOOPBACK, NOW
 from tests.sources.cases import JD_PAGES, by_query
 from tests.sources.conftest import Loopback, SleepRecorder, file_reply, write_sources
 
@@ -40,7 +40,7 @@ def ctx(tmp_path: Path, loopback: Loopback, sink: WebhookSink, sleeps: SleepReco
     path = write_sources(tmp_path, loopback.url, sink.url, SOURCES.format(base=loopback.url))
     config = load_config(path, registry())
     store = Store.open(config.database_url)
-    fetcher = Fetcher(retries=0, backoff=0.01, min_interval=0, sleep=sleeps)
+    fetcher = Fetcher(retries=0, backoff=0.01, min_interval=0, sleep=sleeps, network=LOOPBACK)
     c = Context(config, store, fetcher, AnalysisPool(config.rules, config.priority_words, None, 0))
     yield c
     fetcher.close()

@@ -145,3 +145,55 @@ def test_settings_mask_secrets(client: TestClient, daemon: Any) -> None:
     text = client.get("/settings").text
     assert "json://12***" in text or "***" in text
     assert "127.0.0.1:9/hook" not in text
+
+
+# ---- page-derived URLs, the CSP, gaps on /sources ----------------------------------------------
+def _item_with_url(daemon: Any, ext: str, url: str, platform: str = "jd") -> None:
+    """Stored as older versions stored it (before URLs were checked at the door)."""
+    from datetime import timedelta
+
+    from monitor.store import models as m
+
+    with daemon.store.transaction() as s:
+        s.add(m.Item(source="jd-cup", platform=platform, external_id=ext, text=f"评价 {ext}", url=url,
+                     published_at=NOW - timedelta(minutes=5), fetched_at=NOW, updated_at=NOW,
+                     payload_hash=ext, attrs={}))  # fmt: skip
+
+
+def test_the_review_board_links_only_to_the_platforms_own_http_hosts(
+    client: TestClient, daemon: Any, ids: dict[str, int]
+) -> None:
+    _item_with_url(daemon, "xss1", "javascript:fetch('/settings').then(r=>r.text()).then(alert)")
+    _item_with_url(daemon, "xss2", "JAVA\tSCRIPT:alert(1)")
+    _item_with_url(daemon, "xss3", "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==")
+    _item_with_url(daemon, "foreign", "https://phishing.example/jd-login")
+    _item_with_url(daemon, "disguised", "https://phishing.example\\@item.jd.com/")  # browsers: phishing
+    _item_with_url(daemon, "own", "https://item.jd.com/100012043978.html")
+    login(client, "viewer")
+    page = client.get("/items")
+    assert page.status_code == 200
+    hrefs = re.findall(r'href="([^"]*)"', page.text)
+    assert not [h for h in hrefs if "script" in h.lower() or h.startswith("data:") or "phishing" in h], hrefs
+    assert "https://item.jd.com/100012043978.html" in hrefs
+    for ext in ("xss1", "xss2", "xss3", "foreign", "disguised"):
+        assert f"评价 {ext}" in page.text  # the review itself is still shown, as text
+
+
+def test_every_response_carries_a_content_security_policy(client: TestClient) -> None:
+    for path in ("/login", "/healthz", "/items", "/static/style.css"):
+        csp = client.get(path).headers.get("content-security-policy", "")
+        assert "script-src 'self'" in csp and "object-src 'none'" in csp and "frame-ancestors 'none'" in csp
+
+
+def test_sources_page_lists_recorded_gaps(client: TestClient, daemon: Any) -> None:
+    from datetime import timedelta
+
+    from monitor.store import models as m
+
+    with daemon.store.transaction() as s:
+        s.add(m.SourceGap(source="jd-cup", from_at=NOW - timedelta(hours=3), to_at=NOW - timedelta(hours=1),
+                          why="the platform's paging ends before the last item seen", pages=7,
+                          recorded_at=NOW))  # fmt: skip
+    login(client, "viewer")
+    text = client.get("/sources").text
+    assert "数据缺口" in text and "2026-11-23 09:00 → 2026-11-23 11:00" in text and "paging ends" in text

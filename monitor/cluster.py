@@ -190,6 +190,7 @@ class Coordinator:
         self.enabled = enabled
         self.inflight: set[str] = set()
         self._mutex = threading.Lock()
+        self._job_locks: dict[str, threading.Lock] = {}  # one thread per job name in this process
         self._namespace = ""
         self._seen_written: datetime | None = None
         if enabled:
@@ -359,9 +360,22 @@ class Coordinator:
     # ---- cluster-wide jobs ---------------------------------------------------------------------
     @contextlib.contextmanager
     def exclusive(self, name: str, now: datetime, every: timedelta | None = None) -> Iterator[bool]:
-        """Yield True if this replica should run job ``name`` now: it holds the job's advisory lock (for
-        the whole block) and, with ``every``, nobody ran it in the last ``every`` (90 %, so replicas with
-        the same period don't skip a round)."""
+        """Yield True if this process should run job ``name`` now: no other thread of it runs the job,
+        and (with replicas) it holds the job's advisory lock for the whole block and, with ``every``,
+        nobody ran it in the last ``every`` (90 %, so replicas with the same period don't skip a round)."""
+        with self._mutex:
+            local = self._job_locks.setdefault(name, threading.Lock())
+        if not local.acquire(blocking=False):
+            yield False
+            return
+        try:
+            with self._cluster_wide(name, now, every) as mine:
+                yield mine
+        finally:
+            local.release()
+
+    @contextlib.contextmanager
+    def _cluster_wide(self, name: str, now: datetime, every: timedelta | None) -> Iterator[bool]:
         if not self.enabled:
             yield True
             return

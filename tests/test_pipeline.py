@@ -124,3 +124,30 @@ def test_interrupted_run_commits_nothing(ctx: Context) -> None:
     with pytest.raises(Interrupted):
         run_source(ctx, ctx.config.sources["jd-cup"], NOW)
     assert ctx.store.count(m.Item) == 0 and ctx.store.count(m.Poll) == 0
+
+
+def test_database_gone_while_recording_sent_messages_sends_none_twice(
+    ctx: Context, sink: WebhookSink
+) -> None:
+    """The database restarts between sending and recording: the outcomes are recorded once it is back,
+    not re-sent (a PostgreSQL restart under load used to deliver a whole round twice)."""
+    from sqlalchemy import event
+    from sqlalchemy.exc import OperationalError
+
+    run_all(ctx)
+    failures = [2]  # the first two tries to record fail, as while the server restarts
+
+    def gone(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().upper().startswith("UPDATE OUTBOX") and failures[0] > 0:
+            failures[0] -= 1
+            raise OperationalError(statement, {}, Exception("server closed the connection unexpectedly"))
+
+    event.listen(ctx.store.engine, "before_cursor_execute", gone)
+    try:
+        report = outbox.deliver_due(ctx.store, ctx.config, NOW)
+    finally:
+        event.remove(ctx.store.engine, "before_cursor_execute", gone)
+    assert failures == [0] and report.sent >= 3
+    again = outbox.deliver_due(ctx.store, ctx.config, NOW + timedelta(hours=2))
+    assert again.sent == 0 and outbox.pending_count(ctx.store) == 0
+    assert set(sink.keys().values()) == {1}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import time as clock
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
@@ -20,6 +21,7 @@ from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from monitor.alerting.routing import decide, matches
@@ -333,6 +335,48 @@ def deliver_due(store: Store, config: Config, now: datetime, limit: int = BATCH)
                     attachment = _attachment(config, alert)
             to_send.append((row, attachment))
     results = _send_all(config, to_send)
+    _record(store, config, now, held, results, report)
+    return report
+
+
+# Seconds between tries to record a round's outcomes (about 30 s in all: a database restart takes a few).
+RECORD_RETRIES = (0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0, 5.0, 5.0, 5.0)
+
+
+def _record(
+    store: Store,
+    config: Config,
+    now: datetime,
+    held: dict[int, tuple[str, str | None, datetime | None]],
+    results: list[tuple[m.Outbox, bool, str | None]],
+    report: DeliveryReport,
+) -> None:
+    """Record a round's outcomes. Sent messages must not be sent again: while the database is away
+    (a restart, a failover), keep the outcomes and try again rather than leave the rows pending."""
+    for wait in (*RECORD_RETRIES, None):
+        attempt = DeliveryReport()
+        try:
+            _record_once(store, config, now, held, results, attempt)
+        except OperationalError as exc:
+            if wait is None:
+                raise
+            log.warning("recording sent notifications failed, retrying in %.0f s: %s", wait, exc.orig)
+            clock.sleep(wait)
+            continue
+        report.sent, report.failed = attempt.sent, attempt.failed
+        report.suppressed, report.deferred = attempt.suppressed, attempt.deferred
+        report.errors.extend(attempt.errors)
+        return
+
+
+def _record_once(
+    store: Store,
+    config: Config,
+    now: datetime,
+    held: dict[int, tuple[str, str | None, datetime | None]],
+    results: list[tuple[m.Outbox, bool, str | None]],
+    report: DeliveryReport,
+) -> None:
     with store.transaction(urgent=True) as s:
         for row_id, (status, reason, retry_at) in held.items():
             current = s.get(m.Outbox, row_id)
@@ -366,7 +410,6 @@ def deliver_due(store: Store, config: Config, now: datetime, limit: int = BATCH)
                 error,
             )
             _fall_back(s, config, current, now)
-    return report
 
 
 def _send_all(

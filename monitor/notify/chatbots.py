@@ -22,34 +22,35 @@ import requests
 from apprise.manager_plugins import NotificationManager
 from apprise.plugins import dingtalk, feishu, wecombot
 
-_lock = threading.Lock()
-
 
 class _RecordingRequests:
-    """Stands in for the ``requests`` module inside one plugin module while it sends."""
+    """Stands in for the ``requests`` module inside the robot plugin modules, for good: a ``post`` made
+    while a thread records (inside ``_recording``) is kept for that thread. Nothing is locked around a
+    send, so messages to slow robots go out side by side."""
 
     def __init__(self) -> None:
-        self.responses: list[requests.Response] = []
+        self._local = threading.local()
 
     def post(self, *args: Any, **kwargs: Any) -> requests.Response:
         r = requests.post(*args, **kwargs)
-        self.responses.append(r)
+        kept: list[requests.Response] | None = getattr(self._local, "responses", None)
+        if kept is not None:
+            kept.append(r)
         return r
 
     def __getattr__(self, name: str) -> Any:
         return getattr(requests, name)
 
-
-@contextmanager
-def _recording(module: ModuleType) -> Iterator[_RecordingRequests]:
-    with _lock:
-        original = module.requests
-        shim = _RecordingRequests()
-        module.requests = shim
+    @contextmanager
+    def recording(self) -> Iterator[list[requests.Response]]:
+        self._local.responses = kept = []
         try:
-            yield shim
+            yield kept
         finally:
-            module.requests = original
+            self._local.responses = None
+
+
+_requests = _RecordingRequests()
 
 
 def rejection(response: requests.Response) -> str | None:
@@ -75,11 +76,11 @@ class _Checked:
     last_rejection: str | None = None
 
     def send(self, *args: Any, **kwargs: Any) -> bool:
-        with _recording(self._module) as rec:
+        with _requests.recording() as responses:
             ok: bool = super().send(*args, **kwargs)  # type: ignore[misc]
         if not ok:
             return False
-        for r in rec.responses:
+        for r in responses:
             reason = rejection(r)
             if reason:
                 self.last_rejection = reason
@@ -142,5 +143,6 @@ def register() -> None:
     if _registered:
         return
     for plugin in (CheckedDingTalk, CheckedWeComBot, CheckedFeishu):
+        plugin._module.requests = _requests
         NotificationManager().add(plugin, force=True)
     _registered = True

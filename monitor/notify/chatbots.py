@@ -43,7 +43,8 @@ class _RecordingRequests:
 
     @contextmanager
     def recording(self) -> Iterator[list[requests.Response]]:
-        self._local.responses = kept = []
+        kept: list[requests.Response] = []
+        self._local.responses = kept
         try:
             yield kept
         finally:

@@ -74,6 +74,37 @@ def record_rule_versions(store: Store, config: Config, now: datetime) -> int:
     return added
 
 
+class PoolLoans:
+    """Analysis pools lent to running polls. A reload retires the old pool; it closes when the last
+    poll that started with it gives it back, never under a poll's feet."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loans: dict[int, int] = {}
+        self._retired: dict[int, AnalysisPool] = {}
+
+    def borrow(self, pool: AnalysisPool) -> None:
+        with self._lock:
+            self._loans[id(pool)] = self._loans.get(id(pool), 0) + 1
+
+    def give_back(self, pool: AnalysisPool) -> None:
+        with self._lock:
+            left = self._loans.pop(id(pool)) - 1
+            if left:
+                self._loans[id(pool)] = left
+            done = not left and self._retired.pop(id(pool), None) is not None
+        if done:
+            pool.close()
+
+    def retire(self, pool: AnalysisPool) -> None:
+        with self._lock:
+            idle = self._loans.get(id(pool), 0) == 0
+            if not idle:
+                self._retired[id(pool)] = pool
+        if idle:
+            pool.close()
+
+
 class Daemon:
     def __init__(
         self,
@@ -108,6 +139,7 @@ class Daemon:
         self.metrics: Metrics | None = None
         self.watchdog: Watchdog
         self._guard: cluster.SqliteGuard | None = None
+        self._pools = PoolLoans()
 
     # ---- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -237,7 +269,7 @@ class Daemon:
             self._deliverer.join(timeout=30)
         if self.http is not None:
             self.http.stop()
-        self.ctx.analysis.close()
+        self._pools.retire(self.ctx.analysis)
         self.cluster.leave()
         self.store.close()
         if self._guard is not None:
@@ -279,10 +311,14 @@ class Daemon:
         with self._lock:
             ctx, cfg = self.ctx, self.config.sources.get(name)
             running = self._running.setdefault(name, threading.Lock())
-        if cfg is None or self.stop_event.is_set():
-            return None
-        with running:  # never two runs of one source at once, whoever asks (scheduler, CLI, console)
-            return self._poll(name, ctx, cfg)
+            if cfg is None or self.stop_event.is_set():
+                return None
+            self._pools.borrow(ctx.analysis)
+        try:
+            with running:  # never two runs of one source at once, whoever asks (scheduler, CLI, console)
+                return self._poll(name, ctx, cfg)
+        finally:
+            self._pools.give_back(ctx.analysis)
 
     def _poll(self, name: str, ctx: Context, cfg: SourceConfig) -> RunResult | None:
         t0 = time.monotonic()
@@ -479,7 +515,7 @@ class Daemon:
             self.ctx = Context(new, self.store, old_ctx.fetcher, analysis, self.stop_event, self._on_stored)
             self._schedule_sources()
             if analysis is not old_ctx.analysis:
-                old_ctx.analysis.close()
+                self._pools.retire(old_ctx.analysis)  # closed when the polls still using it are done
         record_rule_versions(self.store, new, self.now())
         self.reload_errors = []
         self._snapshot = self._files_snapshot()

@@ -23,18 +23,18 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
-from monitor import cluster
+from monitor import cluster, delivery
 from monitor.adapters.base import SourceConfig
 from monitor.alerting import lifecycle
 from monitor.analyze.pool import AnalysisPool
 from monitor.clock import utcnow
 from monitor.config import Config, ConfigInvalid, load_config, yaml_files
 from monitor.fetch import Fetcher
-from monitor.notify import outbox
+from monitor.notify.transport import warm_up
 from monitor.observability import Metrics, Watchdog
 from monitor.pipeline import Context, Interrupted, RunResult, run_source
-from monitor.sop.incidents import daemon_job as incidents_job
-from monitor.store import Store, StoreError
+from monitor.sop import incidents
+from monitor.store import Store, StoreError, outbox
 from monitor.store import models as m
 
 log = logging.getLogger(__name__)
@@ -200,9 +200,8 @@ class Daemon:
             executor="system",
         )
         self.scheduler.add_job(
-            incidents_job,
+            self.incidents,
             IntervalTrigger(seconds=s.alerting.evaluate_every.total_seconds()),
-            args=[self],
             id="incidents",
             executor="system",
         )
@@ -401,15 +400,15 @@ class Daemon:
     def _delivery_loop(self) -> None:
         """A thread of its own, so a notification leaves as soon as its row is committed."""
         every = self.config.settings.deliver_every.total_seconds()
-        outbox.warm_up()  # apprise imports its plugins on first use: pay that before the first alert
+        warm_up()  # apprise imports its plugins on first use: pay that before the first alert
         while not self.stop_event.is_set():
             self._wake.wait(timeout=every)
             self._wake.clear()
             report = self.deliver()
-            if report is not None and report.sent + report.failed + report.suppressed >= outbox.BATCH:
+            if report is not None and report.sent + report.failed + report.suppressed >= delivery.BATCH:
                 self._wake.set()  # a full batch: more may be due
 
-    def deliver(self) -> outbox.DeliveryReport | None:
+    def deliver(self) -> delivery.DeliveryReport | None:
         if self.stop_event.is_set():
             return None
         try:
@@ -417,7 +416,7 @@ class Daemon:
                 if not mine:
                     return None
                 cluster.crash_point("deliver.start")
-                report = outbox.deliver_due(self.store, self.config, self.now())
+                report = delivery.deliver_due(self.store, self.config, self.now())
         except Exception:
             log.exception("delivery round failed; will retry")
             return None
@@ -438,6 +437,23 @@ class Daemon:
             log.exception("alert lifecycle round failed; will retry")
             return None
         if t.updates or t.reminders or t.escalations or t.resolved:
+            self.wake_delivery()
+        return t
+
+    def incidents(self) -> incidents.IncidentTick | None:
+        """Open the incidents alerts still call for; overdue notices, checklist reminders, follow-ups."""
+        if self.stop_event.is_set():
+            return None
+        try:
+            every = self.config.settings.alerting.evaluate_every
+            with self.cluster.exclusive("incidents", self.now(), every) as mine:
+                if not mine:
+                    return None
+                t = incidents.tick(self.store, self.config, self.now())
+        except Exception:
+            log.exception("incident round failed; will retry")
+            return None
+        if t.notified:
             self.wake_delivery()
         return t
 

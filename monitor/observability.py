@@ -74,7 +74,7 @@ class _StoreCollector(Collector):
         )
         with store.session() as s:
             by_status = dict(s.execute(select(m.Outbox.status, func.count()).group_by(m.Outbox.status)).all())
-            for status in ("pending", "sent", "dead", "suppressed"):
+            for status in ("pending", "sent", "suppressed"):
                 depth.add_metric([status], float(by_status.get(status, 0)))
             for name, last_ok in s.execute(
                 select(m.SourceState.name, m.SourceState.last_ok_at).where(
@@ -237,9 +237,8 @@ class Watchdog:
         self, store: Store, config: Config, now: datetime, stale: bool, ref: datetime
     ) -> int | None:
         from monitor.alerting import new_alert, open_alert
-        from monitor.notify import outbox
+        from monitor.alerting.notices import enqueue_alert
 
-        admins = list(config.settings.routing.admins)
         with store.transaction() as s:
             alert = open_alert(s, STALE_KEY)
             if stale and alert is None:
@@ -262,7 +261,7 @@ class Watchdog:
                         "the database and the network; /readyz and /metrics show more."
                     ),
                 )
-                outbox.enqueue_alert(s, config, alert, "firing", now, channels=admins)
+                enqueue_alert(s, config, alert, "firing", now)
                 log.error("self-alert: no poll succeeded since %s", ref.isoformat())
                 if self.metrics is not None:
                     self.metrics.self_alerts.inc()
@@ -270,7 +269,7 @@ class Watchdog:
             if not stale and alert is not None:
                 alert.state, alert.resolved_at, alert.updated_at = "resolved", now, now
                 alert.summary = f"恢复 recovered: polls succeed again (last at {ref:%Y-%m-%d %H:%M} UTC)"
-                outbox.enqueue_alert(s, config, alert, "resolved", now, channels=admins)
+                enqueue_alert(s, config, alert, "resolved", now)
                 log.info("self-alert resolved: polls succeed again")
             return alert.id if alert is not None else None
 
@@ -290,12 +289,19 @@ class Watchdog:
                 r = httpx.post(hb.url, json=payload, timeout=10.0)
                 error = None if r.status_code < 400 else f"HTTP {r.status_code}"
             else:
-                from monitor.notify import outbox
+                from monitor.notify.message import Message
+                from monitor.notify.transport import send
 
                 assert hb.channel is not None
                 key = f"heartbeat-{now:%Y%m%dT%H%M%S}"
-                ok, error = outbox.send(
-                    config, hb.channel, "monitor heartbeat", json.dumps(payload, ensure_ascii=False), key
+                message = Message(
+                    title="monitor heartbeat", event="heartbeat", text=json.dumps(payload, ensure_ascii=False)
+                )
+                channel = config.settings.channels.get(hb.channel)
+                ok, error = (
+                    (False, f"unknown channel {hb.channel!r}")
+                    if channel is None
+                    else send(hb.channel, channel, message, key)
                 )
                 error = None if ok else (error or "failed")
         except Exception as exc:  # the switch alarms on a missing ping; never crash the job over it

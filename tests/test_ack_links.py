@@ -9,10 +9,10 @@ from typing import Any
 from starlette.testclient import TestClient
 
 from monitor.alerting import new_alert
+from monitor.alerting.compose import ack_url
 from monitor.config import load_config
 from monitor.demo.sink import WebhookSink
 from monitor.demo.storefront import Storefront
-from monitor.notify.outbox import ack_url
 from monitor.signing import ack_token, verify_ack
 from monitor.store import Store
 from monitor.store import models as m

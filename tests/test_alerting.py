@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from monitor import delivery
 from monitor.alerting import lifecycle
 from monitor.alerting.routing import decide
 from monitor.analyze.pool import AnalysisPool
@@ -21,9 +22,8 @@ from monitor.config import load_config
 from monitor.demo.sink import WebhookSink
 from monitor.demo.storefront import Storefront
 from monitor.fetch import Fetcher
-from monitor.notify import outbox
 from monitor.pipeline import Context, run_source
-from monitor.store import Store
+from monitor.store import Store, outbox
 from monitor.store import models as m
 from tests.conftest import NOW, write_project
 
@@ -92,7 +92,7 @@ def test_burst_is_one_grouped_alert_with_checklist_then_reminder_ack_and_resolve
     ctx: Context, sink: WebhookSink
 ) -> None:
     poll_all(ctx)
-    outbox.deliver_due(ctx.store, ctx.config, NOW)
+    delivery.deliver_due(ctx.store, ctx.config, NOW)
     b = burst_alert(ctx)
     assert b.item_count == 7 and b.sku == "100012043978"
     assert received(sink, b.id) == ["firing"]
@@ -108,19 +108,19 @@ def test_burst_is_one_grouped_alert_with_checklist_then_reminder_ack_and_resolve
 
     # More polls of the same pages: no new message (nothing new).
     poll_all(ctx, NOW + timedelta(minutes=5))
-    outbox.deliver_due(ctx.store, ctx.config, NOW + timedelta(minutes=5))
+    delivery.deliver_due(ctx.store, ctx.config, NOW + timedelta(minutes=5))
     assert received(sink, b.id) == ["firing"]
 
     # Not acknowledged for 15 minutes: escalated to seniors; then reminded (every 30 min here).
     for minutes in (10, 16, 30):
         t = NOW + timedelta(minutes=minutes)
         lifecycle.tick(ctx.store, ctx.config, t)
-        outbox.deliver_due(ctx.store, ctx.config, t)
+        delivery.deliver_due(ctx.store, ctx.config, t)
     assert received(sink, b.id, "/senior") == ["escalation"]
     assert received(sink, b.id) == ["firing", "escalation"]
     t = NOW + timedelta(minutes=47)
     lifecycle.tick(ctx.store, ctx.config, t)
-    outbox.deliver_due(ctx.store, ctx.config, t)
+    delivery.deliver_due(ctx.store, ctx.config, t)
     assert received(sink, b.id) == ["firing", "escalation", "reminder"]
     assert received(sink, b.id, "/senior") == ["escalation", "reminder"]
 
@@ -128,13 +128,13 @@ def test_burst_is_one_grouped_alert_with_checklist_then_reminder_ack_and_resolve
     lifecycle.acknowledge(ctx.store, b.id, "小王", t)
     t2 = NOW + timedelta(minutes=58)
     lifecycle.tick(ctx.store, ctx.config, t2)
-    outbox.deliver_due(ctx.store, ctx.config, t2)
+    delivery.deliver_due(ctx.store, ctx.config, t2)
     assert burst_alert(ctx).state == "acknowledged"
     assert received(sink, b.id) == ["firing", "escalation", "reminder"]
     # The burst subsided (back to baseline for a full bucket): one resolved notice, to everyone told.
     t3 = NOW + timedelta(minutes=75)
     tick = lifecycle.tick(ctx.store, ctx.config, t3)
-    outbox.deliver_due(ctx.store, ctx.config, t3)
+    delivery.deliver_due(ctx.store, ctx.config, t3)
     assert b.id in tick.resolved
     assert received(sink, b.id) == ["firing", "escalation", "reminder", "resolved"]
     assert received(sink, b.id, "/senior") == ["escalation", "reminder", "resolved"]
@@ -143,13 +143,13 @@ def test_burst_is_one_grouped_alert_with_checklist_then_reminder_ack_and_resolve
 
 def test_acknowledged_before_escalation_means_no_escalation(ctx: Context, sink: WebhookSink) -> None:
     poll_all(ctx)
-    outbox.deliver_due(ctx.store, ctx.config, NOW)
+    delivery.deliver_due(ctx.store, ctx.config, NOW)
     b = burst_alert(ctx)
     lifecycle.acknowledge(ctx.store, b.id, "oncall", NOW + timedelta(minutes=5))
     for minutes in (16, 90, 200):
         t = NOW + timedelta(minutes=minutes)
         lifecycle.tick(ctx.store, ctx.config, t)
-        outbox.deliver_due(ctx.store, ctx.config, t)
+        delivery.deliver_due(ctx.store, ctx.config, t)
     assert received(sink, b.id, "/senior") == []
     assert "reminder" not in received(sink, b.id)
 
@@ -159,7 +159,7 @@ def test_silence_mutes_matching_alerts_until_it_expires(ctx: Context, sink: Webh
         ctx.store, {"rule": ["counterfeit", "legal_media_risk"]}, timedelta(hours=2), "admin", "", NOW
     )
     poll_all(ctx)
-    outbox.deliver_due(ctx.store, ctx.config, NOW)
+    delivery.deliver_due(ctx.store, ctx.config, NOW)
     msgs = [x["message"] for x in sink.messages()]
     assert not any("假货质疑" in x for x in msgs)
     assert any("物流" in x for x in msgs)  # others still speak
@@ -176,12 +176,12 @@ def test_quiet_hours_defer_all_but_critical(
     ctx = make_ctx(tmp_path, storefront, sink, quiet)
     try:
         poll_all(ctx)  # NOW is 12:00 in Shanghai: inside quiet hours
-        report = outbox.deliver_due(ctx.store, ctx.config, NOW)
+        report = delivery.deliver_due(ctx.store, ctx.config, NOW)
         titles = [x["title"] for x in sink.messages()]
         assert titles and all("[critical]" in t for t in titles)
         assert report.deferred >= 1
         later = NOW + timedelta(hours=1, minutes=1)  # 13:01 local
-        outbox.deliver_due(ctx.store, ctx.config, later)
+        delivery.deliver_due(ctx.store, ctx.config, later)
         assert any("[low]" in x["title"] or "[medium]" in x["title"] for x in sink.messages())
     finally:
         ctx.fetcher.close()
@@ -199,11 +199,11 @@ def test_sink_down_for_ten_minutes_then_everything_arrives_exactly_once(
     assert len(expected) >= 4
     sink.fail_with = 503
     for minute in range(11):
-        outbox.deliver_due(ctx.store, ctx.config, NOW + timedelta(minutes=minute))
+        delivery.deliver_due(ctx.store, ctx.config, NOW + timedelta(minutes=minute))
     assert sink.messages() == []
     sink.fail_with = None
     for minute in range(11, 80):
-        outbox.deliver_due(ctx.store, ctx.config, NOW + timedelta(minutes=minute))
+        delivery.deliver_due(ctx.store, ctx.config, NOW + timedelta(minutes=minute))
     keys = sink.keys()
     assert set(keys) == expected and set(keys.values()) == {1}
     assert outbox.pending_count(ctx.store) == 0
@@ -256,7 +256,7 @@ def test_dingtalk_errcode_is_a_failure_retried_then_falls_back(
     ctx.config = load_config(cfg_file)
     try:
         poll_all(ctx)
-        first = outbox.deliver_due(ctx.store, ctx.config, NOW)
+        first = delivery.deliver_due(ctx.store, ctx.config, NOW)
         assert first.failed >= 3
         assert "errcode=310000" in first.errors[0]
         assert all(
@@ -265,7 +265,7 @@ def test_dingtalk_errcode_is_a_failure_retried_then_falls_back(
         t = NOW
         for _ in range(4):
             t += timedelta(hours=1)
-            outbox.deliver_due(ctx.store, ctx.config, t)
+            delivery.deliver_due(ctx.store, ctx.config, t)
         assert ding.posts  # it was really tried, every time
         fallback = [x for x in sink.messages() if "-fallback-webhook" in x["idempotency_key"]]
         assert len(fallback) == first.failed and set(sink.keys().values()) == {1}
@@ -335,7 +335,7 @@ def test_checklist_is_trimmed_to_a_small_channel_with_a_link(
     ctx.config = load_config(cfg_file)
     try:
         poll_all(ctx)
-        outbox.deliver_due(ctx.store, ctx.config, NOW)
+        delivery.deliver_due(ctx.store, ctx.config, NOW)
         burst = next(x for x in sink.messages() if "burst" in x["title"] and x["_path"] == "/hook")
         body = burst["message"]
         assert "Full checklist: http" in body and "more" in body  # trimmed, with the link to all steps

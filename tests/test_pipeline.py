@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from monitor import delivery
 from monitor.analyze.pool import AnalysisPool
 from monitor.config import load_config
 from monitor.demo.sink import WebhookSink
 from monitor.demo.storefront import Storefront
 from monitor.fetch import Fetcher
-from monitor.notify import outbox
 from monitor.pipeline import Context, run_source
-from monitor.store import Store
+from monitor.store import Store, outbox
 from monitor.store import models as m
 from tests.conftest import NOW, write_project
 
@@ -79,7 +79,7 @@ def test_negated_mentions_do_not_alert_and_real_ones_do(ctx: Context) -> None:
 
 def test_notifications_delivered_once_with_idempotency_keys(ctx: Context, sink: WebhookSink) -> None:
     run_all(ctx)
-    report = outbox.deliver_due(ctx.store, ctx.config, NOW)
+    report = delivery.deliver_due(ctx.store, ctx.config, NOW)
     assert report.failed == 0 and report.sent >= 3
     with ctx.store.session() as s:
         singles = [
@@ -89,7 +89,7 @@ def test_notifications_delivered_once_with_idempotency_keys(ctx: Context, sink: 
     assert singles
     sent_for = {k.split("-")[1] for k in sink.keys()}  # noqa: SIM118  (a method of the sink)
     assert not sent_for & {str(i) for i in singles}  # the single 破损 alerts are absorbed by the burst
-    again = outbox.deliver_due(ctx.store, ctx.config, NOW + timedelta(hours=2))
+    again = delivery.deliver_due(ctx.store, ctx.config, NOW + timedelta(hours=2))
     assert again.sent == 0
     keys = sink.keys()
     assert len(keys) == report.sent and set(keys.values()) == {1}
@@ -105,11 +105,11 @@ def test_notifications_delivered_once_with_idempotency_keys(ctx: Context, sink: 
 def test_failed_delivery_is_retried_never_dropped(ctx: Context, sink: WebhookSink) -> None:
     run_all(ctx)
     sink.fail_with = 500
-    first = outbox.deliver_due(ctx.store, ctx.config, NOW)
+    first = delivery.deliver_due(ctx.store, ctx.config, NOW)
     assert first.sent == 0 and first.failed >= 3
-    assert outbox.deliver_due(ctx.store, ctx.config, NOW).failed == 0  # backing off: not due yet
+    assert delivery.deliver_due(ctx.store, ctx.config, NOW).failed == 0  # backing off: not due yet
     sink.fail_with = None
-    later = outbox.deliver_due(ctx.store, ctx.config, NOW + timedelta(hours=2))
+    later = delivery.deliver_due(ctx.store, ctx.config, NOW + timedelta(hours=2))
     assert later.sent == first.failed
     assert set(sink.keys().values()) == {1}
     with ctx.store.session() as s:
@@ -144,10 +144,10 @@ def test_database_gone_while_recording_sent_messages_sends_none_twice(
 
     event.listen(ctx.store.engine, "before_cursor_execute", gone)
     try:
-        report = outbox.deliver_due(ctx.store, ctx.config, NOW)
+        report = delivery.deliver_due(ctx.store, ctx.config, NOW)
     finally:
         event.remove(ctx.store.engine, "before_cursor_execute", gone)
     assert failures == [0] and report.sent >= 3
-    again = outbox.deliver_due(ctx.store, ctx.config, NOW + timedelta(hours=2))
+    again = delivery.deliver_due(ctx.store, ctx.config, NOW + timedelta(hours=2))
     assert again.sent == 0 and outbox.pending_count(ctx.store) == 0
     assert set(sink.keys().values()) == {1}

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.alerting import bursts
+from monitor.alerting.notices import enqueue_alert
 from monitor.analyze import Analysis
 from monitor.config import Config
 from monitor.store import models as m
@@ -73,7 +74,6 @@ def evaluate(
     s: Session, config: Config, rows: Sequence[m.Item], analyses: Sequence[Analysis], now: datetime
 ) -> list[AlertEvent]:
     """Keyword alerts per rule, source and SKU; bursts for the scopes these items touch."""
-    from monitor.notify import outbox
     from monitor.sop.incidents import open_for_alert
 
     rules = {r.id: r for r in config.rules}
@@ -124,9 +124,8 @@ def evaluate(
         a = ev.alert
         if ev.event != "firing" or a.inhibited_by is not None:
             continue
-        explicit = rules[a.rule_id].notify if a.kind == "keyword" and a.rule_id in rules else None
         delay = config.settings.alerting.group_wait if a.kind == "keyword" else timedelta(0)
-        outbox.enqueue_alert(s, config, a, "firing", now, explicit=explicit, delay=delay)
+        enqueue_alert(s, config, a, "firing", now, delay=delay)
         open_for_alert(s, config, a, now)
     return events
 

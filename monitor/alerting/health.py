@@ -6,8 +6,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from monitor.alerting.notices import enqueue_alert
 from monitor.config import Config
-from monitor.notify import outbox
 from monitor.store import models as m
 
 ADVICE = {
@@ -56,7 +56,7 @@ def record(
                 f"恢复 recovered: {state.name} works again ({verdict}); it was blind since {since}"
             )
             state.blind_since = None
-            outbox.enqueue_alert(s, config, alert, "resolved", now)
+            enqueue_alert(s, config, alert, "resolved", now)
         return alert
     state.consecutive_failures += 1
     if state.consecutive_failures < config.settings.alerting.blind_after or open_alert(s, key) is not None:
@@ -80,5 +80,5 @@ def record(
             f"{state.consecutive_failures} polls in a row: {reason}. What to do: {advice(verdict, reason)}"
         ),
     )
-    outbox.enqueue_alert(s, config, alert, "firing", now)
+    enqueue_alert(s, config, alert, "firing", now)
     return alert

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -122,6 +123,16 @@ class Routing(Strict):
     routes: list[Route] = Field(default_factory=list)
     admins: list[str] = Field(default_factory=lambda: ["console"], description="source-health alerts")
     escalate: list[Escalation] = Field(default_factory=list, description="escalation for the default route")
+
+    def all_routes(self) -> Iterator[tuple[list[str | int], Route]]:
+        """Every route of the tree with its key path (``routing.routes[0].routes[1]`` …), parents first."""
+
+        def walk(routes: list[Route], path: list[str | int]) -> Iterator[tuple[list[str | int], Route]]:
+            for i, r in enumerate(routes):
+                yield [*path, i], r
+                yield from walk(r.routes, [*path, i, "routes"])
+
+        return walk(self.routes, ["routing", "routes"])
 
 
 class QuietHours(Strict):

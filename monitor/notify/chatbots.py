@@ -1,5 +1,5 @@
 # mypy: disable-error-code="no-untyped-call,override,attr-defined"
-"""DingTalk, WeCom and Feishu robots that count a rejected message as a failure.
+"""DingTalk, WeCom, Feishu and Lark robots that count a rejected message as a failure.
 
 Those bots answer HTTP 200 with ``{"errcode": 310000, ...}`` (or Feishu's ``{"code": 9499, ...}``)
 when they refuse a message, and apprise's stock plugins report that as success. We
@@ -20,7 +20,7 @@ from urllib.parse import unquote
 
 import requests
 from apprise.manager_plugins import NotificationManager
-from apprise.plugins import dingtalk, feishu, wecombot
+from apprise.plugins import dingtalk, feishu, lark, wecombot
 
 
 class _RecordingRequests:
@@ -135,6 +135,19 @@ class CheckedFeishu(_Checked, feishu.NotifyFeishu):
         return _Checked._api(feishu.NotifyFeishu.parse_url(url))
 
 
+class CheckedLark(_Checked, lark.NotifyLark):
+    _module = lark
+
+    def __init__(self, *args: Any, api: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if api:
+            self.webhook_url = api
+
+    @staticmethod
+    def parse_url(url: str) -> dict[str, Any] | None:
+        return _Checked._api(lark.NotifyLark.parse_url(url))
+
+
 _registered = False
 
 
@@ -143,7 +156,7 @@ def register() -> None:
     global _registered
     if _registered:
         return
-    for plugin in (CheckedDingTalk, CheckedWeComBot, CheckedFeishu):
+    for plugin in (CheckedDingTalk, CheckedWeComBot, CheckedFeishu, CheckedLark):
         plugin._module.requests = _requests
         NotificationManager().add(plugin, force=True)
     _registered = True

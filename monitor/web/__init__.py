@@ -26,8 +26,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from monitor.alerting import lifecycle
-from monitor.notify import outbox
-from monitor.signing import verify_ack
+from monitor.signing import secret_of, verify_ack
 from monitor.web import api, login, pages, rules_pages
 from monitor.web.context import Console
 
@@ -63,7 +62,7 @@ def create_app(daemon: Any, now: Callable[[], datetime]) -> Starlette:
         return JSONResponse({"status": "ready", **status})
 
     def _secret() -> bytes:
-        return outbox._secret(str(daemon.config.path(daemon.config.settings.data_dir)))
+        return secret_of(daemon.config.path(daemon.config.settings.data_dir))
 
     async def ack_form(request: Request) -> Response:
         alert_id = int(request.path_params["alert_id"])

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from monitor.config import load_config
-from monitor.notify import outbox
+from monitor.notify.message import Message
+from monitor.notify.transport import send
 
 PARALLEL = 3
 
@@ -68,8 +69,10 @@ def test_robot_messages_to_one_slow_endpoint_go_out_together(tmp_path: Path, sch
     config = load_config(tmp_path / "monitor.yaml")
     try:
         with ThreadPoolExecutor(PARALLEL) as pool:
+            channel = config.settings.channels["bot"]
             futures = [
-                pool.submit(outbox.send, config, "bot", "t", f"消息 {i}", f"k{i}") for i in range(PARALLEL)
+                pool.submit(send, "bot", channel, Message(title="t", event="test", text=f"消息 {i}"), f"k{i}")
+                for i in range(PARALLEL)
             ]
             results = [f.result() for f in futures]
     finally:

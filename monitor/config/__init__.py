@@ -7,6 +7,7 @@ check`` can print them all at once as ``path:line: key.path: message``.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -145,7 +146,7 @@ def load_config(config_path: Path | str) -> Config:
         f"{settings_path}: channel {name!r} uses ${{{var}}} which is not set in the environment"
         for name, ch in settings.channels.items()
         for var in ch.env_vars()
-        if var not in __import__("os").environ
+        if var not in os.environ
     ]
     return Config(root, settings, sources, rules, priority, origins, files, texts, warnings, sops)
 

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from monitor.alerting.compose import mask_name
 from monitor.config import Config
+from monitor.config.compliance import Finding
 from monitor.config.sops import Sop
-from monitor.sop.lint import Finding
 from monitor.store import models as m
 
 __all__ = ["Draft", "DraftError", "drafts_for_item", "offer_of", "sops_for_item"]

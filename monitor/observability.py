@@ -236,13 +236,14 @@ class Watchdog:
     def _self_alert(
         self, store: Store, config: Config, now: datetime, stale: bool, ref: datetime
     ) -> int | None:
-        from monitor.alerting import new_alert, open_alert
-        from monitor.alerting.notices import enqueue_alert
+        from monitor.alerting import announce, open_alert, raise_alert, resolve
+        from monitor.alerting.compose import local_time
 
+        tz = config.settings.tz
         with store.transaction() as s:
             alert = open_alert(s, STALE_KEY)
             if stale and alert is None:
-                alert = new_alert(
+                alert = raise_alert(
                     s,
                     now,
                     dedup_key=STALE_KEY,
@@ -256,20 +257,21 @@ class Watchdog:
                     sku=None,
                     title="监控停摆 no poll succeeded",
                     summary=(
-                        f"No source was polled successfully since {ref:%Y-%m-%d %H:%M} UTC "
+                        f"No source was polled successfully since {local_time(ref, tz, '%Y-%m-%d %H:%M')} "
                         f"(stale_after {config.settings.observability.stale_after}). Check the daemon's log, "
                         "the database and the network; /readyz and /metrics show more."
                     ),
                 )
-                enqueue_alert(s, config, alert, "firing", now)
+                announce(s, config, alert, now)
                 log.error("self-alert: no poll succeeded since %s", ref.isoformat())
                 if self.metrics is not None:
                     self.metrics.self_alerts.inc()
                 return alert.id
             if not stale and alert is not None:
-                alert.state, alert.resolved_at, alert.updated_at = "resolved", now, now
-                alert.summary = f"恢复 recovered: polls succeed again (last at {ref:%Y-%m-%d %H:%M} UTC)"
-                enqueue_alert(s, config, alert, "resolved", now)
+                summary = (
+                    f"恢复 recovered: polls succeed again (last at {local_time(ref, tz, '%Y-%m-%d %H:%M')})"
+                )
+                resolve(s, config, alert, now, by="auto", summary=summary)
                 log.info("self-alert resolved: polls succeed again")
             return alert.id if alert is not None else None
 

@@ -1,6 +1,6 @@
 """One run of one source, stage by stage:
 
-    fetch -> parse -> normalize -> dedupe -> analyze -> store -> alert -> (notify, from the outbox)
+    fetch -> parse -> normalize -> dedupe -> analyze -> store -> alert -> incidents -> (delivery, later)
 
 Everything a run decides is committed in one transaction at the end; if the
 daemon is asked to stop before that, nothing of this run is stored.
@@ -32,6 +32,7 @@ from monitor.analyze.pool import AnalysisPool
 from monitor.config import Config
 from monitor.fetch import Fetcher
 from monitor.normalize import Item, normalize
+from monitor.sop import incidents
 from monitor.store import Store
 from monitor.store import models as m
 
@@ -245,6 +246,7 @@ def run_source(ctx: Context, source: SourceConfig, now: datetime) -> RunResult:
         for row, analysis in zip(rows, analyses, strict=True):
             _save_analysis(s, row, analysis, now)
         events = evaluate(s, ctx.config, rows, analyses, now)
+        incidents.open_for_events(s, ctx.config, events, now)
         state = ctx.store.source_state(s, source.name)
         health.record(s, ctx.config, state, result.verdict, result.reason, now)
         if result.verdict == "ok":

@@ -8,7 +8,7 @@ from typing import Any
 
 from starlette.testclient import TestClient
 
-from monitor.alerting import new_alert
+from monitor.alerting import raise_alert
 from monitor.alerting.compose import ack_url
 from monitor.config import load_config
 from monitor.demo.sink import WebhookSink
@@ -48,8 +48,8 @@ def test_ack_link_end_to_end(tmp_path: Path, storefront: Storefront, sink: Webho
     config = load_config(write_project(tmp_path, storefront.base_url, sink.url))
     store = Store.open(config.database_url)
     with store.transaction() as s:
-        a = new_alert(s, NOW, dedup_key="k1", kind="keyword", severity="high", title="假货", labels={})
-        b = new_alert(s, NOW, dedup_key="k2", kind="keyword", severity="high", title="破损", labels={})
+        a = raise_alert(s, NOW, dedup_key="k1", kind="keyword", severity="high", title="假货", labels={})
+        b = raise_alert(s, NOW, dedup_key="k2", kind="keyword", severity="high", title="破损", labels={})
         a_id, b_id = a.id, b.id
     clock = {"now": NOW}
     client = TestClient(create_app(FakeDaemon(config, store), lambda: clock["now"]))

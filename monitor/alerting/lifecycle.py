@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from monitor.alerting import bursts, suppress
+from monitor.alerting import bursts, resolve, suppress
 from monitor.alerting.notices import enqueue_alert
 from monitor.alerting.routing import decide_alert
 from monitor.config import Config
@@ -126,19 +126,6 @@ def _recent_count(s: Session, alert: m.Alert, since: datetime) -> int:
         .where(m.AlertItem.alert_id == alert.id)
     )
     return sum(1 for pub, fetched in s.execute(q) if (pub or fetched) >= since)
-
-
-def resolve(s: Session, config: Config, alert: m.Alert, now: datetime, by: str) -> None:
-    alert.state, alert.resolved_at, alert.updated_at = "resolved", now, now
-    alert.labels = {**(alert.labels or {}), "resolved_by": by}
-    if alert.inhibited_by is None and alert.last_notified_at is not None:
-        enqueue_alert(s, config, alert, "resolved", now)
-    for single in s.scalars(
-        select(m.Alert).where(m.Alert.inhibited_by == alert.id, m.Alert.state != "resolved")
-    ):
-        single.inhibited_by = None  # the burst is over; its singles may speak again
-        single.notified_item_count = single.item_count
-        single.last_notified_at = now
 
 
 # ---- operator actions -------------------------------------------------------------------------

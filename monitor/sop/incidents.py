@@ -20,14 +20,14 @@ An incident closes only when every required step is done or skipped with a reaso
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from monitor.alerting import suppress
+from monitor.alerting import AlertEvent, suppress
 from monitor.alerting.compose import local_time
 from monitor.alerting.routing import decide, decide_alert
 from monitor.config import Config
@@ -99,8 +99,20 @@ def incident_of_alert(s: Session, alert_id: int) -> m.Incident | None:
     return s.scalars(select(m.Incident).where(m.Incident.alert_id == alert_id)).first()
 
 
+def open_for_events(
+    s: Session, config: Config, events: Iterable[AlertEvent], now: datetime
+) -> list[m.Incident]:
+    """Incidents subscribe to alerts: the pipeline hands over the events of a poll, in its transaction,
+    and each alert that fired and calls for an incident gets one."""
+    opened = []
+    for ev in events:
+        if ev.event == "firing" and (inc := open_for_alert(s, config, ev.alert, now)) is not None:
+            opened.append(inc)
+    return opened
+
+
 def open_for_alert(s: Session, config: Config, alert: m.Alert, now: datetime) -> m.Incident | None:
-    """Open the incident ``alert`` calls for, once (called where alerts fire, in their transaction)."""
+    """Open the incident ``alert`` calls for, once."""
     existing = incident_of_alert(s, alert.id)
     if existing is not None:
         return existing

@@ -126,6 +126,19 @@ class Metrics:
         self.self_alerts = Counter(
             "monitor_self_alerts", "no-successful-poll system alerts raised", registry=r
         )
+        self.jobs = Counter(
+            "monitor_system_jobs",
+            "system job rounds by job and result (ran, skipped: another replica or thread has it, failed)",
+            ["job", "result"],
+            registry=r,
+        )
+        self.job_seconds = Histogram(
+            "monitor_system_job_duration_seconds",
+            "wall time of one system job round",
+            ["job"],
+            buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120),
+            registry=r,
+        )
         r.register(_StoreCollector(store, now, replicas))
 
     def observe_poll(
@@ -139,6 +152,11 @@ class Metrics:
             self.items.labels("updated").inc(updated)
         if alerts:
             self.alerts.inc(alerts)
+
+    def observe_job(self, job: str, result: str, seconds: float) -> None:
+        self.jobs.labels(job, result).inc()
+        if result == "ran":
+            self.job_seconds.labels(job).observe(seconds)
 
     def observe_delivery(self, report: Any) -> None:
         for outcome in ("sent", "failed", "suppressed", "deferred"):

@@ -21,11 +21,20 @@ from tests.conftest import NOW, write_project
 
 
 class FakeDaemon:
-    def __init__(self, config: Any, store: Store) -> None:
-        self.config, self.store = config, store
+    """The parts of ``monitor.runtime.Runtime`` the acknowledge link uses."""
+
+    def __init__(self, config: Any, store: Store, clock: dict[str, Any]) -> None:
+        self.config, self.store, self.clock = config, store, clock
+        self.metrics, self.reload_errors = None, []
+
+    def now(self) -> Any:
+        return self.clock["now"]
 
     def status(self) -> dict[str, Any]:
         return {"ok": True}
+
+    def reload(self) -> bool:
+        return False
 
 
 def local(url: str) -> str:
@@ -52,7 +61,7 @@ def test_ack_link_end_to_end(tmp_path: Path, storefront: Storefront, sink: Webho
         b = raise_alert(s, NOW, dedup_key="k2", kind="keyword", severity="high", title="破损", labels={})
         a_id, b_id = a.id, b.id
     clock = {"now": NOW}
-    client = TestClient(create_app(FakeDaemon(config, store), lambda: clock["now"]))
+    client = TestClient(create_app(FakeDaemon(config, store, clock)))
     path = local(ack_url(config, a_id, NOW))
     token = path.split("t=")[1]
 

@@ -27,7 +27,7 @@ from monitor.reports.chart import trend_svg
 from monitor.store import Store, outbox
 from monitor.store import models as m
 
-__all__ = ["Rendered", "build_daily", "build_weekly", "daemon_job", "publish", "run_due"]
+__all__ = ["Rendered", "build_daily", "build_weekly", "publish", "run_due"]
 
 log = logging.getLogger(__name__)
 _TEMPLATES = Path(__file__).with_name("templates")
@@ -194,14 +194,3 @@ def run_due(store: Store, config: Config, now: datetime) -> list[str]:
         done.append(f"{kind} {period}")
         log.info("report %s %s archived and queued", kind, period)
     return done
-
-
-def daemon_job(daemon: Any) -> list[str]:
-    """Scheduled at ``web.report_time``; a failure is logged and retried the next day."""
-    if daemon.stop_event.is_set():
-        return []
-    try:
-        return run_due(daemon.store, daemon.config, daemon.now())
-    except Exception:
-        log.exception("report job failed")
-        return []

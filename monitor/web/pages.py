@@ -12,6 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from monitor.alerting import lifecycle
 from monitor.config.rules import DIMENSIONS
 from monitor.config.settings import mask_secrets
+from monitor.runtime import Runtime
 from monitor.store import models as m
 from monitor.web import incidents as inc_mod
 from monitor.web import queries as qs
@@ -221,14 +222,14 @@ def settings(req: Req) -> Response:
         "settings.html",
         channels=channels,
         settings_json=json.dumps(data, ensure_ascii=False, indent=2),
-        reload_errors=list(getattr(c.daemon, "reload_errors", []) or []),
-        daemon_status=json.dumps(_status(c.daemon), ensure_ascii=False, indent=2, default=str),
+        reload_errors=list(c.runtime.reload_errors),
+        daemon_status=json.dumps(_status(c.runtime), ensure_ascii=False, indent=2, default=str),
     )
 
 
-def _status(daemon: Any) -> dict[str, Any]:
+def _status(runtime: Runtime) -> dict[str, Any]:
     try:
-        return dict(daemon.status())
+        return dict(runtime.status())
     except Exception as exc:  # the page still shows the settings
         return {"error": str(exc)}
 

@@ -23,6 +23,7 @@ from monitor.config import ConfigError, ConfigInvalid, yaml_files
 from monitor.config.rules import Rule, RuleFile
 from monitor.config.validate import validate
 from monitor.config.yamlload import load_yaml_text
+from monitor.runtime import Reloadable
 from monitor.store import models as m
 
 REPLAY_MAX_ITEMS = 50_000
@@ -201,7 +202,7 @@ class SaveResult:
     reload_errors: list[str] = field(default_factory=list)
 
 
-def save(daemon: Any, path: Path, text: str) -> SaveResult:
+def save(daemon: Reloadable, path: Path, text: str) -> SaveResult:
     """Validate, write, reload. Refused (and nothing changes) when the text is invalid;
     put back when the daemon's full reload rejects it."""
     checked = check(daemon.config, path, text)

@@ -41,7 +41,7 @@ def _editor(req: Req, path: Path, text: str, status: int = 200, **extra: Any) ->
         sentence=req.form.get("sentence", ""),
         rating=req.form.get("rating", ""),
         days=_days(req),
-        reload_errors=list(getattr(c.daemon, "reload_errors", []) or []),
+        reload_errors=list(c.runtime.reload_errors),
         **{"tested": None, "replayed": None, "saved": None, "refused": None, "reload_refused": [], **extra},
     )
 
@@ -122,7 +122,7 @@ def rule_save(req: Req) -> Response:
     path, text = _posted(req)
     if path is None:
         return req.render("error.html", 404, title="未找到", message=req.param("name"))
-    result = re_.save(req.console.daemon, path, text)
+    result = re_.save(req.console.runtime, path, text)
     if result.ok:
         return _editor(req, path, path.read_text(encoding="utf-8"), saved=True)
     return _editor(
@@ -138,7 +138,7 @@ def rule_rollback(req: Req) -> Response:
     v = re_.version(req.console.store, req.int_param("version_id"))
     if v is None or v.path != re_.display_path(req.console.config, path):
         return req.render("error.html", 404, title="未找到", message=f"version #{req.param('version_id')}")
-    result = re_.save(req.console.daemon, path, v.content)
+    result = re_.save(req.console.runtime, path, v.content)
     if result.ok:
         return _editor(req, path, path.read_text(encoding="utf-8"), saved=True)
     return _editor(

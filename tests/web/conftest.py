@@ -23,13 +23,14 @@ PASSWORD = "correct horse battery"
 
 @dataclass
 class ConsoleDaemon:
-    """What the web app needs of the daemon: store, config, reload(), reload_errors, status()."""
+    """A stand-in for the daemon: the ``monitor.runtime.Runtime`` the web app is given."""
 
     config_path: Path
     store: Store
     clock: list[datetime] = field(default_factory=lambda: [NOW])
     reload_errors: list[str] = field(default_factory=list)
     config: Config = field(init=False)
+    metrics: None = None
 
     def __post_init__(self) -> None:
         self.config = load_config(self.config_path)
@@ -162,7 +163,7 @@ def ids(daemon: ConsoleDaemon) -> dict[str, int]:
 
 @pytest.fixture
 def app(daemon: ConsoleDaemon) -> Any:
-    return create_app(daemon, daemon.now)
+    return create_app(daemon)
 
 
 def login(client: TestClient, name: str, password: str = PASSWORD) -> str:

@@ -22,11 +22,11 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from monitor import cluster, delivery, jobs
 from monitor.adapters.base import SourceConfig
+from monitor.admin import rules as rules_admin
 from monitor.analyze.pool import AnalysisPool
 from monitor.clock import utcnow
 from monitor.config import Config, ConfigInvalid, load_config, yaml_files
@@ -36,7 +36,6 @@ from monitor.notify.transport import warm_up
 from monitor.observability import Metrics, Watchdog
 from monitor.pipeline import Context, Interrupted, RunResult, run_source
 from monitor.store import Store, StoreError, outbox
-from monitor.store import models as m
 
 if TYPE_CHECKING:
     from monitor.testing.faults import Faults
@@ -58,26 +57,6 @@ def effective_interval(
     interval = max(interval, timedelta(seconds=1))
     jitter = source.jitter if source.jitter is not None else min(profile.jitter, interval / 4)
     return interval, jitter, name
-
-
-def record_rule_versions(store: Store, config: Config, now: datetime) -> int:
-    rules_dir = config.path(config.settings.rules_dir)
-    added = 0
-    with store.transaction() as s:
-        for p in yaml_files(rules_dir):
-            shown = next((k for k in config.files if Path(k).resolve() == p.resolve()), str(p))
-            sha = config.files.get(shown)
-            if sha is None:
-                continue
-            exists = s.scalars(
-                select(m.RuleVersion.id).where(m.RuleVersion.path == shown, m.RuleVersion.sha256 == sha)
-            ).first()
-            if exists is None:
-                s.add(
-                    m.RuleVersion(path=shown, sha256=sha, content=config.texts.get(shown, ""), loaded_at=now)
-                )
-                added += 1
-    return added
 
 
 def _trigger(job: str, s: Settings) -> BaseTrigger | None:
@@ -176,7 +155,7 @@ class Daemon:
         self.cluster = cluster.Coordinator(self.store, self.config.settings.cluster)
         try:
             self.cluster.join(self.now())
-            record_rule_versions(self.store, self.config, self.now())
+            rules_admin.record_versions(self.store, self.config, self.now())
         except SQLAlchemyError as exc:  # e.g. a read-only database file: say so, no traceback
             self.store.close()
             if self._guard is not None:
@@ -482,7 +461,7 @@ class Daemon:
             self._schedule_sources()
             if analysis is not old_ctx.analysis:
                 self._pools.retire(old_ctx.analysis)  # closed when the polls still using it are done
-        record_rule_versions(self.store, new, self.now())
+        rules_admin.record_versions(self.store, new, self.now())
         self.reload_errors = []
         self._snapshot = self._files_snapshot()
         log.info("config reloaded: %d sources, %d rules", len(new.sources), len(new.rules))

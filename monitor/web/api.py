@@ -172,8 +172,8 @@ def rules(req: Req) -> Response:
 
 @api("read")
 def rules_test(req: Req) -> Response:
-    from monitor.analyze import RuleSet
-    from monitor.web.rules_edit import test_sentence
+    from monitor.admin.rules import try_sentence
+    from monitor.analyze import MatchContext, RuleSet
 
     body = _body(req)
     text, rating = body.get("text"), body.get("rating")
@@ -188,7 +188,7 @@ def rules_test(req: Req) -> Response:
     except UnicodeEncodeError as exc:
         raise ApiProblem(400, "text is not valid Unicode") from exc
     c = req.console.config
-    result = test_sentence(c, RuleSet(c.rules, c.priority_words), text, rating)
+    result = try_sentence(c, RuleSet(c.rules, c.priority_words), text, MatchContext(rating=rating)).to_json()
     return JSONResponse(
         {
             k: result[k]

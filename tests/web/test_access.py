@@ -10,8 +10,9 @@ import pytest
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
+from monitor.admin.users import ROLES, create_token
 from monitor.web import PUBLIC_PATHS
-from monitor.web.auth import PERMISSIONS, ROLE_PERMISSIONS, ROLES, create_token
+from monitor.web.auth import PERMISSIONS, ROLE_PERMISSIONS
 from tests.conftest import NOW
 from tests.web.conftest import login
 

@@ -136,6 +136,17 @@ def get(s: Session, alert_id: int) -> m.Alert:
     return alert
 
 
+def alerts(store: Store, state: str = "open", limit: int = 200) -> list[m.Alert]:
+    """Alerts newest first: ``open`` (not resolved), ``all``, or those in one state."""
+    q = select(m.Alert)
+    if state == "open":
+        q = q.where(m.Alert.state != "resolved")
+    elif state != "all":
+        q = q.where(m.Alert.state == state)
+    with store.session() as s:
+        return list(s.scalars(q.order_by(m.Alert.id.desc()).limit(limit)))
+
+
 def acknowledge(store: Store, alert_id: int, by: str, now: datetime) -> m.Alert:
     """Stops reminders and escalation; the alert stays open until it resolves."""
     with store.transaction() as s:

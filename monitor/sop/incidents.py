@@ -233,6 +233,31 @@ def add_note(store: Store, incident_id: int, text: str, by: str, now: datetime) 
         return note
 
 
+def listing(
+    store: Store, *, include_closed: bool = True, limit: int = 200
+) -> list[tuple[m.Incident, list[m.IncidentStep]]]:
+    """Incidents newest first, each with its steps."""
+    q = select(m.Incident).order_by(m.Incident.id.desc()).limit(limit)
+    if not include_closed:
+        q = q.where(m.Incident.state == "open")
+    with store.session() as s:
+        return [(inc, steps_of(s, inc.id)) for inc in list(s.scalars(q))]
+
+
+def with_notes(
+    store: Store, incident_id: int
+) -> tuple[m.Incident, list[m.IncidentStep], list[m.IncidentNote]]:
+    """One incident, its steps and its notes (oldest first); ``IncidentNotFound`` if there is none."""
+    with store.session() as s:
+        inc = get(s, incident_id)
+        q = (
+            select(m.IncidentNote)
+            .where(m.IncidentNote.incident_id == incident_id)
+            .order_by(m.IncidentNote.at)
+        )
+        return inc, steps_of(s, incident_id), list(s.scalars(q))
+
+
 def blockers(steps: Sequence[m.IncidentStep]) -> list[m.IncidentStep]:
     return [x for x in steps if x.required and x.state not in FINISHED]
 

@@ -226,7 +226,6 @@ class Watchdog:
     def __init__(self, started: datetime, metrics: Metrics | None = None) -> None:
         self.started = started
         self.metrics = metrics
-        self._last_beat: datetime | None = None
 
     def last_success(self, store: Store, names: Iterable[str]) -> datetime | None:
         wanted = list(names)
@@ -332,5 +331,4 @@ class Watchdog:
         if error is not None:
             log.warning("heartbeat failed: %s", error)
             return error
-        self._last_beat = now
         return "ok"

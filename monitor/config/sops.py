@@ -15,7 +15,8 @@ from monitor.config.settings import Duration, OptionalDuration, Strict
 from monitor.config.types import Severity
 
 Role = Literal["客服", "公关", "运营", "仓库/供应链", "法务", "客服主管"]
-CRISES = ("negative_burst", "media_exposure", "social_spreading", "malicious_review")
+Crisis = Literal["negative_burst", "media_exposure", "social_spreading", "malicious_review"]
+CRISES: tuple[Crisis, ...] = ("negative_burst", "media_exposure", "social_spreading", "malicious_review")
 # What a reply draft can be filled with (monitor.sop.drafts); anything else is a typo.
 PLACEHOLDERS = ("customer", "product", "sku", "order", "carrier", "platform", "offer")
 
@@ -107,9 +108,7 @@ class Sop(Strict):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     title: str
     categories: list[str] = Field(default_factory=list, description="rule categories this SOP handles")
-    crisis: list[Literal["negative_burst", "media_exposure", "social_spreading", "malicious_review"]] = Field(
-        default_factory=list
-    )
+    crisis: list[Crisis] = Field(default_factory=list)
     applies_to: AppliesTo | None = None
     # Declared before statement and replies: their lint needs the ceiling.
     compensation: Compensation

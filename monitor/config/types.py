@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Literal
 
 __all__ = [
-    "ALERT_KINDS",
     "SEVERITIES",
     "AlertKind",
     "Severity",
@@ -20,7 +19,6 @@ SEVERITIES: tuple[Severity, ...] = ("low", "medium", "high", "critical")
 # keyword: a rule fired; burst: a wave of negative items; source_health: a source went blind;
 # system: the monitor about itself (no poll succeeded).
 AlertKind = Literal["keyword", "burst", "source_health", "system"]
-ALERT_KINDS: tuple[AlertKind, ...] = ("keyword", "burst", "source_health", "system")
 
 
 def severity_rank(severity: str | None) -> int:

@@ -20,7 +20,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from monitor.config.types import Severity
 
 __all__ = [
-    "EVENTS",
     "Attachment",
     "Checklist",
     "Event",
@@ -45,19 +44,6 @@ Event = Literal[
     "heartbeat",
     "test",
 ]
-EVENTS: tuple[Event, ...] = (
-    "firing",
-    "update",
-    "reminder",
-    "escalation",
-    "resolved",
-    "overdue",
-    "checklist",
-    "follow_up",
-    "report",
-    "heartbeat",
-    "test",
-)
 
 
 class MessageError(ValueError):

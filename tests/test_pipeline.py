@@ -151,3 +151,17 @@ def test_database_gone_while_recording_sent_messages_sends_none_twice(
     again = delivery.deliver_due(ctx.store, ctx.config, NOW + timedelta(hours=2))
     assert again.sent == 0 and outbox.pending_count(ctx.store) == 0
     assert set(sink.keys().values()) == {1}
+
+
+def test_a_damaged_outbox_row_is_set_aside_and_the_others_still_go(ctx: Context, sink: WebhookSink) -> None:
+    run_all(ctx)
+    with ctx.store.transaction() as s:
+        row = s.scalars(select(m.Outbox).order_by(m.Outbox.id)).first()
+        assert row is not None
+        row.message = {"title": "x", "event": "exploded", "items": "nope"}  # written by something else
+        damaged = row.idempotency_key
+    report = delivery.deliver_due(ctx.store, ctx.config, NOW)
+    assert report.suppressed == 1 and report.sent >= 3 and damaged not in sink.keys()  # noqa: SIM118
+    with ctx.store.session() as s:
+        row = s.scalars(select(m.Outbox).where(m.Outbox.idempotency_key == damaged)).one()
+    assert row.status == "suppressed" and "not a stored message" in (row.last_error or "")

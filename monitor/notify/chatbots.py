@@ -79,15 +79,13 @@ class _Checked:
     def send(self, *args: Any, **kwargs: Any) -> bool:
         with _requests.recording() as responses:
             ok: bool = super().send(*args, **kwargs)  # type: ignore[misc]
-        if not ok:
-            return False
-        for r in responses:
+        for r in responses:  # also when the plugin saw the refusal itself: keep the robot's reason
             reason = rejection(r)
             if reason:
                 self.last_rejection = reason
                 self.logger.warning("%s rejected the message: %s", self.service_name, reason)
                 return False
-        return True
+        return ok
 
     @staticmethod
     def _api(results: dict[str, Any] | None) -> dict[str, Any] | None:

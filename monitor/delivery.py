@@ -118,7 +118,9 @@ def _record(
     for wait in (*RECORD_RETRIES, None):
         attempt = DeliveryReport()
         try:
-            _record_once(store, config, now, held, results, attempt)
+            with store.transaction(urgent=True) as s:
+                _record_held(s, held, attempt)
+                _record_sent(s, config, now, results, attempt)
         except OperationalError as exc:
             if wait is None:
                 raise
@@ -131,47 +133,48 @@ def _record(
         return
 
 
-def _record_once(
-    store: Store,
+def _record_held(s: Session, held: dict[int, _Held], report: DeliveryReport) -> None:
+    for row_id, h in held.items():
+        current = s.get(m.Outbox, row_id)
+        if current is None or current.status != "pending":
+            continue
+        if h.status == "suppressed":
+            current.status, current.last_error = "suppressed", h.reason
+            report.suppressed += 1
+        elif h.retry_at is not None:
+            current.next_attempt_at = h.retry_at  # quiet hours: not an attempt
+            report.deferred += 1
+
+
+def _record_sent(
+    s: Session,
     config: Config,
     now: datetime,
-    held: dict[int, _Held],
     results: list[tuple[m.Outbox, bool, str | None]],
     report: DeliveryReport,
 ) -> None:
-    with store.transaction(urgent=True) as s:
-        for row_id, h in held.items():
-            current = s.get(m.Outbox, row_id)
-            if current is None or current.status != "pending":
-                continue
-            if h.status == "suppressed":
-                current.status, current.last_error = "suppressed", h.reason
-                report.suppressed += 1
-            elif h.retry_at is not None:
-                current.next_attempt_at = h.retry_at  # quiet hours: not an attempt
-                report.deferred += 1
-        for row, ok, error in results:
-            current = s.get(m.Outbox, row.id)
-            if current is None:
-                continue
-            current.attempts += 1
-            s.add(m.Delivery(outbox_id=current.id, channel=current.channel, at=now, ok=ok, error=error))
-            if ok:
-                current.status, current.sent_at, current.last_error = "sent", now, None
-                report.sent += 1
-                continue
-            current.next_attempt_at = now + backoff(current.attempts)
-            current.last_error = error
-            report.failed += 1
-            report.errors.append(error or "failed")
-            log.warning(
-                "notification %s to %s failed (attempt %d): %s",
-                current.idempotency_key,
-                current.channel,
-                current.attempts,
-                error,
-            )
-            _fall_back(s, config, current, now)
+    for row, ok, error in results:
+        current = s.get(m.Outbox, row.id)
+        if current is None:
+            continue
+        current.attempts += 1
+        s.add(m.Delivery(outbox_id=current.id, channel=current.channel, at=now, ok=ok, error=error))
+        if ok:
+            current.status, current.sent_at, current.last_error = "sent", now, None
+            report.sent += 1
+            continue
+        current.next_attempt_at = now + backoff(current.attempts)
+        current.last_error = error
+        report.failed += 1
+        report.errors.append(error or "failed")
+        log.warning(
+            "notification %s to %s failed (attempt %d): %s",
+            current.idempotency_key,
+            current.channel,
+            current.attempts,
+            error,
+        )
+        _fall_back(s, config, current, now)
 
 
 def _fall_back(s: Session, config: Config, row: m.Outbox, now: datetime) -> None:

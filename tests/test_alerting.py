@@ -3,13 +3,9 @@ resolution, silences, quiet hours, and delivery that survives outages and reject
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -26,6 +22,7 @@ from monitor.pipeline import Context, run_source
 from monitor.store import Store, outbox
 from monitor.store import models as m
 from tests.conftest import NOW, write_project
+from tests.notify.loopback import HttpEndpoint
 
 ROUTING = """
 channels:
@@ -209,46 +206,17 @@ def test_sink_down_for_ten_minutes_then_everything_arrives_exactly_once(
     assert outbox.pending_count(ctx.store) == 0
 
 
-class FakeDingTalk:
-    """Answers like DingTalk's robot: HTTP 200 with errcode 310000 (rejected)."""
-
-    def __init__(self) -> None:
-        self.posts: list[dict[str, Any]] = []
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                fake.posts.append(json.loads(body))
-                out = json.dumps({"errcode": 310000, "errmsg": "keywords not in content"}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/robot/send"
-
-
 def test_dingtalk_errcode_is_a_failure_retried_then_falls_back(
     tmp_path: Path, storefront: Storefront, sink: WebhookSink
 ) -> None:
-    ding = FakeDingTalk()
+    ding = HttpEndpoint(answer={"errcode": 310000, "errmsg": "keywords not in content"})  # DingTalk refusing
     ctx = make_ctx(tmp_path, storefront, sink)
     cfg_file = tmp_path / "monitor.yaml"
     text = (
         cfg_file.read_text(encoding="utf-8")
         .replace(
             '  console: {urls: ["console://"]}\n',
-            f'  console: {{urls: ["console://"]}}\n  ding: {{urls: ["dingtalk://abcdefghijklmnop/?api={ding.url}"], fallback: webhook}}\n',
+            f'  console: {{urls: ["console://"]}}\n  ding: {{urls: ["dingtalk://abcdefghijklmnop/?api={ding.url("/robot/send")}"], fallback: webhook}}\n',
         )
         .replace("  default: [webhook]", "  default: [ding]")
     )
@@ -266,7 +234,7 @@ def test_dingtalk_errcode_is_a_failure_retried_then_falls_back(
         for _ in range(4):
             t += timedelta(hours=1)
             delivery.deliver_due(ctx.store, ctx.config, t)
-        assert ding.posts  # it was really tried, every time
+        assert ding.requests  # it was really tried, every time
         fallback = [x for x in sink.messages() if "-fallback-webhook" in x["idempotency_key"]]
         assert len(fallback) == first.failed and set(sink.keys().values()) == {1}
         with ctx.store.session() as s:
@@ -275,8 +243,7 @@ def test_dingtalk_errcode_is_a_failure_retried_then_falls_back(
             r.status == "pending" and r.attempts >= 3 for r in ding_rows
         )  # still retried, never dropped
     finally:
-        ding.server.shutdown()
-        ding.server.server_close()
+        ding.close()
         ctx.fetcher.close()
         ctx.store.close()
 

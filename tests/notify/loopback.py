@@ -8,6 +8,7 @@ import email.policy
 import json
 import socketserver
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,10 +29,12 @@ class Request:
 
 @dataclass
 class HttpEndpoint:
-    """Records every POST; answers HTTP 200 with ``answer`` (a robot's JSON)."""
+    """Records every POST; answers HTTP 200 with ``answer`` (a robot's JSON), after ``before_answer``
+    (a robot that takes its time, or waits for others) returns the answer to give."""
 
     answer: dict[str, Any] = field(default_factory=lambda: {"errcode": 0, "errmsg": "ok", "code": 0})
     requests: list[Request] = field(default_factory=list)
+    before_answer: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         endpoint = self
@@ -40,7 +43,10 @@ class HttpEndpoint:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 endpoint.requests.append(Request(self.path, dict(self.headers.items()), body))
-                out = json.dumps(endpoint.answer).encode()
+                answer = endpoint.answer
+                if endpoint.before_answer is not None:
+                    answer = endpoint.before_answer(answer)
+                out = json.dumps(answer).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(out)))
@@ -59,6 +65,9 @@ class HttpEndpoint:
     @property
     def base(self) -> str:
         return f"127.0.0.1:{self.server.server_address[1]}"
+
+    def url(self, path: str) -> str:
+        return f"http://{self.base}{path}"
 
     def close(self) -> None:
         self.server.shutdown()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import sys
 import tempfile
@@ -90,6 +91,12 @@ def baseline(sink: WebhookSink, n: int) -> list[float]:
     return out
 
 
+def sku_of(message: str) -> str:
+    """The SKU a keyword alert's message names (its facts line: ``SKU 100…``)."""
+    found = re.search(r"SKU ([^\s,·]+)", message)
+    return found.group(1).replace("\\", "") if found else ""
+
+
 def run(alerts: int, sources: int, interval: float, jitter: float = 0.0) -> dict[str, Any]:
     from monitor.daemon import Daemon
 
@@ -137,9 +144,7 @@ schedule: {{normal: {{interval: {interval}s, jitter: {jitter}s}}, promotion: {{i
         try:
             while time.time() < deadline:
                 got = {
-                    m["message"].split("SKU ")[1].split(",")[0]
-                    for m in sink.messages()
-                    if m["_path"] == "/hook"
+                    sku for m in sink.messages() if m["_path"] == "/hook" and (sku := sku_of(m["message"]))
                 }
                 if len(got) >= alerts:
                     break
@@ -150,7 +155,7 @@ schedule: {{normal: {{interval: {interval}s, jitter: {jitter}s}}, promotion: {{i
         for msg in sink.messages():
             if msg["_path"] != "/hook" or "SKU " not in msg["message"]:
                 continue
-            sku = msg["message"].split("SKU ")[1].split(",")[0].replace("\\", "")
+            sku = sku_of(msg["message"])
             if sku in stored:
                 measured.append((stored[sku], (msg["_received_at"] - stored[sku]) * 1000))
         # The first poll of every source (start-up: history loaded for every new burst scope, templates

@@ -21,28 +21,44 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
 from monitor.adapters.base import Adapter
+from monitor.alerting import announce, open_alert, raise_alert
 from monitor.config import Config
 from monitor.fetch import Fetcher
 from monitor.normalize import Item
 from monitor.store import Store
 from monitor.store import models as m
 
-if TYPE_CHECKING:
-    from monitor.pipeline import RunResult
-
 log = logging.getLogger(__name__)
 CURSOR_KEY = "catchup"
 MAX_SEGMENTS = 5  # interruptions in a row still being caught up; an older one is recorded as a gap
 
-Collect = Callable[..., "RunResult"]
+
+class Collected(Protocol):
+    """What catching up reads of a collect run (``pipeline.RunResult`` is one)."""
+
+    @property
+    def verdict(self) -> str: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def stopped(self) -> str: ...
+    @property
+    def next_url(self) -> str | None: ...
+    @property
+    def items(self) -> list[Item]: ...
+    @property
+    def pages(self) -> Sequence[object]: ...
+
+
+Collect = Callable[..., Collected]
 
 
 @dataclass
@@ -105,7 +121,7 @@ def catch_up(
     adapter: Adapter[Any],
     store: Store,
     cursor: Mapping[str, Any],
-    head: RunResult,
+    head: Collected,
     now: datetime,
     tz: tzinfo,
     *,
@@ -206,9 +222,6 @@ def describe(g: Gap | m.SourceGap, tz: tzinfo) -> str:
 
 
 def _notify(s: Session, config: Config, g: Gap, now: datetime) -> None:
-    from monitor.alerting import new_alert, open_alert
-    from monitor.notify import outbox
-
     key = f"source_gap:{g.source}"
     text = describe(g, config.settings.tz)
     alert = open_alert(s, key)
@@ -218,7 +231,7 @@ def _notify(s: Session, config: Config, g: Gap, now: datetime) -> None:
         alert.updated_at = now
         return
     src = config.sources.get(g.source)
-    alert = new_alert(
+    alert = raise_alert(
         s, now, dedup_key=key, kind="source_health", rule_id=None, category="source_gap",
         severity="medium", grade=None, platform=getattr(src, "platform", None), source=g.source, sku=None,
         title=f"数据缺口 gap: {g.source} 可能漏抓了评价 (items may be missing)",
@@ -228,4 +241,4 @@ def _notify(s: Session, config: Config, g: Gap, now: datetime) -> None:
         ),
     )  # fmt: skip
     alert.item_count = 1
-    outbox.enqueue_alert(s, config, alert, "firing", now)
+    announce(s, config, alert, now)

@@ -8,18 +8,16 @@ Several ``monitor run`` processes on one PostgreSQL database share the work:
   has free workers, so idle replicas take more and the work spreads evenly. A finished poll sets the next
   due time and drops the lease. Leases of polls still running are renewed on every claim round; a replica
   that dies stops renewing, and another one takes its sources when the lease runs out.
-* **Cluster-wide jobs** (outbox delivery, alert lifecycle, heartbeat, self-alert) run inside
-  ``pg_try_advisory_xact_lock``: one replica at a time, released by the server even if the holder is
-  killed. ``cluster_jobs.last_run_at`` keeps a periodic job to once per period across all replicas.
+* **Cluster-wide jobs** (``monitor.jobs``: delivery, alert lifecycle, incidents, watchdog, reports) run
+  inside ``pg_try_advisory_xact_lock``: one replica at a time, released by the server even if the holder
+  is killed. ``cluster_jobs.last_run_at`` keeps a periodic job to once per period across all replicas.
+  Within one process (SQLite too) a job never runs in two threads at once.
 
 SQLite is the single-process default: ``guard_sqlite`` takes an exclusive ``flock`` on ``<db>.lock`` and
 a second daemon on the same file stops with a clear error.
 
 A clock that jumps is tolerated: due times and leases further in the future than any interval or lease
 could put them are treated as stale (the clock went back) and claimable.
-
-``crash_point(name)`` is a test hook: with ``MONITOR_FAULT_POINT`` naming the point (or ``sql`` for any
-SQL statement) the process SIGKILLs itself on hit number ``MONITOR_FAULT_AFTER``.
 """
 
 from __future__ import annotations
@@ -28,7 +26,6 @@ import contextlib
 import hashlib
 import logging
 import os
-import signal
 import socket
 import threading
 from collections.abc import Collection, Iterator
@@ -36,7 +33,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import Engine, delete, event, func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.engine import make_url
 
 from monitor.config.settings import Cluster as ClusterSettings
@@ -47,9 +44,7 @@ __all__ = [
     "ClusterError",
     "Coordinator",
     "SqliteGuard",
-    "crash_point",
     "guard_sqlite",
-    "install_fault_points",
     "migrate_serially",
     "replica_id",
 ]
@@ -140,36 +135,6 @@ def migrate_serially(url: str) -> None:
         engine.dispose()
 
 
-# ---- fault injection (tests) --------------------------------------------------------------------
-class _Faults:
-    def __init__(self) -> None:
-        self.points = {p for p in os.environ.get("MONITOR_FAULT_POINT", "").split(",") if p}
-        self.after = int(os.environ.get("MONITOR_FAULT_AFTER", "1") or 1)
-        self.hits = 0
-        self.lock = threading.Lock()
-
-
-_faults = _Faults()
-
-
-def crash_point(name: str) -> None:
-    """SIGKILL this process at the configured hit of point ``name`` (no-op unless armed by env)."""
-    if not _faults.points or (name not in _faults.points and "*" not in _faults.points):
-        return
-    with _faults.lock:
-        _faults.hits += 1
-        if _faults.hits >= _faults.after:
-            log.warning("fault injection: SIGKILL at %s (hit %d)", name, _faults.hits)
-            os.kill(os.getpid(), signal.SIGKILL)
-
-
-def install_fault_points(engine: Engine) -> None:
-    """Make every SQL statement and commit a crash point when ``MONITOR_FAULT_POINT`` asks for it."""
-    if "sql" in _faults.points:
-        event.listen(engine, "before_cursor_execute", lambda *_a, **_k: crash_point("sql"))
-        event.listen(engine, "commit", lambda *_a: crash_point("sql"))
-
-
 # ---- the coordinator ----------------------------------------------------------------------------
 def _lock_key(namespace: str, name: str) -> int:
     digest = hashlib.sha256(f"opinion-monitor:{namespace}:{name}".encode()).digest()
@@ -190,6 +155,7 @@ class Coordinator:
         self.enabled = enabled
         self.inflight: set[str] = set()
         self._mutex = threading.Lock()
+        self._job_locks: dict[str, threading.Lock] = {}  # one thread per job name in this process
         self._namespace = ""
         self._seen_written: datetime | None = None
         if enabled:
@@ -359,9 +325,22 @@ class Coordinator:
     # ---- cluster-wide jobs ---------------------------------------------------------------------
     @contextlib.contextmanager
     def exclusive(self, name: str, now: datetime, every: timedelta | None = None) -> Iterator[bool]:
-        """Yield True if this replica should run job ``name`` now: it holds the job's advisory lock (for
-        the whole block) and, with ``every``, nobody ran it in the last ``every`` (90 %, so replicas with
-        the same period don't skip a round)."""
+        """Yield True if this process should run job ``name`` now: no other thread of it runs the job,
+        and (with replicas) it holds the job's advisory lock for the whole block and, with ``every``,
+        nobody ran it in the last ``every`` (90 %, so replicas with the same period don't skip a round)."""
+        with self._mutex:
+            local = self._job_locks.setdefault(name, threading.Lock())
+        if not local.acquire(blocking=False):
+            yield False
+            return
+        try:
+            with self._cluster_wide(name, now, every) as mine:
+                yield mine
+        finally:
+            local.release()
+
+    @contextlib.contextmanager
+    def _cluster_wide(self, name: str, now: datetime, every: timedelta | None) -> Iterator[bool]:
         if not self.enabled:
             yield True
             return

@@ -14,31 +14,36 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
-from monitor import cluster, shopauth
+from monitor import cluster, delivery, jobs, shopauth
 from monitor.adapters import registry
-from monitor.alerting import lifecycle
+from monitor.admin import rules as rules_admin
 from monitor.analyze.pool import AnalysisPool
 from monitor.clock import utcnow
 from monitor.config import Config, ConfigInvalid, load_config, yaml_files
+from monitor.config.settings import Settings
 from monitor.config.sources import SourceConfig
 from monitor.fetch import Fetcher
-from monitor.notify import outbox
+from monitor.notify.transport import warm_up
 from monitor.observability import Metrics, Watchdog
 from monitor.pipeline import Context, Interrupted, RunResult, run_source
-from monitor.sop.incidents import daemon_job as incidents_job
-from monitor.store import Store, StoreError
-from monitor.store import models as m
+from monitor.store import Store, StoreError, outbox
+
+if TYPE_CHECKING:
+    from monitor.testing.faults import Faults
+    from monitor.web import Server
 
 log = logging.getLogger(__name__)
+FAULTS_ENV = "MONITOR_FAULT_POINT"  # monitor.testing.faults.ENV, read without importing it
 
 
 def effective_interval(
@@ -55,24 +60,47 @@ def effective_interval(
     return interval, jitter, name
 
 
-def record_rule_versions(store: Store, config: Config, now: datetime) -> int:
-    rules_dir = config.path(config.settings.rules_dir)
-    added = 0
-    with store.transaction() as s:
-        for p in yaml_files(rules_dir):
-            shown = next((k for k in config.files if Path(k).resolve() == p.resolve()), str(p))
-            sha = config.files.get(shown)
-            if sha is None:
-                continue
-            exists = s.scalars(
-                select(m.RuleVersion.id).where(m.RuleVersion.path == shown, m.RuleVersion.sha256 == sha)
-            ).first()
-            if exists is None:
-                s.add(
-                    m.RuleVersion(path=shown, sha256=sha, content=config.texts.get(shown, ""), loaded_at=now)
-                )
-                added += 1
-    return added
+def _trigger(job: str, s: Settings) -> BaseTrigger | None:
+    """When the scheduler runs a system job (delivery has its own loop: ``Daemon._delivery_loop``)."""
+    if job in ("lifecycle", "incidents"):
+        return IntervalTrigger(seconds=s.alerting.evaluate_every.total_seconds())
+    if job == "watchdog":
+        return IntervalTrigger(seconds=30)
+    if job == "reports" and s.web.report_time:
+        hour, minute = (int(x) for x in s.web.report_time.split(":"))
+        return CronTrigger(hour=hour, minute=minute, timezone=s.timezone)
+    return None
+
+
+class PoolLoans:
+    """Analysis pools lent to running polls. A reload retires the old pool; it closes when the last
+    poll that started with it gives it back, never under a poll's feet."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loans: dict[int, int] = {}
+        self._retired: dict[int, AnalysisPool] = {}
+
+    def borrow(self, pool: AnalysisPool) -> None:
+        with self._lock:
+            self._loans[id(pool)] = self._loans.get(id(pool), 0) + 1
+
+    def give_back(self, pool: AnalysisPool) -> None:
+        with self._lock:
+            left = self._loans.pop(id(pool)) - 1
+            if left:
+                self._loans[id(pool)] = left
+            done = not left and self._retired.pop(id(pool), None) is not None
+        if done:
+            pool.close()
+
+    def retire(self, pool: AnalysisPool) -> None:
+        with self._lock:
+            idle = self._loans.get(id(pool), 0) == 0
+            if not idle:
+                self._retired[id(pool)] = pool
+        if idle:
+            pool.close()
 
 
 class Daemon:
@@ -104,11 +132,13 @@ class Daemon:
         self._sched_lock = threading.Lock()
         self._deliverer: threading.Thread
         self._http_enabled = http
-        self.http: Any = None
+        self.http: Server | None = None
         self.cluster: cluster.Coordinator
         self.metrics: Metrics | None = None
         self.watchdog: Watchdog
         self._guard: cluster.SqliteGuard | None = None
+        self._pools = PoolLoans()
+        self._faults: Faults | None = None
 
     # ---- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -118,11 +148,15 @@ class Daemon:
         self._guard = cluster.guard_sqlite(self.config.database_url)  # SQLite: one daemon per file
         cluster.migrate_serially(self.config.database_url)  # PostgreSQL: one replica migrates at a time
         self.store = Store.open(self.config.database_url)
-        cluster.install_fault_points(self.store.engine)
+        if os.environ.get(FAULTS_ENV):  # the SIGKILL tests ask for crash points; nobody else
+            from monitor.testing.faults import Faults
+
+            self._faults = Faults.from_env()
+            self._faults.install(self.store.engine)
         self.cluster = cluster.Coordinator(self.store, self.config.settings.cluster)
         try:
             self.cluster.join(self.now())
-            record_rule_versions(self.store, self.config, self.now())
+            rules_admin.record_versions(self.store, self.config, self.now())
         except SQLAlchemyError as exc:  # e.g. a read-only database file: say so, no traceback
             self.store.close()
             if self._guard is not None:
@@ -164,39 +198,16 @@ class Daemon:
         self.scheduler.add_job(
             self.check_profile, IntervalTrigger(minutes=1), id="profile", executor="system"
         )
-        self.scheduler.add_job(
-            self.lifecycle,
-            IntervalTrigger(seconds=s.alerting.evaluate_every.total_seconds()),
-            id="lifecycle",
-            executor="system",
-        )
-        self.scheduler.add_job(
-            incidents_job,
-            IntervalTrigger(seconds=s.alerting.evaluate_every.total_seconds()),
-            args=[self],
-            id="incidents",
-            executor="system",
-        )
-        self.scheduler.add_job(self.watch, IntervalTrigger(seconds=30), id="watchdog", executor="system")
-        if s.web.report_time:
-            from apscheduler.triggers.cron import CronTrigger
-
-            from monitor.reports import daemon_job as reports_job
-
-            hour, minute = (int(x) for x in s.web.report_time.split(":"))
-            self.scheduler.add_job(
-                reports_job,
-                CronTrigger(hour=hour, minute=minute, timezone=s.timezone),
-                args=[self],
-                id="reports",
-                executor="system",
-            )
+        for job in jobs.JOBS:
+            trigger = _trigger(job.name, s)
+            if trigger is not None:
+                self.scheduler.add_job(self.run_job, trigger, args=[job.name], id=job.name, executor="system")
         self.scheduler.start()
         self._deliverer.start()
         if self._http_enabled:
             from monitor.web import Server, create_app
 
-            self.http = Server(create_app(self, self.now), s.web.bind)
+            self.http = Server(create_app(self), s.web.bind)
             self.http.start()
         log.info(
             "daemon started: %d sources, %d rules, database %s",
@@ -240,7 +251,7 @@ class Daemon:
             self._deliverer.join(timeout=30)
         if self.http is not None:
             self.http.stop()
-        self.ctx.analysis.close()
+        self._pools.retire(self.ctx.analysis)
         self.cluster.leave()
         self.store.close()
         if self._guard is not None:
@@ -282,17 +293,21 @@ class Daemon:
         with self._lock:
             ctx, cfg = self.ctx, self.config.sources.get(name)
             running = self._running.setdefault(name, threading.Lock())
-        if cfg is None or self.stop_event.is_set():
-            return None
-        with running:  # never two runs of one source at once, whoever asks (scheduler, CLI, console)
-            return self._poll(name, ctx, cfg)
+            if cfg is None or self.stop_event.is_set():
+                return None
+            self._pools.borrow(ctx.analysis)
+        try:
+            with running:  # never two runs of one source at once, whoever asks (scheduler, CLI, console)
+                return self._poll(name, ctx, cfg)
+        finally:
+            self._pools.give_back(ctx.analysis)
 
     def _poll(self, name: str, ctx: Context, cfg: SourceConfig) -> RunResult | None:
         t0 = time.monotonic()
         try:
-            cluster.crash_point("poll.start")
+            self.crash_point("poll.start")
             result = run_source(ctx, cfg, self.now())
-            cluster.crash_point("poll.stored")
+            self.crash_point("poll.stored")
         except Interrupted:
             log.info("poll of %s interrupted by shutdown; nothing stored", name)
             return None
@@ -369,62 +384,28 @@ class Daemon:
     def _delivery_loop(self) -> None:
         """A thread of its own, so a notification leaves as soon as its row is committed."""
         every = self.config.settings.deliver_every.total_seconds()
-        outbox.warm_up()  # apprise imports its plugins on first use: pay that before the first alert
+        warm_up()  # apprise imports its plugins on first use: pay that before the first alert
         while not self.stop_event.is_set():
             self._wake.wait(timeout=every)
             self._wake.clear()
-            report = self.deliver()
-            if report is not None and report.sent + report.failed + report.suppressed >= outbox.BATCH:
+            outcome = self.run_job("deliver")
+            report = outcome.detail if outcome is not None else None
+            if isinstance(report, delivery.DeliveryReport) and (
+                report.sent + report.failed + report.suppressed >= delivery.BATCH
+            ):
                 self._wake.set()  # a full batch: more may be due
 
-    def deliver(self) -> outbox.DeliveryReport | None:
-        if self.stop_event.is_set():
-            return None
-        try:
-            with self.cluster.exclusive("deliver", self.now()) as mine:
-                if not mine:
-                    return None
-                cluster.crash_point("deliver.start")
-                report = outbox.deliver_due(self.store, self.config, self.now())
-        except Exception:
-            log.exception("delivery round failed; will retry")
-            return None
-        if self.metrics is not None:
-            self.metrics.observe_delivery(report)
-        return report
+    def run_job(self, name: str) -> jobs.Outcome | None:
+        """One round of the system job ``name`` (``monitor.jobs``), through the one wrapper."""
+        return jobs.run(jobs.by_name(name), self)
 
-    def lifecycle(self) -> lifecycle.Tick | None:
-        if self.stop_event.is_set():
-            return None
-        try:
-            every = self.config.settings.alerting.evaluate_every
-            with self.cluster.exclusive("lifecycle", self.now(), every) as mine:
-                if not mine:
-                    return None
-                t = lifecycle.tick(self.store, self.config, self.now())
-        except Exception:
-            log.exception("alert lifecycle round failed; will retry")
-            return None
-        if t.updates or t.reminders or t.escalations or t.resolved:
-            self.wake_delivery()
-        return t
+    def stopping(self) -> bool:
+        return self.stop_event.is_set()
 
-    def watch(self) -> None:
-        """Self-alert when no poll succeeded for a while; the dead-man's switch heartbeat."""
-        if self.stop_event.is_set():
-            return
-        obs = self.config.settings.observability
-        try:
-            with self.cluster.exclusive("watchdog", self.now()) as mine:
-                if not mine:
-                    return
-                beat = False
-                if obs.heartbeat is not None:
-                    with self.cluster.exclusive("heartbeat", self.now(), obs.heartbeat.every) as beat:
-                        pass
-                self.watchdog.check(self.store, self.config, self.now(), beat_due=beat)
-        except Exception:
-            log.exception("watchdog round failed; will retry")
+    def crash_point(self, name: str) -> None:
+        """A point where the SIGKILL tests may kill the process; nothing unless they asked."""
+        if self._faults is not None:
+            self._faults.crash_point(name)
 
     def check_profile(self) -> None:
         if not self.config.sources:
@@ -484,8 +465,8 @@ class Daemon:
             self.ctx = Context(new, self.store, old_ctx.fetcher, analysis, self.stop_event, self._on_stored)
             self._schedule_sources()
             if analysis is not old_ctx.analysis:
-                old_ctx.analysis.close()
-        record_rule_versions(self.store, new, self.now())
+                self._pools.retire(old_ctx.analysis)  # closed when the polls still using it are done
+        rules_admin.record_versions(self.store, new, self.now())
         self.reload_errors = []
         self._snapshot = self._files_snapshot()
         log.info("config reloaded: %d sources, %d rules", len(new.sources), len(new.rules))

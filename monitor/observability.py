@@ -74,7 +74,7 @@ class _StoreCollector(Collector):
         )
         with store.session() as s:
             by_status = dict(s.execute(select(m.Outbox.status, func.count()).group_by(m.Outbox.status)).all())
-            for status in ("pending", "sent", "dead", "suppressed"):
+            for status in ("pending", "sent", "suppressed"):
                 depth.add_metric([status], float(by_status.get(status, 0)))
             for name, last_ok in s.execute(
                 select(m.SourceState.name, m.SourceState.last_ok_at).where(
@@ -133,6 +133,19 @@ class Metrics:
             ["source", "outcome"],
             registry=r,
         )
+        self.jobs = Counter(
+            "monitor_system_jobs",
+            "system job rounds by job and result (ran, skipped: another replica or thread has it, failed)",
+            ["job", "result"],
+            registry=r,
+        )
+        self.job_seconds = Histogram(
+            "monitor_system_job_duration_seconds",
+            "wall time of one system job round",
+            ["job"],
+            buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120),
+            registry=r,
+        )
         r.register(_StoreCollector(store, now, replicas))
 
     def observe_poll(
@@ -150,6 +163,11 @@ class Metrics:
     def observe_follow_ups(self, source: str, counts: Mapping[str, int]) -> None:
         for outcome, n in counts.items():
             self.follow_ups.labels(source, outcome).inc(n)
+
+    def observe_job(self, job: str, result: str, seconds: float) -> None:
+        self.jobs.labels(job, result).inc()
+        if result == "ran":
+            self.job_seconds.labels(job).observe(seconds)
 
     def observe_delivery(self, report: Any) -> None:
         for outcome in ("sent", "failed", "suppressed", "deferred"):
@@ -219,7 +237,6 @@ class Watchdog:
     def __init__(self, started: datetime, metrics: Metrics | None = None) -> None:
         self.started = started
         self.metrics = metrics
-        self._last_beat: datetime | None = None
 
     def last_success(self, store: Store, names: Iterable[str]) -> datetime | None:
         wanted = list(names)
@@ -247,14 +264,14 @@ class Watchdog:
     def _self_alert(
         self, store: Store, config: Config, now: datetime, stale: bool, ref: datetime
     ) -> int | None:
-        from monitor.alerting import new_alert, open_alert
-        from monitor.notify import outbox
+        from monitor.alerting import announce, open_alert, raise_alert, resolve
+        from monitor.alerting.compose import local_time
 
-        admins = list(config.settings.routing.admins)
+        tz = config.settings.tz
         with store.transaction() as s:
             alert = open_alert(s, STALE_KEY)
             if stale and alert is None:
-                alert = new_alert(
+                alert = raise_alert(
                     s,
                     now,
                     dedup_key=STALE_KEY,
@@ -268,20 +285,21 @@ class Watchdog:
                     sku=None,
                     title="监控停摆 no poll succeeded",
                     summary=(
-                        f"No source was polled successfully since {ref:%Y-%m-%d %H:%M} UTC "
+                        f"No source was polled successfully since {local_time(ref, tz, '%Y-%m-%d %H:%M')} "
                         f"(stale_after {config.settings.observability.stale_after}). Check the daemon's log, "
                         "the database and the network; /readyz and /metrics show more."
                     ),
                 )
-                outbox.enqueue_alert(s, config, alert, "firing", now, channels=admins)
+                announce(s, config, alert, now)
                 log.error("self-alert: no poll succeeded since %s", ref.isoformat())
                 if self.metrics is not None:
                     self.metrics.self_alerts.inc()
                 return alert.id
             if not stale and alert is not None:
-                alert.state, alert.resolved_at, alert.updated_at = "resolved", now, now
-                alert.summary = f"恢复 recovered: polls succeed again (last at {ref:%Y-%m-%d %H:%M} UTC)"
-                outbox.enqueue_alert(s, config, alert, "resolved", now, channels=admins)
+                summary = (
+                    f"恢复 recovered: polls succeed again (last at {local_time(ref, tz, '%Y-%m-%d %H:%M')})"
+                )
+                resolve(s, config, alert, now, by="auto", summary=summary)
                 log.info("self-alert resolved: polls succeed again")
             return alert.id if alert is not None else None
 
@@ -301,12 +319,19 @@ class Watchdog:
                 r = httpx.post(hb.url, json=payload, timeout=10.0)
                 error = None if r.status_code < 400 else f"HTTP {r.status_code}"
             else:
-                from monitor.notify import outbox
+                from monitor.notify.message import Message
+                from monitor.notify.transport import send
 
                 assert hb.channel is not None
                 key = f"heartbeat-{now:%Y%m%dT%H%M%S}"
-                ok, error = outbox.send(
-                    config, hb.channel, "monitor heartbeat", json.dumps(payload, ensure_ascii=False), key
+                message = Message(
+                    title="monitor heartbeat", event="heartbeat", text=json.dumps(payload, ensure_ascii=False)
+                )
+                channel = config.settings.channels.get(hb.channel)
+                ok, error = (
+                    (False, f"unknown channel {hb.channel!r}")
+                    if channel is None
+                    else send(hb.channel, channel, message, key)
                 )
                 error = None if ok else (error or "failed")
         except Exception as exc:  # the switch alarms on a missing ping; never crash the job over it
@@ -317,5 +342,4 @@ class Watchdog:
         if error is not None:
             log.warning("heartbeat failed: %s", error)
             return error
-        self._last_beat = now
         return "ok"

@@ -1,6 +1,7 @@
 """One run of one source, stage by stage:
 
-    fetch -> parse -> follow-up -> normalize -> dedupe -> analyze -> store -> alert -> (notify: outbox)
+    fetch -> parse -> follow-up -> normalize -> dedupe -> analyze -> store -> alert -> incidents
+        -> (delivery, later, from the outbox)
 
 (``collect`` normalizes each page as it goes, to know where to stop paging; the follow-up stage
 normalizes again the items it completed.)
@@ -38,6 +39,7 @@ from monitor.config.sources import SourceConfig, Verdict
 from monitor.fetch import Fetcher
 from monitor.followup import FollowUpCache, FollowUpReport, Stored, complete_truncated
 from monitor.normalize import Item, normalize
+from monitor.sop import incidents
 from monitor.store import ItemChange, Store
 from monitor.store import models as m
 
@@ -360,6 +362,8 @@ def _commit(
         for row, analysis in zip(rows, analyses, strict=True):
             _save_analysis(s, row, analysis, now)
         events = evaluate(s, ctx.config, rows, analyses, now)
+        incidents.open_for_events(s, ctx.config, events, now)
+        incidents.open_for_events(s, ctx.config, events, now)
         state = ctx.store.source_state(s, source.name)
         health.record(s, ctx.config, state, result.verdict, result.reason, now)
         if result.verdict == "ok":

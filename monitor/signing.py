@@ -8,6 +8,7 @@ import hmac
 import os
 import secrets
 from datetime import datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 
 ACK_TTL = timedelta(days=3)
@@ -28,6 +29,12 @@ def load_secret(data_dir: Path) -> bytes:
         with os.fdopen(fd, "wb") as fh:
             fh.write(key)
         return key
+
+
+@lru_cache(maxsize=8)
+def secret_of(data_dir: Path) -> bytes:
+    """``load_secret``, read once per data directory."""
+    return load_secret(data_dir)
 
 
 def _mac(secret: bytes, alert_id: int, expires: int, action: str) -> str:

@@ -9,11 +9,11 @@ from typing import Any
 from starlette.testclient import TestClient
 
 from monitor.adapters import registry
-from monitor.alerting import new_alert
+from monitor.alerting import raise_alert
+from monitor.alerting.compose import ack_url
 from monitor.config import load_config
 from monitor.demo.sink import WebhookSink
 from monitor.demo.storefront import Storefront
-from monitor.notify.outbox import ack_url
 from monitor.signing import ack_token, verify_ack
 from monitor.store import Store
 from monitor.store import models as m
@@ -22,11 +22,20 @@ from tests.conftest import NOW, write_project
 
 
 class FakeDaemon:
-    def __init__(self, config: Any, store: Store) -> None:
-        self.config, self.store = config, store
+    """The parts of ``monitor.runtime.Runtime`` the acknowledge link uses."""
+
+    def __init__(self, config: Any, store: Store, clock: dict[str, Any]) -> None:
+        self.config, self.store, self.clock = config, store, clock
+        self.metrics, self.reload_errors = None, []
+
+    def now(self) -> Any:
+        return self.clock["now"]
 
     def status(self) -> dict[str, Any]:
         return {"ok": True}
+
+    def reload(self) -> bool:
+        return False
 
 
 def local(url: str) -> str:
@@ -49,11 +58,11 @@ def test_ack_link_end_to_end(tmp_path: Path, storefront: Storefront, sink: Webho
     config = load_config(write_project(tmp_path, storefront.base_url, sink.url), registry())
     store = Store.open(config.database_url)
     with store.transaction() as s:
-        a = new_alert(s, NOW, dedup_key="k1", kind="keyword", severity="high", title="假货", labels={})
-        b = new_alert(s, NOW, dedup_key="k2", kind="keyword", severity="high", title="破损", labels={})
+        a = raise_alert(s, NOW, dedup_key="k1", kind="keyword", severity="high", title="假货", labels={})
+        b = raise_alert(s, NOW, dedup_key="k2", kind="keyword", severity="high", title="破损", labels={})
         a_id, b_id = a.id, b.id
     clock = {"now": NOW}
-    client = TestClient(create_app(FakeDaemon(config, store), lambda: clock["now"]))
+    client = TestClient(create_app(FakeDaemon(config, store, clock)))
     path = local(ack_url(config, a_id, NOW))
     token = path.split("t=")[1]
 

@@ -3,17 +3,14 @@ resolution, silences, quiet hours, and delivery that survives outages and reject
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from monitor import delivery
 from monitor.adapters import registry
 from monitor.alerting import lifecycle
 from monitor.alerting.routing import decide
@@ -22,11 +19,11 @@ from monitor.config import load_config
 from monitor.demo.sink import WebhookSink
 from monitor.demo.storefront import Storefront
 from monitor.fetch import Fetcher
-from monitor.notify import outbox
 from monitor.pipeline import Context, run_source
-from monitor.store import Store
+from monitor.store import Store, outbox
 from monitor.store import models as m
 from tests.conftest import LOOPBACK, NOW, write_project
+from tests.notify.loopback import HttpEndpoint
 
 ROUTING = """
 channels:
@@ -93,7 +90,7 @@ def test_burst_is_one_grouped_alert_with_checklist_then_reminder_ack_and_resolve
     ctx: Context, sink: WebhookSink
 ) -> None:
     poll_all(ctx)
-    outbox.deliver_due(ctx.store, ctx.config, NOW)
+    delivery.deliver_due(ctx.store, ctx.config, NOW)
     b = burst_alert(ctx)
     assert b.item_count == 7 and b.sku == "100012043978"
     assert received(sink, b.id) == ["firing"]
@@ -109,19 +106,19 @@ def test_burst_is_one_grouped_alert_with_checklist_then_reminder_ack_and_resolve
 
     # More polls of the same pages: no new message (nothing new).
     poll_all(ctx, NOW + timedelta(minutes=5))
-    outbox.deliver_due(ctx.store, ctx.config, NOW + timedelta(minutes=5))
+    delivery.deliver_due(ctx.store, ctx.config, NOW + timedelta(minutes=5))
     assert received(sink, b.id) == ["firing"]
 
     # Not acknowledged for 15 minutes: escalated to seniors; then reminded (every 30 min here).
     for minutes in (10, 16, 30):
         t = NOW + timedelta(minutes=minutes)
         lifecycle.tick(ctx.store, ctx.config, t)
-        outbox.deliver_due(ctx.store, ctx.config, t)
+        delivery.deliver_due(ctx.store, ctx.config, t)
     assert received(sink, b.id, "/senior") == ["escalation"]
     assert received(sink, b.id) == ["firing", "escalation"]
     t = NOW + timedelta(minutes=47)
     lifecycle.tick(ctx.store, ctx.config, t)
-    outbox.deliver_due(ctx.store, ctx.config, t)
+    delivery.deliver_due(ctx.store, ctx.config, t)
     assert received(sink, b.id) == ["firing", "escalation", "reminder"]
     assert received(sink, b.id, "/senior") == ["escalation", "reminder"]
 
@@ -129,13 +126,13 @@ def test_burst_is_one_grouped_alert_with_checklist_then_reminder_ack_and_resolve
     lifecycle.acknowledge(ctx.store, b.id, "小王", t)
     t2 = NOW + timedelta(minutes=58)
     lifecycle.tick(ctx.store, ctx.config, t2)
-    outbox.deliver_due(ctx.store, ctx.config, t2)
+    delivery.deliver_due(ctx.store, ctx.config, t2)
     assert burst_alert(ctx).state == "acknowledged"
     assert received(sink, b.id) == ["firing", "escalation", "reminder"]
     # The burst subsided (back to baseline for a full bucket): one resolved notice, to everyone told.
     t3 = NOW + timedelta(minutes=75)
     tick = lifecycle.tick(ctx.store, ctx.config, t3)
-    outbox.deliver_due(ctx.store, ctx.config, t3)
+    delivery.deliver_due(ctx.store, ctx.config, t3)
     assert b.id in tick.resolved
     assert received(sink, b.id) == ["firing", "escalation", "reminder", "resolved"]
     assert received(sink, b.id, "/senior") == ["escalation", "reminder", "resolved"]
@@ -144,13 +141,13 @@ def test_burst_is_one_grouped_alert_with_checklist_then_reminder_ack_and_resolve
 
 def test_acknowledged_before_escalation_means_no_escalation(ctx: Context, sink: WebhookSink) -> None:
     poll_all(ctx)
-    outbox.deliver_due(ctx.store, ctx.config, NOW)
+    delivery.deliver_due(ctx.store, ctx.config, NOW)
     b = burst_alert(ctx)
     lifecycle.acknowledge(ctx.store, b.id, "oncall", NOW + timedelta(minutes=5))
     for minutes in (16, 90, 200):
         t = NOW + timedelta(minutes=minutes)
         lifecycle.tick(ctx.store, ctx.config, t)
-        outbox.deliver_due(ctx.store, ctx.config, t)
+        delivery.deliver_due(ctx.store, ctx.config, t)
     assert received(sink, b.id, "/senior") == []
     assert "reminder" not in received(sink, b.id)
 
@@ -160,7 +157,7 @@ def test_silence_mutes_matching_alerts_until_it_expires(ctx: Context, sink: Webh
         ctx.store, {"rule": ["counterfeit", "legal_media_risk"]}, timedelta(hours=2), "admin", "", NOW
     )
     poll_all(ctx)
-    outbox.deliver_due(ctx.store, ctx.config, NOW)
+    delivery.deliver_due(ctx.store, ctx.config, NOW)
     msgs = [x["message"] for x in sink.messages()]
     assert not any("假货质疑" in x for x in msgs)
     assert any("物流" in x for x in msgs)  # others still speak
@@ -177,12 +174,12 @@ def test_quiet_hours_defer_all_but_critical(
     ctx = make_ctx(tmp_path, storefront, sink, quiet)
     try:
         poll_all(ctx)  # NOW is 12:00 in Shanghai: inside quiet hours
-        report = outbox.deliver_due(ctx.store, ctx.config, NOW)
+        report = delivery.deliver_due(ctx.store, ctx.config, NOW)
         titles = [x["title"] for x in sink.messages()]
         assert titles and all("[critical]" in t for t in titles)
         assert report.deferred >= 1
         later = NOW + timedelta(hours=1, minutes=1)  # 13:01 local
-        outbox.deliver_due(ctx.store, ctx.config, later)
+        delivery.deliver_due(ctx.store, ctx.config, later)
         assert any("[low]" in x["title"] or "[medium]" in x["title"] for x in sink.messages())
     finally:
         ctx.fetcher.close()
@@ -200,56 +197,27 @@ def test_sink_down_for_ten_minutes_then_everything_arrives_exactly_once(
     assert len(expected) >= 4
     sink.fail_with = 503
     for minute in range(11):
-        outbox.deliver_due(ctx.store, ctx.config, NOW + timedelta(minutes=minute))
+        delivery.deliver_due(ctx.store, ctx.config, NOW + timedelta(minutes=minute))
     assert sink.messages() == []
     sink.fail_with = None
     for minute in range(11, 80):
-        outbox.deliver_due(ctx.store, ctx.config, NOW + timedelta(minutes=minute))
+        delivery.deliver_due(ctx.store, ctx.config, NOW + timedelta(minutes=minute))
     keys = sink.keys()
     assert set(keys) == expected and set(keys.values()) == {1}
     assert outbox.pending_count(ctx.store) == 0
 
 
-class FakeDingTalk:
-    """Answers like DingTalk's robot: HTTP 200 with errcode 310000 (rejected)."""
-
-    def __init__(self) -> None:
-        self.posts: list[dict[str, Any]] = []
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                fake.posts.append(json.loads(body))
-                out = json.dumps({"errcode": 310000, "errmsg": "keywords not in content"}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/robot/send"
-
-
 def test_dingtalk_errcode_is_a_failure_retried_then_falls_back(
     tmp_path: Path, storefront: Storefront, sink: WebhookSink
 ) -> None:
-    ding = FakeDingTalk()
+    ding = HttpEndpoint(answer={"errcode": 310000, "errmsg": "keywords not in content"})  # DingTalk refusing
     ctx = make_ctx(tmp_path, storefront, sink)
     cfg_file = tmp_path / "monitor.yaml"
     text = (
         cfg_file.read_text(encoding="utf-8")
         .replace(
             '  console: {urls: ["console://"]}\n',
-            f'  console: {{urls: ["console://"]}}\n  ding: {{urls: ["dingtalk://abcdefghijklmnop/?api={ding.url}"], fallback: webhook}}\n',
+            f'  console: {{urls: ["console://"]}}\n  ding: {{urls: ["dingtalk://abcdefghijklmnop/?api={ding.url("/robot/send")}"], fallback: webhook}}\n',
         )
         .replace("  default: [webhook]", "  default: [ding]")
     )
@@ -257,7 +225,7 @@ def test_dingtalk_errcode_is_a_failure_retried_then_falls_back(
     ctx.config = load_config(cfg_file, registry())
     try:
         poll_all(ctx)
-        first = outbox.deliver_due(ctx.store, ctx.config, NOW)
+        first = delivery.deliver_due(ctx.store, ctx.config, NOW)
         assert first.failed >= 3
         assert "errcode=310000" in first.errors[0]
         assert all(
@@ -266,8 +234,8 @@ def test_dingtalk_errcode_is_a_failure_retried_then_falls_back(
         t = NOW
         for _ in range(4):
             t += timedelta(hours=1)
-            outbox.deliver_due(ctx.store, ctx.config, t)
-        assert ding.posts  # it was really tried, every time
+            delivery.deliver_due(ctx.store, ctx.config, t)
+        assert ding.requests  # it was really tried, every time
         fallback = [x for x in sink.messages() if "-fallback-webhook" in x["idempotency_key"]]
         assert len(fallback) == first.failed and set(sink.keys().values()) == {1}
         with ctx.store.session() as s:
@@ -276,8 +244,7 @@ def test_dingtalk_errcode_is_a_failure_retried_then_falls_back(
             r.status == "pending" and r.attempts >= 3 for r in ding_rows
         )  # still retried, never dropped
     finally:
-        ding.server.shutdown()
-        ding.server.server_close()
+        ding.close()
         ctx.fetcher.close()
         ctx.store.close()
 
@@ -336,7 +303,7 @@ def test_checklist_is_trimmed_to_a_small_channel_with_a_link(
     ctx.config = load_config(cfg_file, registry())
     try:
         poll_all(ctx)
-        outbox.deliver_due(ctx.store, ctx.config, NOW)
+        delivery.deliver_due(ctx.store, ctx.config, NOW)
         burst = next(x for x in sink.messages() if "burst" in x["title"] and x["_path"] == "/hook")
         body = burst["message"]
         assert "Full checklist: http" in body and "more" in body  # trimmed, with the link to all steps

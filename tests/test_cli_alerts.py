@@ -7,7 +7,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from monitor.adapters import registry
-from monitor.alerting import new_alert
+from monitor.alerting import raise_alert
 from monitor.cli import main
 from monitor.clock import utcnow
 from monitor.config import load_config
@@ -22,7 +22,7 @@ def test_alerts_commands_and_bad_arguments(tmp_path: Path, storefront: Storefron
     cfg = write_project(tmp_path, storefront.base_url, sink.url)
     store = Store.open(load_config(cfg, registry()).database_url)
     with store.transaction() as s:
-        alert_id = new_alert(
+        alert_id = raise_alert(
             s, utcnow(), dedup_key="k", kind="keyword", severity="high", title="假货", labels={}
         ).id
     run = CliRunner().invoke

@@ -264,3 +264,35 @@ def test_anchors_used_as_intended_still_load(project: Path) -> None:
     )
     sources = load_config(project / "monitor.yaml", registry()).sources
     assert [sources[f"feed-{i}"].headers for i in (0, 49)] == [{"Referer": "x"}] * 2
+
+
+def test_every_duration_field_speaks_the_same_language_and_names_its_line(project: Path) -> None:
+    """Durations are one annotated type: any bad one is one error at its key, in every file."""
+    p = project / "monitor.yaml"
+    p.write_text(
+        "reload_check: [1]\nobservability: {stale_after: soon}\nweb: {session_ttl: 12 hours}\n",
+        encoding="utf-8",
+    )
+    sop = project / "rules" / "sops" / "zz.yaml"
+    sop.write_text(
+        "sops:\n  - id: zz\n    title: t\n    compensation: {ceiling_yuan: 10, approval: 主管}\n"
+        "    statement: 您好，我们马上处理\n    remind_every: 1 hour\n"
+        "    steps:\n      - {key: a, title: 处理, owner: 客服, deadline: later}\n",
+        encoding="utf-8",
+    )
+    errs = [e for e in errors_of(p) if "duration" in e]
+    where = sorted(e.split(": ", 2)[1] for e in errs)
+    assert where == [
+        "observability.stale_after",
+        "reload_check",
+        "sops[0].remind_every",
+        "sops[0].steps[0].deadline",
+        "web.session_ttl",
+    ], errs
+    assert any("zz.yaml:8: sops[0].steps[0].deadline" in e for e in errs)
+
+
+def test_a_null_optional_duration_switches_the_feature_off(project: Path) -> None:
+    p = project / "monitor.yaml"
+    p.write_text("observability: {stale_after: null}\n", encoding="utf-8")
+    assert load_config(p, registry()).settings.observability.stale_after is None

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,7 +23,7 @@ from monitor.demo.sink import WebhookSink
 from monitor.demo.storefront import Storefront
 from monitor.store import Store
 from monitor.store import models as m
-from tests.conftest import write_project
+from tests.conftest import LOOPBACK, write_project
 
 BAD_RULE = "rules:\n  - id: broken\n    title: T\n    category: c\n    keywords: [x]\n    colour: red\n"
 
@@ -76,6 +77,42 @@ def test_sources_added_and_removed_on_reload(
         assert daemon.reload() is True
         assert daemon.scheduler.get_job("source:weibo") is None
         assert daemon.scheduler.get_job("source:jd-cup") is not None
+    finally:
+        daemon.shutdown()
+
+
+def test_rule_edit_during_a_poll_keeps_that_poll_on_the_analysis_pool_it_started_with(
+    tmp_path: Path, storefront: Storefront, sink: WebhookSink, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A reload replaces the analysis pool; the old one closes only when the polls using it are done."""
+    from monitor.fetch import Fetcher
+
+    cfg = write_project(tmp_path, storefront.base_url, sink.url)
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace("  workers: 0", "  workers: 1"), encoding="utf-8")
+    sources = tmp_path / "sources" / "shop.yaml"  # not scheduled: this test polls by hand
+    sources.write_text(
+        sources.read_text("utf-8").replace("    kind:", "    enabled: false\n    kind:"), "utf-8"
+    )
+    edits: list[bool] = []
+    me = threading.get_ident()
+
+    class EditsRulesMidPoll(Fetcher):
+        def fetch(self, *args: object, **kwargs: object) -> object:
+            page = super().fetch(*args, **kwargs)  # type: ignore[arg-type]
+            if not edits and threading.get_ident() == me:  # an admin saves a rule while this poll runs
+                rules = tmp_path / "rules" / "zz_new.yaml"
+                rules.write_text(BAD_RULE.replace("    colour: red\n", ""), encoding="utf-8")
+                edits.append(daemon.reload())
+            return page
+
+    daemon = Daemon(cfg, fetcher=EditsRulesMidPoll(retries=0, min_interval=0, network=LOOPBACK), http=False)
+    daemon.start()
+    try:
+        with caplog.at_level(logging.ERROR, logger="monitor.daemon"):
+            result = daemon.poll("jd-cup")  # 11 new items: analyzed in the worker process
+        assert edits == [True] and "failed unexpectedly" not in caplog.text
+        assert result is not None and result.new == 11
+        assert daemon.poll("shop") is not None  # the new pool serves the next poll
     finally:
         daemon.shutdown()
 

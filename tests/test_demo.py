@@ -59,3 +59,17 @@ def test_demo_ends_with_the_expected_summary(tmp_path: Path) -> None:
         timeout=150,
     )
     assert proc2.returncode == 0, proc2.stdout[-3000:] + proc2.stderr[-3000:]
+
+
+def test_loopback_storefront_and_sink_stop_at_once() -> None:
+    """Tests start and stop these servers hundreds of times: a stop must not wait out a 0.5 s poll."""
+    import time
+
+    from monitor.demo.sink import WebhookSink
+    from monitor.demo.storefront import Storefront
+
+    t0 = time.monotonic()
+    for _ in range(8):
+        Storefront().start().stop()
+        WebhookSink().start().stop()
+    assert time.monotonic() - t0 < 3.0  # 16 stops: about 8 s when each waits for the poll

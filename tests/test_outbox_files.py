@@ -8,13 +8,14 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from monitor import delivery
 from monitor.adapters import registry
 from monitor.config import load_config
 from monitor.demo.sink import WebhookSink
 from monitor.demo.storefront import Storefront
-from monitor.notify import outbox
+from monitor.notify.message import Attachment, Message
 from monitor.reports import build_daily, publish
-from monitor.store import Store
+from monitor.store import Store, outbox
 from monitor.store import models as m
 from tests.conftest import NOW, write_project
 
@@ -26,21 +27,14 @@ def test_attachments_reach_a_channel_that_takes_files(
     store = Store.open(config.database_url)
     svg = '<svg xmlns="http://www.w3.org/2000/svg"><text>趋势</text></svg>'
     with store.transaction() as s:
-        outbox.enqueue(
-            s,
-            "webhook",
-            "日报",
-            "<h1>日报</h1>",
-            "report-x-webhook",
-            NOW,
-            body_format="html",
-            attachments=[{"name": "trend.svg", "content": svg, "mime": "image/svg+xml"}],
-        )
-    assert outbox.deliver_due(store, config, NOW).sent == 1
+        chart = Attachment(name="trend.svg", content=svg, mime="image/svg+xml")
+        message = Message(title="日报", event="report", text="# 日报", attachments=(chart,))
+        outbox.enqueue(s, "webhook", message, "report-x-webhook", NOW)
+    assert delivery.deliver_due(store, config, NOW).sent == 1
     msg = sink.messages()[0]
     files = {a["filename"]: base64.b64decode(a["base64"]).decode("utf-8") for a in msg["attachments"]}
     assert files == {"trend.svg": svg}
-    assert msg["message"].startswith("<h1>日报</h1>") and msg["type"] == "info"
+    assert msg["message"].startswith("# 日报") and msg["type"] == "info"
     store.close()
 
 
@@ -59,9 +53,10 @@ def test_daily_report_goes_to_email_as_html_with_the_chart_attached(
     publish(store, config, report, NOW)
     with store.session() as s:
         rows = {r.channel: r for r in s.scalars(select(m.Outbox))}
-    assert rows["managers"].body_format == "html" and "<svg" in rows["managers"].body
-    assert [a["name"] for a in rows["managers"].attachments] == [f"trend-{report.period}.svg"]
-    assert rows["managers"].attachments[0]["content"].startswith("<svg")
-    assert rows["webhook"].body_format == "markdown" and rows["webhook"].attachments == []
-    assert "/reports/" in rows["webhook"].body
+    managers, webhook = (Message.from_json(rows[ch].message) for ch in ("managers", "webhook"))
+    assert "<svg" in managers.html and rows["managers"].event == "report"
+    assert [a.name for a in managers.attachments] == [f"trend-{report.period}.svg"]
+    assert managers.attachments[0].content.startswith("<svg")
+    assert not webhook.html and webhook.attachments == ()
+    assert "/reports/" in webhook.text
     store.close()

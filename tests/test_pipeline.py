@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from monitor import delivery
 from monitor.adapters import registry
 from monitor.analyze.pool import AnalysisPool
 from monitor.config import load_config
 from monitor.demo.sink import WebhookSink
 from monitor.demo.storefront import Storefront
 from monitor.fetch import Fetcher
-from monitor.notify import outbox
 from monitor.pipeline import Context, run_source
-from monitor.store import Store
+from monitor.store import Store, outbox
 from monitor.store import models as m
 from tests.conftest import LOOPBACK, NOW, ReviewFeed, write_project
 
@@ -81,7 +81,7 @@ def test_negated_mentions_do_not_alert_and_real_ones_do(ctx: Context) -> None:
 
 def test_notifications_delivered_once_with_idempotency_keys(ctx: Context, sink: WebhookSink) -> None:
     run_all(ctx)
-    report = outbox.deliver_due(ctx.store, ctx.config, NOW)
+    report = delivery.deliver_due(ctx.store, ctx.config, NOW)
     assert report.failed == 0 and report.sent >= 3
     with ctx.store.session() as s:
         singles = [
@@ -91,7 +91,7 @@ def test_notifications_delivered_once_with_idempotency_keys(ctx: Context, sink: 
     assert singles
     sent_for = {k.split("-")[1] for k in sink.keys()}  # noqa: SIM118  (a method of the sink)
     assert not sent_for & {str(i) for i in singles}  # the single 破损 alerts are absorbed by the burst
-    again = outbox.deliver_due(ctx.store, ctx.config, NOW + timedelta(hours=2))
+    again = delivery.deliver_due(ctx.store, ctx.config, NOW + timedelta(hours=2))
     assert again.sent == 0
     keys = sink.keys()
     assert len(keys) == report.sent and set(keys.values()) == {1}
@@ -107,11 +107,11 @@ def test_notifications_delivered_once_with_idempotency_keys(ctx: Context, sink: 
 def test_failed_delivery_is_retried_never_dropped(ctx: Context, sink: WebhookSink) -> None:
     run_all(ctx)
     sink.fail_with = 500
-    first = outbox.deliver_due(ctx.store, ctx.config, NOW)
+    first = delivery.deliver_due(ctx.store, ctx.config, NOW)
     assert first.sent == 0 and first.failed >= 3
-    assert outbox.deliver_due(ctx.store, ctx.config, NOW).failed == 0  # backing off: not due yet
+    assert delivery.deliver_due(ctx.store, ctx.config, NOW).failed == 0  # backing off: not due yet
     sink.fail_with = None
-    later = outbox.deliver_due(ctx.store, ctx.config, NOW + timedelta(hours=2))
+    later = delivery.deliver_due(ctx.store, ctx.config, NOW + timedelta(hours=2))
     assert later.sent == first.failed
     assert set(sink.keys().values()) == {1}
     with ctx.store.session() as s:
@@ -326,3 +326,44 @@ def test_a_nul_byte_or_a_bad_byte_in_one_review_blinds_nothing_and_hides_no_aler
         ctx.fetcher.close()
         store.close()
         server.stop()
+
+
+def test_database_gone_while_recording_sent_messages_sends_none_twice(
+    ctx: Context, sink: WebhookSink
+) -> None:
+    """The database restarts between sending and recording: the outcomes are recorded once it is back,
+    not re-sent (a PostgreSQL restart under load used to deliver a whole round twice)."""
+    from sqlalchemy import event
+    from sqlalchemy.exc import OperationalError
+
+    run_all(ctx)
+    failures = [2]  # the first two tries to record fail, as while the server restarts
+
+    def gone(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().upper().startswith("UPDATE OUTBOX") and failures[0] > 0:
+            failures[0] -= 1
+            raise OperationalError(statement, {}, Exception("server closed the connection unexpectedly"))
+
+    event.listen(ctx.store.engine, "before_cursor_execute", gone)
+    try:
+        report = delivery.deliver_due(ctx.store, ctx.config, NOW)
+    finally:
+        event.remove(ctx.store.engine, "before_cursor_execute", gone)
+    assert failures == [0] and report.sent >= 3
+    again = delivery.deliver_due(ctx.store, ctx.config, NOW + timedelta(hours=2))
+    assert again.sent == 0 and outbox.pending_count(ctx.store) == 0
+    assert set(sink.keys().values()) == {1}
+
+
+def test_a_damaged_outbox_row_is_set_aside_and_the_others_still_go(ctx: Context, sink: WebhookSink) -> None:
+    run_all(ctx)
+    with ctx.store.transaction() as s:
+        row = s.scalars(select(m.Outbox).order_by(m.Outbox.id)).first()
+        assert row is not None
+        row.message = {"title": "x", "event": "exploded", "items": "nope"}  # written by something else
+        damaged = row.idempotency_key
+    report = delivery.deliver_due(ctx.store, ctx.config, NOW)
+    assert report.suppressed == 1 and report.sent >= 3 and damaged not in sink.keys()  # noqa: SIM118
+    with ctx.store.session() as s:
+        row = s.scalars(select(m.Outbox).where(m.Outbox.idempotency_key == damaged)).one()
+    assert row.status == "suppressed" and "not a stored message" in (row.last_error or "")

@@ -189,3 +189,49 @@ def test_a_huge_review_is_capped_and_its_full_text_kept_apart(store: Store) -> N
     shorter = normalize(RawItem(text="改短了：假货", external_id="big"), SRC, NOW, CST)
     assert save(store, [shorter]) == (0, 1)  # an edit that makes it short drops the kept full text
     assert store.count(m.ItemFullText) == 0
+
+
+def test_outbox_rows_written_before_messages_were_structured_are_carried_over(store_url: str) -> None:
+    """Pending rows from an older version still go out after the upgrade: their rendered text becomes
+    the message, and their event (once only in the idempotency key) a column."""
+    from sqlalchemy import text
+
+    from monitor.notify.message import Message
+    from monitor.store.engine import make_engine
+
+    engine = make_engine(store_url)
+    upgrade(engine, "0007")
+    old = (
+        "INSERT INTO outbox (idempotency_key, channel, title, body, status, attempts, created_at,"
+        " next_attempt_at, body_format, attachments) VALUES (:k, 'webhook', :t, :b, 'pending', 0, :now,"
+        " :now, :f, :a)"
+    )
+    with engine.begin() as conn:
+        for key, body, fmt, files in (
+            ("alert-7-reminder-2-webhook", "**破损** 7 items", "markdown", "[]"),
+            ("incident-3-follow-up-webhook", "**回访 follow-up**", "markdown", "[]"),
+            (
+                "report-daily-2026-11-22-mail",
+                "<h1>日报</h1>",
+                "html",
+                '[{"name": "t.svg", "content": "<svg/>"}]',
+            ),
+        ):
+            conn.execute(text(old), {"k": key, "t": "标题", "b": body, "f": fmt, "a": files, "now": NOW})
+    upgrade(engine)
+    st = Store(engine)
+    try:
+        with st.session() as s:
+            rows = {r.idempotency_key: r for r in s.scalars(select(m.Outbox))}
+        events = {k: r.event for k, r in rows.items()}
+        assert events == {
+            "alert-7-reminder-2-webhook": "reminder",
+            "incident-3-follow-up-webhook": "follow_up",
+            "report-daily-2026-11-22-mail": "report",
+        }
+        messages = {k: Message.from_json(r.message) for k, r in rows.items()}
+        assert messages["alert-7-reminder-2-webhook"].text == "**破损** 7 items"
+        report = messages["report-daily-2026-11-22-mail"]
+        assert report.html == "<h1>日报</h1>" and [a.name for a in report.attachments] == ["t.svg"]
+    finally:
+        st.close()

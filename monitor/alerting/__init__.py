@@ -1,8 +1,11 @@
-"""Alert decisions for one poll's stored items: keyword alerts and bursts.
+"""Alerts: the one way to raise and resolve one, and the decisions for one poll's stored items.
 
-Runs inside the poll's transaction: alerts and their outbox rows commit together
-with the items that caused them, or not at all. The lifecycle after that (updates,
-reminders, escalation, resolution) is in ``monitor.alerting.lifecycle``.
+``raise_alert`` / ``announce`` / ``resolve`` are used by every kind — keyword and burst alerts
+(``evaluate``, here), source health (``monitor.alerting.health``), the monitor's own self-alert
+(``monitor.observability``) and operators (``monitor.alerting.lifecycle``). They run inside the
+caller's transaction: an alert and its outbox rows commit together with their cause, or not at all.
+The lifecycle after that (updates, reminders, escalation, resolution) is ``monitor.alerting.lifecycle``;
+incidents subscribe to the events ``evaluate`` returns (``monitor.sop.incidents.open_for_events``).
 """
 
 from __future__ import annotations
@@ -15,18 +18,30 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.alerting import bursts
+from monitor.alerting.notices import enqueue_alert
 from monitor.analyze import Analysis
 from monitor.config import Config
+from monitor.config.settings import BURST_SCOPES
+from monitor.config.types import as_severity, higher_severity
+from monitor.notify.message import Event
 from monitor.store import models as m
 
-SEVERITY_ORDER = ("low", "medium", "high", "critical")
-BURST_SCOPES = ("rule_sku", "rule", "sku", "store")
+__all__ = [
+    "AlertEvent",
+    "announce",
+    "attach",
+    "evaluate",
+    "labels_of",
+    "open_alert",
+    "raise_alert",
+    "resolve",
+]
 
 
 @dataclass
 class AlertEvent:
     alert: m.Alert
-    event: str  # firing | update | resolved
+    event: Event
 
 
 def labels_of(alert: m.Alert) -> dict[str, object]:
@@ -43,6 +58,7 @@ def labels_of(alert: m.Alert) -> dict[str, object]:
 
 
 def open_alert(s: Session, key: str) -> m.Alert | None:
+    """The alert open under ``key`` (its dedup key), if any."""
     q = (
         select(m.Alert)
         .where(m.Alert.dedup_key == key, m.Alert.state != "resolved")
@@ -51,12 +67,40 @@ def open_alert(s: Session, key: str) -> m.Alert | None:
     return s.scalars(q).first()
 
 
-def new_alert(s: Session, now: datetime, **fields: object) -> m.Alert:
+def raise_alert(s: Session, now: datetime, **fields: object) -> m.Alert:
+    """A new firing alert (``dedup_key``, ``kind``, ``title``, ``summary``, ``severity`` …); its
+    routing labels are derived from its fields. Callers look for an open one first (``open_alert``)."""
     alert = m.Alert(state="firing", created_at=now, updated_at=now, item_count=0, **fields)
     s.add(alert)
     s.flush()
     alert.labels = {**labels_of(alert), **(alert.labels or {})}
     return alert
+
+
+def announce(
+    s: Session, config: Config, alert: m.Alert, now: datetime, delay: timedelta = timedelta(0)
+) -> None:
+    """The firing notice to the alert's route (an alert a burst absorbed stays quiet)."""
+    if alert.inhibited_by is None:
+        enqueue_alert(s, config, alert, "firing", now, delay=delay)
+
+
+def resolve(
+    s: Session, config: Config, alert: m.Alert, now: datetime, *, by: str, summary: str | None = None
+) -> None:
+    """Close ``alert``; a resolved notice goes to everyone told about it. Alerts it inhibited speak again."""
+    alert.state, alert.resolved_at, alert.updated_at = "resolved", now, now
+    alert.labels = {**(alert.labels or {}), "resolved_by": by}
+    if summary is not None:
+        alert.summary = summary
+    if alert.inhibited_by is None and alert.last_notified_at is not None:
+        enqueue_alert(s, config, alert, "resolved", now)
+    for single in s.scalars(
+        select(m.Alert).where(m.Alert.inhibited_by == alert.id, m.Alert.state != "resolved")
+    ):
+        single.inhibited_by = None  # the burst is over; its singles may speak again
+        single.notified_item_count = single.item_count
+        single.last_notified_at = now
 
 
 def attach(s: Session, alert: m.Alert, row: m.Item, now: datetime) -> bool:
@@ -72,62 +116,61 @@ def attach(s: Session, alert: m.Alert, row: m.Item, now: datetime) -> bool:
 def evaluate(
     s: Session, config: Config, rows: Sequence[m.Item], analyses: Sequence[Analysis], now: datetime
 ) -> list[AlertEvent]:
-    """Keyword alerts per rule, source and SKU; bursts for the scopes these items touch."""
-    from monitor.notify import outbox
-    from monitor.sop.incidents import open_for_alert
-
-    rules = {r.id: r for r in config.rules}
-    events: list[AlertEvent] = []
+    """Keyword alerts per rule, source and SKU; bursts for the scopes these items touch. New alerts are
+    announced (keyword ones after ``group_wait``, so a burst can absorb them first)."""
+    events = [ev for row, a in zip(rows, analyses, strict=True) for ev in _keyword(s, config, row, a, now)]
     touched: dict[str, bursts.Scope] = {}
     for row, analysis in zip(rows, analyses, strict=True):
-        for rule_id in analysis.rules:
-            rule = rules.get(rule_id)
-            if rule is None:
-                continue
-            key = f"keyword:{rule_id}:{row.source}:{row.sku or '-'}"
-            alert = open_alert(s, key)
-            if alert is None:
-                alert = new_alert(
-                    s,
-                    now,
-                    dedup_key=key,
-                    kind="keyword",
-                    rule_id=rule_id,
-                    category=rule.category,
-                    severity=analysis.severity or rule.severity,
-                    grade=analysis.grade,
-                    platform=row.platform,
-                    source=row.source,
-                    sku=row.sku,
-                    title=f"{rule.title} · {row.sku or row.source}",
-                    summary=f"关键词「{rule.title}」命中 · {row.platform} · {row.source}",
-                    labels={},
-                )
-                events.append(AlertEvent(alert, "firing"))
-            attach(s, alert, row, now)
-            if SEVERITY_ORDER.index(analysis.severity or "low") > SEVERITY_ORDER.index(alert.severity):
-                alert.severity = analysis.severity or alert.severity
-            if (analysis.grade or 0) > (alert.grade or 0):
-                alert.grade = analysis.grade
-            alert.labels = {**(alert.labels or {}), **labels_of(alert)}
         for scope in bursts.scopes_for(
             analysis.rules, analysis.sentiment, row.sku, config.settings.alerting.burst_scopes
         ):
             touched[scope.key] = scope
     # narrow scopes first, so broader ones can see they are the same event
-    order = {k: i for i, k in enumerate(BURST_SCOPES)}
+    order: dict[str, int] = {k: i for i, k in enumerate(BURST_SCOPES)}
     for scope in sorted(touched.values(), key=lambda sc: order[sc.kind]):
         ev = burst(s, config, scope, now)
         if ev is not None:
             events.append(ev)
+    group_wait = config.settings.alerting.group_wait
     for ev in events:
-        a = ev.alert
-        if ev.event != "firing" or a.inhibited_by is not None:
+        if ev.event == "firing":
+            announce(s, config, ev.alert, now, group_wait if ev.alert.kind == "keyword" else timedelta(0))
+    return events
+
+
+def _keyword(s: Session, config: Config, row: m.Item, analysis: Analysis, now: datetime) -> list[AlertEvent]:
+    """The item joins the open keyword alert of each rule it fired (per source and SKU), or raises one."""
+    events = []
+    rules = {r.id: r for r in config.rules}
+    for rule_id in analysis.rules:
+        rule = rules.get(rule_id)
+        if rule is None:
             continue
-        explicit = rules[a.rule_id].notify if a.kind == "keyword" and a.rule_id in rules else None
-        delay = config.settings.alerting.group_wait if a.kind == "keyword" else timedelta(0)
-        outbox.enqueue_alert(s, config, a, "firing", now, explicit=explicit, delay=delay)
-        open_for_alert(s, config, a, now)
+        key = f"keyword:{rule_id}:{row.source}:{row.sku or '-'}"
+        alert = open_alert(s, key)
+        if alert is None:
+            alert = raise_alert(
+                s,
+                now,
+                dedup_key=key,
+                kind="keyword",
+                rule_id=rule_id,
+                category=rule.category,
+                severity=analysis.severity or rule.severity,
+                grade=analysis.grade,
+                platform=row.platform,
+                source=row.source,
+                sku=row.sku,
+                title=f"{rule.title} · {row.sku or row.source}",
+                summary=f"关键词「{rule.title}」命中 · {row.platform} · {row.source}",
+                labels={},
+            )
+            events.append(AlertEvent(alert, "firing"))
+        attach(s, alert, row, now)
+        alert.severity = higher_severity(as_severity(alert.severity) or "low", analysis.severity)
+        if (analysis.grade or 0) > (alert.grade or 0):
+            alert.grade = analysis.grade
+        alert.labels = {**(alert.labels or {}), **labels_of(alert)}
     return events
 
 
@@ -142,7 +185,7 @@ def burst(s: Session, config: Config, scope: bursts.Scope, now: datetime) -> Ale
     event = None
     if alert is None:
         rule = next((r for r in config.rules if r.id == scope.rule), None)
-        alert = new_alert(
+        alert = raise_alert(
             s,
             now,
             dedup_key=scope.key,
@@ -180,8 +223,3 @@ def inhibit(s: Session, burst_alert: m.Alert, scope: bursts.Scope) -> None:
         return  # broad scopes do not silence specific complaints
     for single in s.scalars(q):
         single.inhibited_by = burst_alert.id
-
-
-# Names used by modules written before the public ones existed.
-_new_alert = new_alert
-_open_alert = open_alert

@@ -6,8 +6,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from monitor.alerting import announce, open_alert, raise_alert, resolve
 from monitor.config import Config
-from monitor.notify import outbox
 from monitor.store import models as m
 
 ADVICE = {
@@ -36,34 +36,29 @@ def advice(verdict: str, reason: str) -> str:
 def record(
     s: Session, config: Config, state: m.SourceState, verdict: str, reason: str, now: datetime
 ) -> m.Alert | None:
-    """Update ``state`` with this poll's verdict; open or resolve the source-blind alert."""
+    """Update ``state`` with this poll's verdict; raise or resolve the source-blind alert."""
     state.polls += 1
     state.last_poll_at = now
     state.last_verdict = verdict
     state.last_reason = reason
     healthy = verdict == "ok" or (verdict == "empty" and not state.had_items)
     key = f"source_health:{state.name}"
-    from monitor.alerting import new_alert, open_alert
-
     if healthy:
         state.last_ok_at = now
         state.consecutive_failures = 0
         alert = open_alert(s, key)
         if alert is not None:
-            alert.state, alert.resolved_at, alert.updated_at = "resolved", now, now
             since = state.blind_since.isoformat(timespec="minutes") if state.blind_since else "?"
-            alert.summary = (
-                f"恢复 recovered: {state.name} works again ({verdict}); it was blind since {since}"
-            )
+            summary = f"恢复 recovered: {state.name} works again ({verdict}); it was blind since {since}"
+            resolve(s, config, alert, now, by="auto", summary=summary)
             state.blind_since = None
-            outbox.enqueue_alert(s, config, alert, "resolved", now)
         return alert
     state.consecutive_failures += 1
     if state.consecutive_failures < config.settings.alerting.blind_after or open_alert(s, key) is not None:
         return None
     state.blind_since = now
     src = config.sources.get(state.name)
-    alert = new_alert(
+    alert = raise_alert(
         s,
         now,
         dedup_key=key,
@@ -80,5 +75,5 @@ def record(
             f"{state.consecutive_failures} polls in a row: {reason}. What to do: {advice(verdict, reason)}"
         ),
     )
-    outbox.enqueue_alert(s, config, alert, "firing", now)
+    announce(s, config, alert, now)
     return alert

@@ -14,10 +14,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from monitor.alerting import bursts
-from monitor.alerting.routing import decide
+from monitor.alerting import bursts, resolve, suppress
+from monitor.alerting.notices import enqueue_alert
+from monitor.alerting.routing import decide_alert
 from monitor.config import Config
-from monitor.notify import outbox
 from monitor.store import Store
 from monitor.store import models as m
 
@@ -39,6 +39,7 @@ class AlertNotFound(LookupError):
 def tick(store: Store, config: Config, now: datetime) -> Tick:
     """One lifecycle round over every open alert."""
     result = Tick()
+    stages = suppress.stages(config)
     with store.transaction() as s:
         alerts = list(
             s.scalars(select(m.Alert).where(m.Alert.state != "resolved", m.Alert.kind != "source_health"))
@@ -47,8 +48,8 @@ def tick(store: Store, config: Config, now: datetime) -> Tick:
             if _maybe_resolve(s, config, alert, now):
                 result.resolved.append(alert.id)
                 continue
-            if alert.inhibited_by is not None or outbox.silenced(s, alert.labels or {}, now) is not None:
-                continue
+            if isinstance(suppress.first(stages, s, alert, "update", now), suppress.Reason):
+                continue  # inhibited or silenced: nothing is written (acknowledged alerts still get updates)
             if alert.state == "firing":
                 if _escalate(s, config, alert, now):
                     result.escalations += 1
@@ -61,26 +62,13 @@ def tick(store: Store, config: Config, now: datetime) -> Tick:
     return result
 
 
-def _explicit(config: Config, alert: m.Alert) -> list[str] | None:
-    rule = next((r for r in config.rules if r.id == alert.rule_id), None)
-    return rule.notify if rule is not None and alert.kind == "keyword" and rule.notify else None
-
-
-def _channels_so_far(config: Config, alert: m.Alert) -> list[str]:
-    d = decide(config.settings, alert.labels or {}, _explicit(config, alert))
-    chans = list(d.channels)
-    for step in d.escalate[: alert.escalation_level]:
-        chans += [c for c in step.channels if c not in chans]
-    return chans
-
-
 def _update(s: Session, config: Config, alert: m.Alert, now: datetime) -> bool:
     """New items since the last message, and group_interval has passed: one message for the wave."""
     if alert.item_count <= alert.notified_item_count or alert.last_notified_at is None:
         return False
     if now - alert.last_notified_at < config.settings.alerting.group_interval:
         return False
-    outbox.enqueue_alert(s, config, alert, "update", now, channels=_channels_so_far(config, alert))
+    enqueue_alert(s, config, alert, "update", now)
     return True
 
 
@@ -89,18 +77,18 @@ def _remind(s: Session, config: Config, alert: m.Alert, now: datetime) -> bool:
         return False
     if now - alert.last_notified_at < config.settings.alerting.repeat_interval:
         return False
-    outbox.enqueue_alert(s, config, alert, "reminder", now, channels=_channels_so_far(config, alert))
+    enqueue_alert(s, config, alert, "reminder", now)
     return True
 
 
 def _escalate(s: Session, config: Config, alert: m.Alert, now: datetime) -> bool:
     """Not acknowledged within a tier's ``after``: the next tier is told too (and reminded with the rest)."""
-    steps = decide(config.settings, alert.labels or {}, _explicit(config, alert)).escalate
+    steps = decide_alert(config, alert).escalate
     level = alert.escalation_level
     if level >= len(steps) or now - alert.created_at < steps[level].after:
         return False
     alert.escalation_level = level + 1
-    outbox.enqueue_alert(s, config, alert, "escalation", now, channels=_channels_so_far(config, alert))
+    enqueue_alert(s, config, alert, "escalation", now)
     log.warning(
         "alert #%d not acknowledged after %s: escalated to %s",
         alert.id,
@@ -140,25 +128,23 @@ def _recent_count(s: Session, alert: m.Alert, since: datetime) -> int:
     return sum(1 for pub, fetched in s.execute(q) if (pub or fetched) >= since)
 
 
-def resolve(s: Session, config: Config, alert: m.Alert, now: datetime, by: str) -> None:
-    alert.state, alert.resolved_at, alert.updated_at = "resolved", now, now
-    alert.labels = {**(alert.labels or {}), "resolved_by": by}
-    if alert.inhibited_by is None and alert.last_notified_at is not None:
-        outbox.enqueue_alert(s, config, alert, "resolved", now, channels=_channels_so_far(config, alert))
-    for single in s.scalars(
-        select(m.Alert).where(m.Alert.inhibited_by == alert.id, m.Alert.state != "resolved")
-    ):
-        single.inhibited_by = None  # the burst is over; its singles may speak again
-        single.notified_item_count = single.item_count
-        single.last_notified_at = now
-
-
 # ---- operator actions -------------------------------------------------------------------------
 def get(s: Session, alert_id: int) -> m.Alert:
     alert = s.get(m.Alert, alert_id)
     if alert is None:
         raise AlertNotFound(f"no alert #{alert_id}")
     return alert
+
+
+def alerts(store: Store, state: str = "open", limit: int = 200) -> list[m.Alert]:
+    """Alerts newest first: ``open`` (not resolved), ``all``, or those in one state."""
+    q = select(m.Alert)
+    if state == "open":
+        q = q.where(m.Alert.state != "resolved")
+    elif state != "all":
+        q = q.where(m.Alert.state == state)
+    with store.session() as s:
+        return list(s.scalars(q.order_by(m.Alert.id.desc()).limit(limit)))
 
 
 def acknowledge(store: Store, alert_id: int, by: str, now: datetime) -> m.Alert:

@@ -2,7 +2,8 @@
 
 Routes are tried in order; a matching route descends into its child routes, and the
 deepest matching routes receive the alert. The first match wins unless a route says
-``continue: true``. An alert nothing matches goes to ``routing.default``.
+``continue: true``. An alert nothing matches goes to ``routing.default``; alerts about the
+monitor itself (source health, system) go to ``routing.admins``; a rule's ``notify`` list wins.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from monitor.config import Config
 from monitor.config.settings import Escalation, Match, Route, Settings
+from monitor.store import models as m
 
 
 def matches(match: Match, labels: Mapping[str, Any]) -> bool:
@@ -20,6 +23,9 @@ def matches(match: Match, labels: Mapping[str, Any]) -> bool:
         if wanted is not None and labels.get(name) not in wanted:
             return False
     return True
+
+
+ADMIN_KINDS = ("source_health", "system")  # alerts about the monitor itself
 
 
 @dataclass
@@ -46,7 +52,7 @@ def _walk(routes: Sequence[Route], labels: Mapping[str, Any], path: str) -> Iter
 def decide(settings: Settings, labels: Mapping[str, Any], explicit: list[str] | None = None) -> Decision:
     if explicit:
         return Decision(list(dict.fromkeys(explicit)), list(settings.routing.escalate), ["rule.notify"])
-    if labels.get("kind") == "source_health":
+    if labels.get("kind") in ADMIN_KINDS:
         return Decision(list(settings.routing.admins), [], ["admins"])
     hits = list(_walk(settings.routing.routes, labels, ""))
     if not hits:
@@ -56,15 +62,24 @@ def decide(settings: Settings, labels: Mapping[str, Any], explicit: list[str] | 
     return Decision(channels, sorted(escalate, key=lambda e: e.after), [p for p, _ in hits])
 
 
-def route(settings: Settings, labels: Mapping[str, Any], explicit: list[str] | None = None) -> list[str]:
-    """Channel names for an alert with ``labels``; ``explicit`` (a rule's notify list) wins."""
-    return decide(settings, labels, explicit).channels
+def explicit_channels(config: Config, alert: m.Alert) -> list[str] | None:
+    """A keyword alert's rule ``notify`` list, which overrides the routing tree."""
+    if alert.kind != "keyword":
+        return None
+    rule = next((r for r in config.rules if r.id == alert.rule_id), None)
+    return list(rule.notify) if rule is not None and rule.notify else None
 
 
-def all_routes(
-    routes: Sequence[Route], path: Sequence[str | int] = ("routing", "routes")
-) -> Iterator[tuple[list[str | int], Route]]:
-    for i, r in enumerate(routes):
-        here = [*path, i]
-        yield here, r
-        yield from all_routes(r.routes, [*here, "routes"])
+def decide_alert(config: Config, alert: m.Alert, role: str | None = None) -> Decision:
+    """The route of ``alert`` (with an incident step's owner ``role`` among its labels, if given)."""
+    labels = {**(alert.labels or {}), **({"role": role} if role else {})}
+    return decide(config.settings, labels, explicit_channels(config, alert))
+
+
+def channels_so_far(config: Config, alert: m.Alert) -> list[str]:
+    """The alert's channels plus those of the escalation tiers it has reached."""
+    d = decide_alert(config, alert)
+    chans = list(d.channels)
+    for step in d.escalate[: alert.escalation_level]:
+        chans += [c for c in step.channels if c not in chans]
+    return chans

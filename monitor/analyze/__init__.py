@@ -16,6 +16,7 @@ from monitor.config.rules import DIMENSIONS
 
 if TYPE_CHECKING:
     from monitor.analyze.sentiment import SentimentModel
+    from monitor.config import Config
 
 __all__ = [
     "Analysis",
@@ -101,6 +102,18 @@ class Analyzer:
             self.model = sentiment.SentimentModel.load(Path(sentiment_model_path))
         else:
             self.model = sentiment.SentimentModel.load_default()
+
+    @classmethod
+    def from_config(
+        cls, config: Config, *, ruleset: RuleSet | None = None, model_path: str | Path | None = None
+    ) -> Analyzer:
+        """The analyzer the daemon would run: ``ruleset`` (default: the config's rules and priority
+        words) and the sentiment model at ``model_path``, else ``analysis.sentiment_model``, else the
+        shipped one. A model file that cannot be read raises ``OSError`` or ``ValueError``."""
+        configured = config.settings.analysis.sentiment_model
+        path = model_path or (config.path(configured) if configured else None)
+        rules = ruleset if ruleset is not None else RuleSet(config.rules, config.priority_words)
+        return cls(rules, str(path) if path else None)
 
     def evaluate(
         self, text: str, ctx: MatchContext = NO_CONTEXT, *, explain: bool = False

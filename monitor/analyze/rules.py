@@ -18,7 +18,8 @@ from typing import Any
 import ahocorasick
 
 from monitor.analyze.text import EMOJI_CODE, fold
-from monitor.config.rules import SEVERITIES, Rule
+from monitor.config.rules import Rule
+from monitor.config.types import SEVERITIES
 
 _re2: Any
 try:  # google-re2: linear-time matching, so an admin's pattern cannot hang the daemon

@@ -165,7 +165,8 @@ def db_upgrade(config_path: Path) -> None:
 def notify_test(config_path: Path, channel: str) -> None:
     """Send a test message to one channel, directly (not through the outbox)."""
     from monitor.clock import utcnow
-    from monitor.notify.outbox import send
+    from monitor.notify.message import Message
+    from monitor.notify.transport import send
 
     config = load_or_exit(config_path)
     if channel not in config.settings.channels:
@@ -173,7 +174,8 @@ def notify_test(config_path: Path, channel: str) -> None:
             f"no channel {channel!r}; known: {', '.join(sorted(config.settings.channels))}"
         )
     key = f"test-{utcnow():%Y%m%dT%H%M%S}"
-    ok, error = send(config, channel, "opinion-monitor test", "这是一条测试消息 / a test message.", key)
+    message = Message(title="opinion-monitor test", event="test", text="这是一条测试消息 / a test message.")
+    ok, error = send(channel, config.settings.channels[channel], message, key)
     if not ok:
         raise click.ClickException(error or "delivery failed")
     click.echo(f"sent to {channel} (ref {key})")

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import click
-from sqlalchemy import select
 
 from monitor.cli import config_option, load_or_exit
 
@@ -33,14 +32,10 @@ def alerts() -> None:
 @click.option("--limit", default=50, show_default=True)
 def list_(config_path: Path, show_all: bool, as_json: bool, limit: int) -> None:
     """Open alerts, newest first."""
-    from monitor.store import models as m
+    from monitor.alerting import lifecycle
 
     _, store = _store(config_path)
-    with store.session() as s:  # type: ignore[attr-defined]
-        q = select(m.Alert).order_by(m.Alert.id.desc()).limit(limit)
-        if not show_all:
-            q = q.where(m.Alert.state != "resolved")
-        rows = list(s.scalars(q))
+    rows = lifecycle.alerts(store, "all" if show_all else "open", limit)  # type: ignore[arg-type]
     if as_json:
         for a in rows:
             click.echo(

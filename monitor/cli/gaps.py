@@ -22,13 +22,10 @@ def sources_group() -> None:
 def gaps(config_path: Path, name: str | None, since: str) -> None:
     """List recorded gaps: after an interruption, catching up could not reach the last item seen, so
     items published between FROM and TO may be missing (check them on the platform by hand)."""
-    from sqlalchemy import select
-
     from monitor.catchup import describe
     from monitor.clock import utcnow
     from monitor.config.settings import parse_duration
     from monitor.store import Store, StoreError
-    from monitor.store import models as m
 
     config = load_or_exit(config_path)
     try:
@@ -40,12 +37,8 @@ def gaps(config_path: Path, name: str | None, since: str) -> None:
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
     tz = config.settings.tz
-    q = select(m.SourceGap).where(m.SourceGap.recorded_at >= utcnow() - window)
-    if name:
-        q = q.where(m.SourceGap.source == name)
     try:
-        with store.session() as s:
-            rows = list(s.scalars(q.order_by(m.SourceGap.recorded_at.desc(), m.SourceGap.id.desc())))
+        rows = store.gaps(since=utcnow() - window, source=name)
     finally:
         store.close()
     if not rows:

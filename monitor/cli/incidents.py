@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy import select
 
 from monitor.cli import config_option, load_or_exit
 
@@ -39,17 +38,14 @@ def incidents() -> None:
 def list_(config_path: Path, show_all: bool, as_json: bool, limit: int) -> None:
     """Open incidents, newest first, with how many steps are finished or overdue."""
     from monitor.clock import utcnow
-    from monitor.sop.incidents import FINISHED, steps_of
-    from monitor.store import models as m
+    from monitor.sop.incidents import FINISHED, listing
 
     config, store = _open(config_path)
     now = utcnow()
-    with store.session() as s:
-        q = select(m.Incident).order_by(m.Incident.id.desc()).limit(limit)
-        if not show_all:
-            q = q.where(m.Incident.state == "open")
-        rows = [(inc, steps_of(s, inc.id)) for inc in s.scalars(q)]
-    store.close()
+    try:
+        rows = listing(store, include_closed=show_all, limit=limit)
+    finally:
+        store.close()
     if not rows and not as_json:
         click.echo("no open incidents")
     for inc, steps in rows:
@@ -86,23 +82,13 @@ def list_(config_path: Path, show_all: bool, as_json: bool, limit: int) -> None:
 def show(config_path: Path, incident_id: int) -> None:
     """The checklist with clocks (due, overdue, done by whom), and the notes."""
     from monitor.clock import utcnow
-    from monitor.sop.incidents import IncidentError, checklist_text, get, steps_of
-    from monitor.store import models as m
+    from monitor.sop.incidents import IncidentError, checklist_text, with_notes
 
     config, store = _open(config_path)
     tz = config.settings.tz
     now = utcnow()
     try:
-        with store.session() as s:
-            inc = get(s, incident_id)
-            steps = steps_of(s, incident_id)
-            notes = list(
-                s.scalars(
-                    select(m.IncidentNote)
-                    .where(m.IncidentNote.incident_id == incident_id)
-                    .order_by(m.IncidentNote.at)
-                )
-            )
+        inc, steps, notes = with_notes(store, incident_id)
     except IncidentError as exc:
         raise _fail(exc) from exc
     finally:

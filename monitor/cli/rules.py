@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
+from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -25,11 +25,8 @@ def build_analyzer(config: Any, model_path: Path | None, *, required: bool) -> A
     config's, else the shipped one. Without one: an error if ``required``, else a warning."""
     from monitor.analyze import Analyzer, RuleSet
 
-    ruleset = RuleSet(config.rules, config.priority_words)
-    configured = config.settings.analysis.sentiment_model
-    path = model_path or (config.path(configured) if configured else None)
     try:
-        return Analyzer(ruleset, str(path) if path else None)
+        return Analyzer.from_config(config, model_path=model_path)
     except (OSError, ValueError) as exc:
         if required:
             raise click.ClickException(
@@ -37,6 +34,7 @@ def build_analyzer(config: Any, model_path: Path | None, *, required: bool) -> A
                 "analysis.sentiment_model in monitor.yaml"
             ) from exc
         click.echo(f"warning: no sentiment model ({exc}); sentiment shown as neutral", err=True)
+        ruleset = RuleSet(config.rules, config.priority_words)
         return Analyzer(ruleset, model=NeutralModel())  # type: ignore[arg-type]
 
 
@@ -115,14 +113,11 @@ def test_cmd(
 def replay_cmd(config_path: Path, since: str, examples: int, as_json: bool) -> None:
     """Run the rules now in the files over stored items and show, per rule, how the hit counts
     would change (before → after) with examples. Nothing is written."""
-    from sqlalchemy import select
-
-    from monitor.analyze import MatchContext, RuleSet
-    from monitor.analyze.text import fold_with_breaks
+    from monitor.admin.rules import replay
+    from monitor.analyze import RuleSet
     from monitor.clock import utcnow
     from monitor.config.settings import parse_duration
     from monitor.store import Store, StoreError
-    from monitor.store import models as m
 
     try:
         window: timedelta = parse_duration(since)
@@ -134,65 +129,25 @@ def replay_cmd(config_path: Path, since: str, examples: int, as_json: bool) -> N
         store = Store.open(config.database_url, migrate=False)
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
-    cutoff = utcnow() - window
-    before: Counter[str] = Counter()
-    after: Counter[str] = Counter()
-    gained: dict[str, list[dict[str, Any]]] = {}
-    lost: dict[str, list[dict[str, Any]]] = {}
-    n_gained: Counter[str] = Counter()
-    n_lost: Counter[str] = Counter()
-    items = 0
     try:
-        with store.session() as s:
-            q = (
-                select(m.Item, m.Analysis.rules)
-                .outerjoin(m.Analysis, m.Analysis.item_id == m.Item.id)
-                .where(m.Item.fetched_at >= cutoff)
-                .order_by(m.Item.id)
-                .execution_options(yield_per=500)
-            )
-            for item, old_rules in s.execute(q):
-                items += 1
-                folded, breaks = fold_with_breaks(item.text)
-                ctx = MatchContext(
-                    source=item.source, platform=item.platform, sku=item.sku, rating=item.rating
-                )
-                ev = ruleset.evaluate(folded, ctx, breaks)
-                old, new = set(old_rules or []), set(ev.fired)
-                before.update(old)
-                after.update(new)
-                for rid in new - old:
-                    n_gained[rid] += 1
-                    if len(gained.setdefault(rid, [])) < examples:
-                        why = next((h for h in ev.hits if h.rule_id == rid and not h.negated), None)
-                        gained[rid].append(_example(item, why.keyword if why else ""))
-                for rid in old - new:
-                    n_lost[rid] += 1
-                    if len(lost.setdefault(rid, [])) < examples:
-                        why = next((h for h in ev.hits if h.rule_id == rid), None)
-                        lost[rid].append(
-                            _example(item, f"{why.decision}: {why.reason}" if why else "no longer matches")
-                        )
+        result = replay(store, ruleset, window, utcnow(), examples=examples, limit=None)
     except Exception as exc:  # a database that cannot be read is the admin's problem to see
-        if isinstance(exc, click.ClickException):
-            raise
         raise click.ClickException(f"cannot read stored items from {config.database_url}: {exc}") from exc
     finally:
         store.close()
-
-    ids = list(dict.fromkeys([*ruleset.rules, *sorted(set(before) | set(after))]))
+    items = result.items
     rows: list[dict[str, Any]] = [
         {
-            "rule": rid,
-            "before": before[rid],
-            "after": after[rid],
-            "newly_firing": n_gained[rid],
-            "no_longer_firing": n_lost[rid],
-            "examples_newly_firing": gained.get(rid, []),
-            "examples_no_longer_firing": lost.get(rid, []),
-            "removed": rid not in ruleset.rules,
+            "rule": r.rule,
+            "before": r.before,
+            "after": r.after,
+            "newly_firing": r.gained,
+            "no_longer_firing": r.lost,
+            "examples_newly_firing": [asdict(e) for e in r.examples_gained],
+            "examples_no_longer_firing": [asdict(e) for e in r.examples_lost],
+            "removed": r.removed,
         }
-        for rid in ids
+        for r in result.rows
     ]
     if as_json:
         click.echo(json.dumps({"since": since, "items": items, "rules": rows}, ensure_ascii=False))
@@ -217,11 +172,6 @@ def replay_cmd(config_path: Path, since: str, examples: int, as_json: bool) -> N
                 click.echo(
                     f"  {r['rule']} {label}: #{ex['item_id']} [{ex['source']}] {ex['text']}  ({ex['why']})"
                 )
-
-
-def _example(item: Any, why: str) -> dict[str, Any]:
-    text = item.text if len(item.text) <= 80 else item.text[:79] + "…"
-    return {"item_id": item.id, "source": item.source, "text": text.replace("\n", " "), "why": why}
 
 
 __all__ = ["build_analyzer", "rules_group"]

@@ -33,7 +33,7 @@ def _lint_sop_file(path: Path) -> list[str]:
 
 
 def _lint_text_file(path: Path, ceiling: float, coupon: float) -> list[str]:
-    from monitor.sop.lint import lint
+    from monitor.config.compliance import lint
 
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -58,7 +58,7 @@ def lint_cmd(files: tuple[Path, ...], texts: tuple[str, ...], ceiling: float, co
     """Check replies for forbidden promises, negating the customer, cold phrases and compensation above
     the ceiling. FILE is an SOP file (rules/sops/*.yaml, checked with its own ceiling) or a text file
     with one reply per line. Exits 1 when anything is found."""
-    from monitor.sop.lint import lint
+    from monitor.config.compliance import lint
 
     if not files and not texts:
         raise click.UsageError("give FILE(s) or --text")

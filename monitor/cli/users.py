@@ -45,13 +45,13 @@ def users_group() -> None:
 @click.option("--password-stdin", is_flag=True, help="read the password from stdin (else prompted)")
 def add_cmd(config_path: Path, name: str, role: str, password_stdin: bool) -> None:
     """Create user NAME with a role; the password is prompted (or read from stdin)."""
+    from monitor.admin.users import UserError, add_user
     from monitor.clock import utcnow
-    from monitor.web.auth import AuthError, add_user
 
     store = _store(config_path)
     try:
         add_user(store, name, role, _password(password_stdin), utcnow())
-    except AuthError as exc:
+    except UserError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
         store.close()
@@ -64,12 +64,12 @@ def add_cmd(config_path: Path, name: str, role: str, password_stdin: bool) -> No
 @click.option("--password-stdin", is_flag=True, help="read the password from stdin (else prompted)")
 def passwd_cmd(config_path: Path, name: str, password_stdin: bool) -> None:
     """Set a new password for NAME (logs out their sessions)."""
-    from monitor.web.auth import AuthError, set_password
+    from monitor.admin.users import UserError, set_password
 
     store = _store(config_path)
     try:
         set_password(store, name, _password(password_stdin))
-    except AuthError as exc:
+    except UserError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
         store.close()
@@ -82,12 +82,12 @@ def passwd_cmd(config_path: Path, name: str, password_stdin: bool) -> None:
 @click.argument("role", type=click.Choice(["admin", "oncall", "pr", "viewer"]))
 def role_cmd(config_path: Path, name: str, role: str) -> None:
     """Change the role of NAME."""
-    from monitor.web.auth import AuthError, set_role
+    from monitor.admin.users import UserError, set_role
 
     store = _store(config_path)
     try:
         set_role(store, name, role)
-    except AuthError as exc:
+    except UserError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
         store.close()
@@ -100,12 +100,12 @@ def role_cmd(config_path: Path, name: str, role: str) -> None:
 @click.option("--enable", is_flag=True, help="enable again instead")
 def disable_cmd(config_path: Path, name: str, enable: bool) -> None:
     """Disable (or --enable) NAME; disabling logs them out and stops their API tokens."""
-    from monitor.web.auth import AuthError, set_disabled
+    from monitor.admin.users import UserError, set_disabled
 
     store = _store(config_path)
     try:
         set_disabled(store, name, not enable)
-    except AuthError as exc:
+    except UserError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
         store.close()
@@ -116,7 +116,7 @@ def disable_cmd(config_path: Path, name: str, enable: bool) -> None:
 @config_option
 def list_cmd(config_path: Path) -> None:
     """List users with their role and last login."""
-    from monitor.web.auth import list_users
+    from monitor.admin.users import list_users
 
     store = _store(config_path)
     try:
@@ -135,8 +135,8 @@ def list_cmd(config_path: Path) -> None:
 @click.option("--revoke", is_flag=True, help="revoke every token of NAME instead")
 def token_cmd(config_path: Path, name: str, label: str, revoke: bool) -> None:
     """Create an API token for NAME (printed once; only its hash is stored)."""
+    from monitor.admin.users import UserError, create_token, revoke_tokens
     from monitor.clock import utcnow
-    from monitor.web.auth import AuthError, create_token, revoke_tokens
 
     store = _store(config_path)
     try:
@@ -144,7 +144,7 @@ def token_cmd(config_path: Path, name: str, label: str, revoke: bool) -> None:
             click.echo(f"{revoke_tokens(store, name, utcnow())} token(s) revoked")
             return
         click.echo(create_token(store, name, label, utcnow()))
-    except AuthError as exc:
+    except UserError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
         store.close()

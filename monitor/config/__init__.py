@@ -7,6 +7,7 @@ check`` can print them all at once as ``path:line: key.path: message``.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,16 +45,32 @@ class Config:
     warnings: list[str] = field(default_factory=list)
     sops: list[Sop] = field(default_factory=list)
 
-    def sop_for(self, category: str | None, kind: str | None = None) -> Sop | None:
-        """The SOP an alert carries: the crisis SOP for bursts, else the one for its category."""
+    def sop_for(
+        self, category: str | None, kind: str | None = None, platform: str | None = None
+    ) -> Sop | None:
+        """The SOP an alert (or an item's fired rule) carries.
+
+        Bursts take the crisis SOP for ``negative_burst``; posts on the platforms a crisis SOP lists in
+        ``applies_to`` take that SOP (a 吐槽帖 on Weibo: contact the blogger within 2 h), one that also
+        names the category first; everything else the SOP of its category.
+        """
         if kind == "burst":
             for sop in self.sops:
                 if "negative_burst" in sop.crisis:
                     return sop
+        elif platform:
+            social = [s for s in self.sops if s.applies_to and platform in s.applies_to.platforms]
+            specific = [s for s in social if s.applies_to and category in s.applies_to.categories]
+            general = [s for s in social if s.applies_to and not s.applies_to.categories]
+            if specific or general:
+                return (specific or general)[0]
         for sop in self.sops:
             if category and category in sop.categories:
                 return sop
         return None
+
+    def sop(self, sop_id: str) -> Sop | None:
+        return next((s for s in self.sops if s.id == sop_id), None)
 
     def path(self, rel: str) -> Path:
         p = Path(rel)
@@ -134,7 +151,7 @@ def load_config(config_path: Path | str, kinds: SourceKinds) -> Config:
         f"{settings_path}: channel {name!r} uses ${{{var}}} which is not set in the environment"
         for name, ch in settings.channels.items()
         for var in ch.env_vars()
-        if var not in __import__("os").environ
+        if var not in os.environ
     ]
     return Config(root, settings, sources, rules, priority, origins, files, texts, warnings, sops)
 
@@ -306,9 +323,7 @@ def _cross_check(
     refs: list[tuple[list[str | int], str]] = []
     refs += [(["routing", "default", i], c) for i, c in enumerate(settings.routing.default)]
     refs += [(["routing", "admins", i], c) for i, c in enumerate(settings.routing.admins)]
-    from monitor.alerting.routing import all_routes
-
-    for kp0, route in all_routes(settings.routing.routes):
+    for kp0, route in settings.routing.all_routes():
         refs += [([*kp0, "channels", j], c) for j, c in enumerate(route.channels)]
         for k, esc in enumerate(route.escalate):
             refs += [([*kp0, "escalate", k, "channels", j], c) for j, c in enumerate(esc.channels)]

@@ -7,9 +7,8 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from monitor.config.settings import Strict
+from monitor.config.types import Severity
 
-Severity = Literal["low", "medium", "high", "critical"]
-SEVERITIES: tuple[Severity, ...] = ("low", "medium", "high", "critical")
 Dimension = Literal["商品质量", "物流时效", "服务态度", "价格", "其他"]
 DIMENSIONS: tuple[Dimension, ...] = ("商品质量", "物流时效", "服务态度", "价格", "其他")
 # Grade a rule gives when it does not set one (DOMAIN.md: 1 simple misunderstanding ... 5 legal/media/fraud).

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from monitor.config.netpolicy import NetworkPolicy, parse_allow_entry
+from monitor.config.types import AlertKind, Severity
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
@@ -32,18 +42,14 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-Duration = Annotated[timedelta, Field()]
+def _optional_duration(value: object) -> timedelta | None:
+    return None if value is None else parse_duration(value)
 
 
-class _DurationFields(Strict):
-    @field_validator("*", mode="before")
-    @classmethod
-    def _durations(cls, v: object, info: object) -> object:
-        name = getattr(info, "field_name", "")
-        field = cls.model_fields.get(name)
-        if field is not None and field.annotation is timedelta:
-            return parse_duration(v)
-        return v
+# A duration field: `30s`, `5m`, `2h`, `1d` or seconds in YAML, a timedelta in Python.
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+# The same, where null switches the feature off.
+OptionalDuration = Annotated[timedelta | None, BeforeValidator(_optional_duration)]
 
 
 def expand_env(text: str) -> str:
@@ -85,20 +91,20 @@ class Channel(Strict):
 
 
 class Match(Strict):
-    severity: list[str] | None = None
+    severity: list[Severity] | None = None
     category: list[str] | None = None
     rule: list[str] | None = None
-    kind: list[Literal["keyword", "burst", "source_health", "system"]] | None = None
+    kind: list[AlertKind] | None = None
     platform: list[str] | None = None
     source: list[str] | None = None
     sku: list[str] | None = None
     grade: list[int] | None = None
 
 
-class Escalation(_DurationFields):
+class Escalation(Strict):
     """Not acknowledged ``after`` this long since the alert fired: notify ``channels`` too."""
 
-    after: timedelta
+    after: Duration
     channels: list[str] = Field(min_length=1)
 
 
@@ -125,13 +131,23 @@ class Routing(Strict):
     admins: list[str] = Field(default_factory=lambda: ["console"], description="source-health alerts")
     escalate: list[Escalation] = Field(default_factory=list, description="escalation for the default route")
 
+    def all_routes(self) -> Iterator[tuple[list[str | int], Route]]:
+        """Every route of the tree with its key path (``routing.routes[0].routes[1]`` …), parents first."""
+
+        def walk(routes: list[Route], path: list[str | int]) -> Iterator[tuple[list[str | int], Route]]:
+            for i, r in enumerate(routes):
+                yield [*path, i], r
+                yield from walk(r.routes, [*path, i, "routes"])
+
+        return walk(self.routes, ["routing", "routes"])
+
 
 class QuietHours(Strict):
     """Local times between which only ``except_severity`` alerts are sent at once; the rest wait."""
 
     start: str = Field(default="22:00", pattern=r"^\d{2}:\d{2}$")
     end: str = Field(default="08:00", pattern=r"^\d{2}:\d{2}$")
-    except_severity: list[str] = Field(default_factory=lambda: ["critical"])
+    except_severity: list[Severity] = Field(default=["critical"])
 
 
 class Promotion(Strict):
@@ -155,9 +171,9 @@ class Promotion(Strict):
         return md >= self.start or md <= self.end  # window across new year
 
 
-class Profile(_DurationFields):
-    interval: timedelta = timedelta(minutes=10)
-    jitter: timedelta = timedelta(seconds=30)
+class Profile(Strict):
+    interval: Duration = timedelta(minutes=10)
+    jitter: Duration = timedelta(seconds=30)
     interval_factor: float = Field(default=1.0, gt=0, le=10)
 
 
@@ -187,21 +203,21 @@ BURST_SCOPES: tuple[BurstScope, ...] = ("rule_sku", "rule", "sku", "store")
 DEFAULT_BURST_SCOPES: tuple[BurstScope, ...] = ("rule_sku", "rule", "sku")
 
 
-class Alerting(_DurationFields):
-    group_wait: timedelta = Field(
+class Alerting(Strict):
+    group_wait: Duration = Field(
         default=timedelta(seconds=30), description="hold keyword alerts this long so a burst can absorb them"
     )
-    group_interval: timedelta = Field(
+    group_interval: Duration = Field(
         default=timedelta(minutes=30), description="at most one update message per alert in this time"
     )
-    repeat_interval: timedelta = Field(
+    repeat_interval: Duration = Field(
         default=timedelta(hours=1), description="reminders while unacknowledged"
     )
-    resolve_after: timedelta = Field(
+    resolve_after: Duration = Field(
         default=timedelta(hours=6), description="a keyword alert with no new item for this long resolves"
     )
     burst_min_count: int = Field(default=5, ge=2, description="never a burst below this many negative items")
-    burst_bucket: timedelta = Field(default=timedelta(hours=1), description="the detector's time bucket")
+    burst_bucket: Duration = Field(default=timedelta(hours=1), description="the detector's time bucket")
     burst_scopes: list[BurstScope] = Field(
         default_factory=lambda: list(DEFAULT_BURST_SCOPES),
         description="where bursts are looked for",
@@ -211,7 +227,7 @@ class Alerting(_DurationFields):
         default=3, ge=1, description="failed attempts before the fallback channel is used"
     )
     quiet_hours: QuietHours | None = None
-    evaluate_every: timedelta = Field(default=timedelta(seconds=30), description="lifecycle and burst checks")
+    evaluate_every: Duration = Field(default=timedelta(seconds=30), description="lifecycle and burst checks")
 
 
 def _allow_entry(entry: str) -> str:
@@ -222,11 +238,11 @@ def _allow_entry(entry: str) -> str:
 AllowEntry = Annotated[str, AfterValidator(_allow_entry)]
 
 
-class Fetch(_DurationFields):
+class Fetch(Strict):
     """Politeness shared by every source of this daemon (a source's ``request_interval`` may only add)."""
 
     per_host: int = Field(default=1, ge=1, le=32, description="concurrent requests to one host")
-    min_interval: timedelta = Field(default=timedelta(seconds=1), description="between requests to one host")
+    min_interval: Duration = Field(default=timedelta(seconds=1), description="between requests to one host")
     retries: int = Field(default=2, ge=0, le=10, description="on connection errors, 5xx, 429, 432, 202")
     allow_private: list[AllowEntry] = Field(
         default_factory=list,
@@ -257,7 +273,7 @@ class Web(Strict):
     bind: str = "127.0.0.1:8080"
     base_url: str = Field(default="http://127.0.0.1:8080", description="https here makes cookies Secure")
     language: Literal["zh", "en"] = Field(default="zh", description="console language unless ?lang= / cookie")
-    session_ttl: Annotated[timedelta, Field(description="a login lasts this long")] = timedelta(hours=12)
+    session_ttl: Duration = Field(default=timedelta(hours=12), description="a login lasts this long")
     report_time: str | None = Field(
         default="09:00",
         pattern=r"^\d{2}:\d{2}$",
@@ -278,11 +294,6 @@ class Web(Strict):
         description="rule category or dimension → department that must act (weekly review)",
     )
 
-    @field_validator("session_ttl", mode="before")
-    @classmethod
-    def _ttl(cls, v: object) -> timedelta:
-        return parse_duration(v)
-
     @field_validator("bind")
     @classmethod
     def _bind(cls, v: str) -> str:
@@ -292,7 +303,7 @@ class Web(Strict):
         return v
 
 
-class Cluster(_DurationFields):
+class Cluster(Strict):
     """Several ``monitor run`` replicas on one PostgreSQL database share the polls (``monitor.cluster``).
 
     SQLite is single-process: a second daemon on the same file stops with an error.
@@ -302,11 +313,11 @@ class Cluster(_DurationFields):
         default=None,
         description="share work through the database; default: on for PostgreSQL, off for SQLite",
     )
-    lease: timedelta = Field(
+    lease: Duration = Field(
         default=timedelta(seconds=60),
         description="a claimed poll is its replica's this long; a dead replica's work moves on after it",
     )
-    claim_every: timedelta = Field(
+    claim_every: Duration = Field(
         default=timedelta(seconds=1), description="how often a replica claims due polls"
     )
     replica_id: str | None = Field(default=None, max_length=120, description="default: host:pid")
@@ -320,13 +331,13 @@ class Cluster(_DurationFields):
         return self
 
 
-class Heartbeat(_DurationFields):
+class Heartbeat(Strict):
     """A dead-man's switch: ping ``url`` (healthchecks.io style, HTTP POST) or send to ``channel``
     every ``every`` while polls succeed; the receiver alarms when the pings stop."""
 
     url: str | None = Field(default=None, pattern=r"^https?://")
     channel: str | None = None
-    every: timedelta = timedelta(minutes=5)
+    every: Duration = timedelta(minutes=5)
 
     @model_validator(mode="after")
     def _one_target(self) -> Heartbeat:
@@ -342,25 +353,20 @@ class Observability(Strict):
 
     metrics: bool = Field(default=True, description="serve Prometheus metrics at /metrics")
     heartbeat: Heartbeat | None = None
-    stale_after: timedelta | None = Field(
+    stale_after: OptionalDuration = Field(
         default=timedelta(minutes=30),
         description="system alert to routing.admins when no poll succeeded for this long; null: never",
     )
 
-    @field_validator("stale_after", mode="before")
-    @classmethod
-    def _duration(cls, v: object) -> object:
-        return None if v is None else parse_duration(v)
 
-
-class Settings(_DurationFields):
+class Settings(Strict):
     data_dir: str = "data"
     database: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite in data_dir")
     timezone: str = "Asia/Shanghai"
     sources_dir: str = "sources"
     rules_dir: str = "rules"
-    reload_check: timedelta = timedelta(seconds=2)
-    deliver_every: timedelta = timedelta(seconds=5)
+    reload_check: Duration = timedelta(seconds=2)
+    deliver_every: Duration = timedelta(seconds=5)
     workers: int = Field(default=4, ge=1, le=64, description="concurrent source polls")
     channels: dict[str, Channel] = Field(default_factory=lambda: {"console": Channel(urls=["console://"])})
     routing: Routing = Routing()

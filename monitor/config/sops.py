@@ -10,12 +10,13 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
-from monitor.config.settings import Strict, parse_duration
-from monitor.sop.lint import Finding, lint
+from monitor.config.compliance import Finding, lint
+from monitor.config.settings import Duration, OptionalDuration, Strict
+from monitor.config.types import Severity
 
 Role = Literal["客服", "公关", "运营", "仓库/供应链", "法务", "客服主管"]
-CRISES = ("negative_burst", "media_exposure", "social_spreading", "malicious_review")
-Severity = Literal["low", "medium", "high", "critical"]
+Crisis = Literal["negative_burst", "media_exposure", "social_spreading", "malicious_review"]
+CRISES: tuple[Crisis, ...] = ("negative_burst", "media_exposure", "social_spreading", "malicious_review")
 # What a reply draft can be filled with (monitor.sop.drafts); anything else is a typo.
 PLACEHOLDERS = ("customer", "product", "sku", "order", "carrier", "platform", "offer")
 
@@ -33,14 +34,9 @@ class Step(Strict):
     key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     title: str
     owner: Role
-    deadline: timedelta | None = Field(default=None, description="relative to `from`")
+    deadline: OptionalDuration = Field(default=None, description="relative to `from`")
     from_: Literal["published", "alert"] = Field(default="alert", alias="from")
     required: bool = True
-
-    @field_validator("deadline", mode="before")
-    @classmethod
-    def _duration(cls, v: object) -> object:
-        return None if v is None else parse_duration(v)
 
     def line(self) -> str:
         clock = ""
@@ -112,9 +108,7 @@ class Sop(Strict):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     title: str
     categories: list[str] = Field(default_factory=list, description="rule categories this SOP handles")
-    crisis: list[Literal["negative_burst", "media_exposure", "social_spreading", "malicious_review"]] = Field(
-        default_factory=list
-    )
+    crisis: list[Crisis] = Field(default_factory=list)
     applies_to: AppliesTo | None = None
     # Declared before statement and replies: their lint needs the ceiling.
     compensation: Compensation
@@ -122,17 +116,12 @@ class Sop(Strict):
     steps: list[Step] = Field(min_length=1)
     replies: dict[str, str] = Field(default_factory=dict, description="reply drafts with {placeholders}")
     incident: IncidentPolicy = IncidentPolicy()
-    remind_every: timedelta = Field(
+    remind_every: Duration = Field(
         default=timedelta(hours=1), description="checklist reminder while an incident has open steps"
     )
-    follow_up_after: timedelta = Field(
+    follow_up_after: Duration = Field(
         default=timedelta(hours=24), description="回访 reminder this long after the incident closes"
     )
-
-    @field_validator("remind_every", "follow_up_after", mode="before")
-    @classmethod
-    def _durations(cls, v: object) -> object:
-        return parse_duration(v)
 
     @field_validator("statement")
     @classmethod

@@ -12,6 +12,9 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+# How often the server loop looks for a stop request: stop() waits up to this long.
+POLL = 0.05
+
 
 class WebhookSink:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -50,7 +53,9 @@ class WebhookSink:
 
         self.server = ThreadingHTTPServer((host, port), Handler)
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, name="webhook-sink", daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": POLL}, name="webhook-sink", daemon=True
+        )
 
     @property
     def url(self) -> str:

@@ -25,6 +25,9 @@ from monitor.demo.scenario import POSTS, Post
 CST = timezone(timedelta(hours=8))
 PAGE_SIZE = 10
 
+# How often the server loop looks for a stop request: stop() waits up to this long.
+POLL = 0.05
+
 
 class Storefront:
     def __init__(
@@ -62,7 +65,9 @@ class Storefront:
 
         self.server = ThreadingHTTPServer((host, port), Handler)
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, name="storefront", daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": POLL}, name="storefront", daemon=True
+        )
 
     @property
     def base_url(self) -> str:

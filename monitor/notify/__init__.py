@@ -1,1 +1,1 @@
-"""Notification delivery: rendering, the durable outbox, apprise."""
+"""Delivery transport: channel kinds, the message model, renderers per dialect, apprise sending."""

@@ -1,5 +1,5 @@
 # mypy: disable-error-code="no-untyped-call,override,attr-defined"
-"""DingTalk, WeCom and Feishu robots that count a rejected message as a failure.
+"""DingTalk, WeCom, Feishu and Lark robots that count a rejected message as a failure.
 
 Those bots answer HTTP 200 with ``{"errcode": 310000, ...}`` (or Feishu's ``{"code": 9499, ...}``)
 when they refuse a message, and apprise's stock plugins report that as success. We
@@ -20,36 +20,38 @@ from urllib.parse import unquote
 
 import requests
 from apprise.manager_plugins import NotificationManager
-from apprise.plugins import dingtalk, feishu, wecombot
-
-_lock = threading.Lock()
+from apprise.plugins import dingtalk, feishu, lark, wecombot
 
 
 class _RecordingRequests:
-    """Stands in for the ``requests`` module inside one plugin module while it sends."""
+    """Stands in for the ``requests`` module inside the robot plugin modules, for good: a ``post`` made
+    while a thread records (inside ``_recording``) is kept for that thread. Nothing is locked around a
+    send, so messages to slow robots go out side by side."""
 
     def __init__(self) -> None:
-        self.responses: list[requests.Response] = []
+        self._local = threading.local()
 
     def post(self, *args: Any, **kwargs: Any) -> requests.Response:
         r = requests.post(*args, **kwargs)
-        self.responses.append(r)
+        kept: list[requests.Response] | None = getattr(self._local, "responses", None)
+        if kept is not None:
+            kept.append(r)
         return r
 
     def __getattr__(self, name: str) -> Any:
         return getattr(requests, name)
 
-
-@contextmanager
-def _recording(module: ModuleType) -> Iterator[_RecordingRequests]:
-    with _lock:
-        original = module.requests
-        shim = _RecordingRequests()
-        module.requests = shim
+    @contextmanager
+    def recording(self) -> Iterator[list[requests.Response]]:
+        kept: list[requests.Response] = []
+        self._local.responses = kept
         try:
-            yield shim
+            yield kept
         finally:
-            module.requests = original
+            self._local.responses = None
+
+
+_requests = _RecordingRequests()
 
 
 def rejection(response: requests.Response) -> str | None:
@@ -75,17 +77,15 @@ class _Checked:
     last_rejection: str | None = None
 
     def send(self, *args: Any, **kwargs: Any) -> bool:
-        with _recording(self._module) as rec:
+        with _requests.recording() as responses:
             ok: bool = super().send(*args, **kwargs)  # type: ignore[misc]
-        if not ok:
-            return False
-        for r in rec.responses:
+        for r in responses:  # also when the plugin saw the refusal itself: keep the robot's reason
             reason = rejection(r)
             if reason:
                 self.last_rejection = reason
                 self.logger.warning("%s rejected the message: %s", self.service_name, reason)
                 return False
-        return True
+        return ok
 
     @staticmethod
     def _api(results: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -133,6 +133,19 @@ class CheckedFeishu(_Checked, feishu.NotifyFeishu):
         return _Checked._api(feishu.NotifyFeishu.parse_url(url))
 
 
+class CheckedLark(_Checked, lark.NotifyLark):
+    _module = lark
+
+    def __init__(self, *args: Any, api: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if api:
+            self.webhook_url = api
+
+    @staticmethod
+    def parse_url(url: str) -> dict[str, Any] | None:
+        return _Checked._api(lark.NotifyLark.parse_url(url))
+
+
 _registered = False
 
 
@@ -141,6 +154,7 @@ def register() -> None:
     global _registered
     if _registered:
         return
-    for plugin in (CheckedDingTalk, CheckedWeComBot, CheckedFeishu):
+    for plugin in (CheckedDingTalk, CheckedWeComBot, CheckedFeishu, CheckedLark):
+        plugin._module.requests = _requests
         NotificationManager().add(plugin, force=True)
     _registered = True

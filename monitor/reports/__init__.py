@@ -20,17 +20,17 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from monitor.config import Config
-from monitor.notify import outbox
+from monitor.notify.kinds import kind_of
+from monitor.notify.message import Attachment, Message
 from monitor.reports import data
 from monitor.reports.chart import trend_svg
-from monitor.store import Store
+from monitor.store import Store, outbox
 from monitor.store import models as m
 
-__all__ = ["Rendered", "build_daily", "build_weekly", "daemon_job", "publish", "run_due"]
+__all__ = ["Rendered", "build_daily", "build_weekly", "publish", "run_due"]
 
 log = logging.getLogger(__name__)
 _TEMPLATES = Path(__file__).with_name("templates")
-EMAIL_SCHEMES = ("mailto", "mailtos")
 
 
 def _cell(value: object) -> object:
@@ -140,32 +140,31 @@ def channels_for(config: Config) -> list[str]:
     return [n for n in names if n not in unknown]
 
 
-def _is_email(config: Config, channel: str) -> bool:
-    return all(u.split("://", 1)[0] in EMAIL_SCHEMES for u in config.settings.channels[channel].urls)
+def _takes_html(config: Config, channel: str) -> bool:
+    return all(kind_of(u).takes_html for u in config.settings.channels[channel].urls)
 
 
 def publish(store: Store, config: Config, report: Rendered, now: datetime) -> int:
-    """Archive ``report`` and enqueue it once per channel; returns the archive id."""
+    """Archive ``report`` and enqueue it once per channel; returns the archive id.
+
+    E-mail channels get the HTML report with the trend chart attached; the others its summary and a
+    link to the archived report."""
     report_id = archive(store, report, now)
     link = f"{config.settings.web.base_url.rstrip('/')}/reports/{report_id}"
+    summary = report.markdown.split("\n## ", 1)[0].strip()
     with store.transaction() as s:
         for ch in channels_for(config):
             key = f"report-{report.kind}-{report.period}-{ch}"
-            if _is_email(config, ch):  # HTML with the trend chart attached as a file too
-                chart = [
-                    {
-                        "name": f"trend-{report.period}.svg",
-                        "content": report.chart_svg,
-                        "mime": "image/svg+xml",
-                    }
-                ]
-                outbox.enqueue(
-                    s, ch, report.title, report.html, key, now, body_format="html", attachments=chart
+            if _takes_html(config, ch):
+                chart = Attachment(
+                    name=f"trend-{report.period}.svg", content=report.chart_svg, mime="image/svg+xml"
                 )
+                message = Message(title=report.title, event="report", html=report.html, attachments=(chart,))
             else:
-                summary = report.markdown.split("\n## ", 1)[0].strip()
-                body = f"{summary}\n\n[完整报告 / full report]({link})"
-                outbox.enqueue(s, ch, report.title, body, key, now)
+                message = Message(
+                    title=report.title, event="report", text=f"{summary}\n\n[完整报告 / full report]({link})"
+                )
+            outbox.enqueue(s, ch, message, key, now)
     return report_id
 
 
@@ -195,14 +194,3 @@ def run_due(store: Store, config: Config, now: datetime) -> list[str]:
         done.append(f"{kind} {period}")
         log.info("report %s %s archived and queued", kind, period)
     return done
-
-
-def daemon_job(daemon: Any) -> list[str]:
-    """Scheduled at ``web.report_time``; a failure is logged and retried the next day."""
-    if daemon.stop_event.is_set():
-        return []
-    try:
-        return run_due(daemon.store, daemon.config, daemon.now())
-    except Exception:
-        log.exception("report job failed")
-        return []

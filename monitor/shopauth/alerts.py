@@ -8,9 +8,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from monitor.alerting import new_alert, open_alert
+from monitor.alerting import announce, open_alert, raise_alert, resolve
 from monitor.config import Config
-from monitor.notify import outbox
 
 
 def raise_admin_alert(
@@ -28,7 +27,7 @@ def raise_admin_alert(
     """Open an alert for the admins unless one with ``key`` is already open; True when one was raised."""
     if open_alert(s, key) is not None:
         return False
-    alert = new_alert(
+    alert = raise_alert(
         s,
         now,
         dedup_key=key,
@@ -43,7 +42,7 @@ def raise_admin_alert(
         title=title,
         summary=summary,
     )
-    outbox.enqueue_alert(s, config, alert, "firing", now)
+    announce(s, config, alert, now)
     return True
 
 
@@ -51,6 +50,5 @@ def resolve_admin_alert(s: Session, config: Config, now: datetime, *, key: str, 
     alert = open_alert(s, key)
     if alert is None:
         return False
-    alert.state, alert.resolved_at, alert.updated_at, alert.summary = "resolved", now, now, summary
-    outbox.enqueue_alert(s, config, alert, "resolved", now)
+    resolve(s, config, alert, now, by="shop authorisation", summary=summary)
     return True

@@ -11,11 +11,10 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
+from monitor.alerting.compose import mask_name
 from monitor.config import Config
+from monitor.config.compliance import Finding
 from monitor.config.sops import Sop
-from monitor.notify.render import mask_name
-from monitor.sop.lint import Finding
-from monitor.sop.select import sop_by_id, sop_for
 from monitor.store import models as m
 
 __all__ = ["Draft", "DraftError", "drafts_for_item", "offer_of", "sops_for_item"]
@@ -58,7 +57,7 @@ def sops_for_item(s: Session, config: Config, item: m.Item) -> list[Sop]:
     categories = {r.id: r.category for r in config.rules}
     out: list[Sop] = []
     for rule_id in analysis.rules if analysis is not None else []:
-        sop = sop_for(config, "keyword", categories.get(str(rule_id)), item.platform)
+        sop = config.sop_for(categories.get(str(rule_id)), "keyword", item.platform)
         if sop is not None and sop not in out:
             out.append(sop)
     return out
@@ -69,7 +68,7 @@ def drafts_for_item(s: Session, config: Config, item_id: int, sop_id: str | None
     if item is None:
         raise DraftError(f"no item #{item_id}")
     if sop_id:
-        chosen = sop_by_id(config, sop_id)
+        chosen = config.sop(sop_id)
         if chosen is None:
             raise DraftError(f"no SOP {sop_id!r} (known: {', '.join(x.id for x in config.sops)})")
         sops = [chosen]

@@ -20,29 +20,27 @@ An incident closes only when every required step is done or skipped with a reaso
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from contextlib import nullcontext
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from monitor.alerting.routing import decide
+from monitor.alerting import AlertEvent, suppress
+from monitor.alerting.compose import local_time
+from monitor.alerting.routing import decide, decide_alert
 from monitor.config import Config
 from monitor.config.sops import Sop
-from monitor.notify import outbox
-from monitor.notify.render import escape_md
-from monitor.sop.select import sop_by_id, sop_for
-from monitor.store import Store
+from monitor.config.types import severity_rank
+from monitor.notify.message import Message
+from monitor.store import Store, outbox
 from monitor.store import models as m
 
 log = logging.getLogger(__name__)
 
 STATES = ("todo", "doing", "done", "skipped")
 FINISHED = ("done", "skipped")
-SEVERITIES = ("low", "medium", "high", "critical")
 
 
 class IncidentError(Exception):
@@ -74,12 +72,12 @@ def should_open(sop: Sop, alert: m.Alert) -> bool:
         return True
     if alert.kind != "keyword":
         return False
-    severe = SEVERITIES.index(alert.severity) >= SEVERITIES.index(policy.min_severity)
+    severe = severity_rank(alert.severity) >= severity_rank(policy.min_severity)
     return severe or (alert.grade or 0) >= policy.min_grade
 
 
 def sop_of_alert(config: Config, alert: m.Alert) -> Sop | None:
-    return sop_for(config, alert.kind, alert.category, alert.platform)
+    return config.sop_for(alert.category, alert.kind, alert.platform)
 
 
 def first_published(s: Session, alert: m.Alert) -> datetime:
@@ -101,8 +99,20 @@ def incident_of_alert(s: Session, alert_id: int) -> m.Incident | None:
     return s.scalars(select(m.Incident).where(m.Incident.alert_id == alert_id)).first()
 
 
+def open_for_events(
+    s: Session, config: Config, events: Iterable[AlertEvent], now: datetime
+) -> list[m.Incident]:
+    """Incidents subscribe to alerts: the pipeline hands over the events of a poll, in its transaction,
+    and each alert that fired and calls for an incident gets one."""
+    opened = []
+    for ev in events:
+        if ev.event == "firing" and (inc := open_for_alert(s, config, ev.alert, now)) is not None:
+            opened.append(inc)
+    return opened
+
+
 def open_for_alert(s: Session, config: Config, alert: m.Alert, now: datetime) -> m.Incident | None:
-    """Open the incident ``alert`` calls for, once (called where alerts fire, in their transaction)."""
+    """Open the incident ``alert`` calls for, once."""
     existing = incident_of_alert(s, alert.id)
     if existing is not None:
         return existing
@@ -149,7 +159,7 @@ def open_by_hand(
         existing = incident_of_alert(s, alert_id)
         if existing is not None:
             raise IncidentError(f"alert #{alert_id} already has incident #{existing.id}")
-        sop = sop_by_id(config, sop_id) if sop_id else sop_of_alert(config, alert)
+        sop = config.sop(sop_id) if sop_id else sop_of_alert(config, alert)
         if sop is None:
             known = ", ".join(x.id for x in config.sops)
             raise IncidentError(f"no SOP {sop_id or 'for this alert'!r} (known: {known})")
@@ -223,6 +233,31 @@ def add_note(store: Store, incident_id: int, text: str, by: str, now: datetime) 
         return note
 
 
+def listing(
+    store: Store, *, include_closed: bool = True, limit: int = 200
+) -> list[tuple[m.Incident, list[m.IncidentStep]]]:
+    """Incidents newest first, each with its steps."""
+    q = select(m.Incident).order_by(m.Incident.id.desc()).limit(limit)
+    if not include_closed:
+        q = q.where(m.Incident.state == "open")
+    with store.session() as s:
+        return [(inc, steps_of(s, inc.id)) for inc in list(s.scalars(q))]
+
+
+def with_notes(
+    store: Store, incident_id: int
+) -> tuple[m.Incident, list[m.IncidentStep], list[m.IncidentNote]]:
+    """One incident, its steps and its notes (oldest first); ``IncidentNotFound`` if there is none."""
+    with store.session() as s:
+        inc = get(s, incident_id)
+        q = (
+            select(m.IncidentNote)
+            .where(m.IncidentNote.incident_id == incident_id)
+            .order_by(m.IncidentNote.at)
+        )
+        return inc, steps_of(s, incident_id), list(s.scalars(q))
+
+
 def blockers(steps: Sequence[m.IncidentStep]) -> list[m.IncidentStep]:
     return [x for x in steps if x.required and x.state not in FINISHED]
 
@@ -275,23 +310,12 @@ def checklist_text(config: Config, steps: Sequence[m.IncidentStep], now: datetim
 
 
 # ---- the daemon's round -------------------------------------------------------------------------
-def _labels(alert: m.Alert | None, role: str | None) -> dict[str, Any]:
-    labels = dict(alert.labels or {}) if alert is not None else {}
-    if role:
-        labels["role"] = role
-    return labels
-
-
-def _explicit(config: Config, alert: m.Alert | None) -> list[str] | None:
-    if alert is None or alert.kind != "keyword":
-        return None
-    rule = next((r for r in config.rules if r.id == alert.rule_id), None)
-    return rule.notify if rule is not None and rule.notify else None
-
-
 def route_channels(config: Config, alert: m.Alert | None, role: str | None, escalate: bool) -> list[str]:
     """The alert's route (with the owner's role among the labels); with ``escalate``, its first tier too."""
-    d = decide(config.settings, _labels(alert, role), _explicit(config, alert))
+    if alert is None:
+        d = decide(config.settings, {"role": role} if role else {})
+    else:
+        d = decide_alert(config, alert, role)
     channels = list(d.channels)
     if escalate:
         extra = d.escalate[0].channels if d.escalate else list(config.settings.routing.admins)
@@ -304,19 +328,21 @@ def _send(
     config: Config,
     alert: m.Alert | None,
     channels: Sequence[str],
-    title: str,
-    body: str,
+    message: Message,
     key: str,
     now: datetime,
 ) -> bool:
-    """Enqueue to each channel unless the alert's labels are silenced (then the next round retries)."""
-    labels = _labels(alert, None)
-    if labels and outbox.silenced(s, labels, now) is not None:
-        return False
-    until = outbox.quiet_until(config, alert.severity if alert else None, now)
-    delay = until - now if until is not None else timedelta(0)
+    """Enqueue to each channel unless a suppression stage drops the notice (the next round retries);
+    a deferred notice (quiet hours) is enqueued to leave when they end."""
+    delay = timedelta(0)
+    if alert is not None:
+        verdict = suppress.first(suppress.stages(config), s, alert, message.event, now)
+        if isinstance(verdict, suppress.Reason):
+            return False
+        if isinstance(verdict, suppress.Defer):
+            delay = verdict.until - now
     for ch in channels:
-        outbox.enqueue(s, ch, title, body, f"{key}-{ch}", now, delay=delay)
+        outbox.enqueue(s, ch, message, f"{key}-{ch}", now, delay=delay)
     return True
 
 
@@ -365,22 +391,25 @@ def _open_round(s: Session, config: Config, inc: m.Incident, now: datetime, resu
     alert = s.get(m.Alert, inc.alert_id) if inc.alert_id else None
     steps = steps_of(s, inc.id)
     notified = {e.step_key for e in _events(s, inc.id, "overdue")}
-    title = escape_md(inc.title)
     for step in steps:
         if step.state in FINISHED or step.due_at is None or step.due_at > now or step.step_key in notified:
             continue
         channels = route_channels(config, alert, step.owner_role, escalate=True)
-        body = (
-            f"**步骤超时 overdue**：{step.title} — 负责 {step.owner_role}\n\n"
-            f"{checklist_text(config, steps, now)}\n\n"
-            f"完成后：`monitor incidents step {inc.id} {step.step_key} --state done --by 姓名`\n\n"
-            f"{_footer(inc)}"
+        message = Message(
+            title=f"{inc.title} · {step.title}",
+            event="overdue",
+            summary=f"步骤超时 overdue：{step.title} — 负责 {step.owner_role}",
+            text=(
+                f"{checklist_text(config, steps, now)}\n\n"
+                f"完成后：`monitor incidents step {inc.id} {step.step_key} --state done --by 姓名`"
+            ),
+            footer=_footer(inc),
+            alert_id=inc.alert_id,
         )
-        head = f"⚠️ [超时 overdue] {title} · {step.title}"
-        if _send(s, config, alert, channels, head, body, f"incident-{inc.id}-overdue-{step.step_key}", now):
+        if _send(s, config, alert, channels, message, f"incident-{inc.id}-overdue-{step.step_key}", now):
             _event(s, inc.id, now, "overdue", step_key=step.step_key, text=f"notified {', '.join(channels)}")
             result.overdue += 1
-    sop = sop_by_id(config, inc.sop)
+    sop = config.sop(inc.sop)
     every = sop.remind_every if sop is not None else timedelta(hours=1)
     if not any(x.state not in FINISHED for x in steps):
         return
@@ -389,69 +418,40 @@ def _open_round(s: Session, config: Config, inc: m.Incident, now: datetime, resu
     if now - last < every:
         return
     channels = route_channels(config, alert, None, escalate=False)
-    body = f"**处置进度 checklist**\n\n{checklist_text(config, steps, now)}\n\n{_footer(inc)}"
+    message = Message(
+        title=inc.title,
+        event="checklist",
+        summary="处置进度 checklist",
+        text=checklist_text(config, steps, now),
+        footer=_footer(inc),
+        alert_id=inc.alert_id,
+    )
     key = f"incident-{inc.id}-checklist-{len(sent) + 1}"
-    if _send(s, config, alert, channels, f"📋 [处置进度] {title}", body, key, now):
+    if _send(s, config, alert, channels, message, key, now):
         _event(s, inc.id, now, "reminder", text=f"notified {', '.join(channels)}")
         result.reminders += 1
 
 
 def _follow_up(s: Session, config: Config, inc: m.Incident, now: datetime) -> bool:
-    sop = sop_by_id(config, inc.sop)
+    sop = config.sop(inc.sop)
     after = sop.follow_up_after if sop is not None else timedelta(hours=24)
     if inc.closed_at is None or now - inc.closed_at < after:
         return False
     alert = s.get(m.Alert, inc.alert_id) if inc.alert_id else None
     channels = route_channels(config, alert, "客服", escalate=False)
-    closed = inc.closed_at.astimezone(config.settings.tz)
-    body = (
-        f"**回访 follow-up**：事件已于 {closed:%m-%d %H:%M} 关闭，请联系相关顾客确认问题已解决、是否满意，"
-        f'并把结果记在事件里：`monitor incidents note {inc.id} "回访结果…" --by 姓名`\n\n{_footer(inc)}'
+    closed = local_time(inc.closed_at, config.settings.tz)
+    message = Message(
+        title=inc.title,
+        event="follow_up",
+        summary="回访 follow-up",
+        text=(
+            f"事件已于 {closed} 关闭，请联系相关顾客确认问题已解决、是否满意，并把结果记在事件里："
+            f'`monitor incidents note {inc.id} "回访结果…" --by 姓名`'
+        ),
+        footer=_footer(inc),
+        alert_id=inc.alert_id,
     )
-    if not _send(
-        s,
-        config,
-        alert,
-        channels,
-        f"📞 [回访] {escape_md(inc.title)}",
-        body,
-        f"incident-{inc.id}-follow-up",
-        now,
-    ):
+    if not _send(s, config, alert, channels, message, f"incident-{inc.id}-follow-up", now):
         return False
     _event(s, inc.id, now, "follow_up", text=f"notified {', '.join(channels)}")
     return True
-
-
-class _DaemonLike(Protocol):
-    store: Store
-    config: Config
-    scheduler: Any
-
-    def now(self) -> datetime: ...
-
-    def wake_delivery(self) -> None: ...
-
-    @property
-    def stop_event(self) -> Any: ...
-
-
-def daemon_job(daemon: _DaemonLike) -> IncidentTick | None:
-    """The daemon's scheduled round; delivery is woken when something was enqueued."""
-    if daemon.stop_event.is_set():
-        return None
-    # With replicas (monitor.cluster), one of them runs the round; idempotency keys cover the rest.
-    coordinator = getattr(daemon, "cluster", None)
-    try:
-        now, every = daemon.now(), daemon.config.settings.alerting.evaluate_every
-        guard = coordinator.exclusive("incidents", now, every) if coordinator else nullcontext(True)
-        with guard as mine:
-            if not mine:
-                return None
-            t = tick(daemon.store, daemon.config, now)
-    except Exception:
-        log.exception("incident round failed; will retry")
-        return None
-    if t.notified:
-        daemon.wake_delivery()
-    return t

@@ -8,10 +8,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from monitor.alerting.compose import mask_name
 from monitor.config import Config
-from monitor.notify.render import escape_md, mask_name
+from monitor.notify.render import escape_md
 from monitor.sop.incidents import checklist_text, get, steps_of
-from monitor.sop.select import sop_by_id
 from monitor.store import Store
 from monitor.store import models as m
 
@@ -87,7 +87,7 @@ def export_markdown(store: Store, config: Config, incident_id: int, now: datetim
         inc = get(s, incident_id)
         steps = steps_of(s, incident_id)
         timeline = entries(s, inc)
-    sop = sop_by_id(config, inc.sop)
+    sop = config.sop(inc.sop)
     state = (
         inc.state if inc.closed_at is None else f"{inc.state} {inc.closed_at.astimezone(tz):%Y-%m-%d %H:%M}"
     )

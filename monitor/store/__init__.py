@@ -155,6 +155,14 @@ class Store:
         with self.session() as s:
             return s.get(m.SourceState, name)
 
+    def gaps(self, *, since: datetime, source: str | None = None) -> list[m.SourceGap]:
+        """Recorded gaps (items a catch-up could not reach) since ``since``, newest first."""
+        q = select(m.SourceGap).where(m.SourceGap.recorded_at >= since)
+        if source:
+            q = q.where(m.SourceGap.source == source)
+        with self.session() as s:
+            return list(s.scalars(q.order_by(m.SourceGap.recorded_at.desc(), m.SourceGap.id.desc())))
+
     # ---- items ---------------------------------------------------------------------------------
     def known(self, s: Session, source: str, external_ids: Sequence[str]) -> dict[str, tuple[int, str]]:
         """external_id -> (row id, payload hash) for the ids already stored."""

@@ -193,17 +193,16 @@ class Outbox(Base):
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"))
     channel: Mapped[str] = mapped_column(String(120))
-    title: Mapped[str] = mapped_column(Text)
-    body: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|dead
+    title: Mapped[str] = mapped_column(Text)  # the message's title, for lists and timelines
+    event: Mapped[str] = mapped_column(String(20))  # firing | update | … (monitor.notify.message.Event)
+    # the structured message (monitor.notify.message.Message as JSON), rendered per channel when sent
+    message: Mapped[dict[str, Any]] = mapped_column()
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|suppressed
     attempts: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime]
     next_attempt_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
-    body_format: Mapped[str] = mapped_column(String(10), default="markdown")  # markdown | html
-    # files sent with the message where the channel takes them: [{"name", "content", "mime"}], text only
-    attachments: Mapped[list[Any]] = mapped_column(default=list)
 
 
 class Delivery(Base):

@@ -13,10 +13,7 @@ from __future__ import annotations
 import html
 import logging
 import threading
-from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -27,8 +24,9 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from monitor.alerting import lifecycle
-from monitor.notify import outbox
-from monitor.signing import verify_ack
+from monitor.observability import metrics_endpoint
+from monitor.runtime import Runtime
+from monitor.signing import secret_of, verify_ack
 from monitor.web import api, login, pages, rules_pages, shop_auth
 from monitor.web.context import Console
 from monitor.web.headers import SecurityHeaders
@@ -49,23 +47,22 @@ def _page(title: str, message: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(body, status_code=status)
 
 
-def create_app(daemon: Any, now: Callable[[], datetime]) -> Starlette:
-    from monitor.observability import metrics_endpoint
-
-    """``daemon`` provides ``store``, ``config`` and ``status()``."""
+def create_app(runtime: Runtime) -> Starlette:
+    """The console, the API, health checks and acknowledge links over the running ``runtime``."""
+    now = runtime.now
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
         try:
-            status = daemon.status()
+            status = runtime.status()
         except Exception as exc:
             return JSONResponse({"status": "not ready", "error": str(exc)}, status_code=503)
         return JSONResponse({"status": "ready", **status})
 
     def _secret() -> bytes:
-        return outbox._secret(str(daemon.config.path(daemon.config.settings.data_dir)))
+        return secret_of(runtime.config.path(runtime.config.settings.data_dir))
 
     async def ack_form(request: Request) -> Response:
         alert_id = int(request.path_params["alert_id"])
@@ -94,7 +91,7 @@ def create_app(daemon: Any, now: Callable[[], datetime]) -> Starlette:
         if problem:
             return _page("链接无效 / link not valid", problem, 403)
         try:
-            alert = lifecycle.acknowledge(daemon.store, alert_id, f"{by} (link)", now())
+            alert = lifecycle.acknowledge(runtime.store, alert_id, f"{by} (link)", now())
         except lifecycle.AlertNotFound:
             return _page("告警不存在 / no such alert", f"alert #{alert_id}", 404)
         return _page("已确认 / acknowledged", f"#{alert.id} {alert.title} — {alert.state}")
@@ -103,7 +100,7 @@ def create_app(daemon: Any, now: Callable[[], datetime]) -> Starlette:
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         # Prometheus scrapes without a login, like /healthz; it shows counts, never review text or names.
-        Route("/metrics", metrics_endpoint(lambda: getattr(daemon, "metrics", None))),
+        Route("/metrics", metrics_endpoint(lambda: runtime.metrics)),
         Route("/ack/{alert_id:int}", ack_form, methods=["GET"]),
         Route("/ack/{alert_id:int}", ack_post, methods=["POST"]),
         Route("/login", login.login_form, methods=["GET"]),
@@ -113,7 +110,7 @@ def create_app(daemon: Any, now: Callable[[], datetime]) -> Starlette:
         *api.routes(),
     ]
     app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])
-    app.state.console = Console(daemon, now)
+    app.state.console = Console(runtime)
     return app
 
 

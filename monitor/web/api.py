@@ -7,27 +7,24 @@ by ``tests/web/test_api.py``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import select
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from monitor.alerting import lifecycle
-from monitor.store import models as m
 from monitor.web import incidents as inc_mod
-from monitor.web import queries as qs
+from monitor.web import readmodel as rm
 from monitor.web.context import Req
 from monitor.web.guard import ApiProblem, api
 from monitor.web.openapi import SPEC
 
+T = TypeVar("T")
 
-def _get(req: Req, model: Any, name: str) -> Any:
-    row = None
-    with req.console.store.session() as s:
-        row = s.get(model, req.int_param(name))
+
+def _found(row: T | None, what: str) -> T:
     if row is None:
-        raise ApiProblem(404, f"no {model.__tablename__[:-1]} #{req.param(name)}")
+        raise ApiProblem(404, f"no {what}")
     return row
 
 
@@ -46,24 +43,21 @@ def openapi(req: Req) -> Response:
 
 @api("read")
 def items(req: Req) -> Response:
-    f = qs.ItemFilter.from_query(req.q, req.console.config.settings.tz)
-    with req.console.store.session() as s:
-        rows = qs.list_items(s, f)
+    f = rm.ItemFilter.from_query(req.q, req.console.config.settings.tz)
+    rows = rm.items(req.console.store, f)
     return JSONResponse(
         {
             "page": f.page,
-            "more": len(rows) > qs.PAGE_SIZE,
-            "items": [qs.item_json(i, a) for i, a in rows[: qs.PAGE_SIZE]],
+            "more": len(rows) > rm.PAGE_SIZE,
+            "items": [rm.item_json(i, a) for i, a in rows[: rm.PAGE_SIZE]],
         }
     )
 
 
 @api("read")
 def item(req: Req) -> Response:
-    row = _get(req, m.Item, "item_id")
-    with req.console.store.session() as s:
-        a = s.get(m.Analysis, row.id)
-    return JSONResponse(qs.item_json(row, a))
+    row, a = _found(rm.item(req.console.store, req.int_param("item_id")), f"item #{req.param('item_id')}")
+    return JSONResponse(rm.item_json(row, a))
 
 
 @api("read")
@@ -71,17 +65,15 @@ def alerts(req: Req) -> Response:
     state = str(req.q.get("state", "open"))
     if state not in ("open", "firing", "acknowledged", "resolved", "all"):
         raise ApiProblem(400, "state must be open, firing, acknowledged, resolved or all")
-    with req.console.store.session() as s:
-        rows = qs.list_alerts(s, state)
-    return JSONResponse({"alerts": [qs.alert_json(a) for a in rows]})
+    rows = rm.alerts(req.console.store, state)
+    return JSONResponse({"alerts": [rm.alert_json(a) for a in rows]})
 
 
 @api("read")
 def alert(req: Req) -> Response:
-    a = _get(req, m.Alert, "alert_id")
-    with req.console.store.session() as s:
-        rows = qs.alert_items(s, a.id)
-    return JSONResponse({**qs.alert_json(a), "items": [qs.item_json(i, an) for i, an in rows]})
+    a = _found(rm.alert(req.console.store, req.int_param("alert_id")), f"alert #{req.param('alert_id')}")
+    rows = rm.alert_items(req.console.store, a.id)
+    return JSONResponse({**rm.alert_json(a), "items": [rm.item_json(i, an) for i, an in rows]})
 
 
 @api("alerts")
@@ -93,7 +85,7 @@ def alert_ack(req: Req) -> Response:
         )
     except lifecycle.AlertNotFound as exc:
         raise ApiProblem(404, str(exc)) from exc
-    return JSONResponse(qs.alert_json(a))
+    return JSONResponse(rm.alert_json(a))
 
 
 @api("alerts")
@@ -106,24 +98,25 @@ def alert_resolve(req: Req) -> Response:
         )
     except lifecycle.AlertNotFound as exc:
         raise ApiProblem(404, str(exc)) from exc
-    return JSONResponse(qs.alert_json(a))
+    return JSONResponse(rm.alert_json(a))
 
 
 @api("read")
 def incidents(req: Req) -> Response:
     now = req.console.now()
-    with req.console.store.session() as s:
-        rows = list(s.scalars(select(m.Incident).order_by(m.Incident.id.desc()).limit(200)))
-        out = [qs.incident_json(i, qs.incident_steps(s, i.id), now) for i in rows]
+    out = [rm.incident_json(inc, steps, now) for inc, steps in rm.incidents(req.console.store)]
     return JSONResponse({"incidents": out})
 
 
 @api("read")
 def incident(req: Req) -> Response:
-    inc = _get(req, m.Incident, "incident_id")
-    with req.console.store.session() as s:
-        steps = qs.incident_steps(s, inc.id)
-    return JSONResponse(qs.incident_json(inc, steps, req.console.now()))
+    return _incident(req)
+
+
+def _incident(req: Req) -> Response:
+    found = rm.incident(req.console.store, req.int_param("incident_id"))
+    inc, steps = _found(found, f"incident #{req.param('incident_id')}")
+    return JSONResponse(rm.incident_json(inc, steps, req.console.now()))
 
 
 @api("incidents")
@@ -140,10 +133,7 @@ def incident_step(req: Req) -> Response:
         raise ApiProblem(409, str(exc)) from None
     if not found:
         raise ApiProblem(404, f"no step #{step_id} in incident #{incident_id}")
-    inc = _get(req, m.Incident, "incident_id")
-    with req.console.store.session() as s:
-        steps = qs.incident_steps(s, inc.id)
-    return JSONResponse(qs.incident_json(inc, steps, req.console.now()))
+    return _incident(req)
 
 
 @api("read")
@@ -172,8 +162,8 @@ def rules(req: Req) -> Response:
 
 @api("read")
 def rules_test(req: Req) -> Response:
-    from monitor.analyze import RuleSet
-    from monitor.web.rules_edit import test_sentence
+    from monitor.admin.rules import try_sentence
+    from monitor.analyze import MatchContext, RuleSet
 
     body = _body(req)
     text, rating = body.get("text"), body.get("rating")
@@ -188,7 +178,7 @@ def rules_test(req: Req) -> Response:
     except UnicodeEncodeError as exc:
         raise ApiProblem(400, "text is not valid Unicode") from exc
     c = req.console.config
-    result = test_sentence(c, RuleSet(c.rules, c.priority_words), text, rating)
+    result = try_sentence(c, RuleSet(c.rules, c.priority_words), text, MatchContext(rating=rating)).to_json()
     return JSONResponse(
         {
             k: result[k]

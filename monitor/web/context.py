@@ -1,8 +1,7 @@
-"""What every console handler gets: the daemon, the clock, the templates, the caller."""
+"""What every console handler gets: the running daemon (as a ``Runtime``), the templates, the caller."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -13,7 +12,10 @@ import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from monitor.config import Config
 from monitor.hygiene import link_allowed, safe_url
+from monitor.runtime import Runtime
+from monitor.store import Store
 from monitor.web.auth import Principal
 from monitor.web.i18n import translator
 
@@ -27,8 +29,7 @@ class NotFound(LookupError):
 
 @dataclass
 class Console:
-    daemon: Any
-    now: Callable[[], datetime]
+    runtime: Runtime
     env: jinja2.Environment = field(
         default_factory=lambda: jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(TEMPLATES)),
@@ -38,12 +39,15 @@ class Console:
     )
 
     @property
-    def store(self) -> Any:
-        return self.daemon.store
+    def store(self) -> Store:
+        return self.runtime.store
 
     @property
-    def config(self) -> Any:
-        return self.daemon.config
+    def config(self) -> Config:
+        return self.runtime.config
+
+    def now(self) -> datetime:
+        return self.runtime.now()
 
     @property
     def secure_cookies(self) -> bool:

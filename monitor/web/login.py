@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from monitor.admin import users
 from monitor.web import auth
 from monitor.web.context import Req, render
 from monitor.web.guard import console_of, language, page, with_lang_cookie
@@ -38,7 +39,7 @@ async def login_post(request: Request) -> Response:
     if not auth.csrf_ok(expected, given):
         return await login_form(request, "请求已过期，请刷新页面", 403, str(form.get("next", "/")))
     name, password = str(form.get("name", "")).strip(), str(form.get("password", ""))
-    user = await run_in_threadpool(auth.authenticate, c.store, name, password, c.now())
+    user = await run_in_threadpool(users.authenticate, c.store, name, password, c.now())
     if user is None:
         return await login_form(request, "用户名或密码错误", 401, str(form.get("next", "/")))
     ttl = c.config.settings.web.session_ttl

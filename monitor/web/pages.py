@@ -6,15 +6,15 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
 from starlette.responses import RedirectResponse, Response
 
 from monitor.alerting import lifecycle
 from monitor.config.rules import DIMENSIONS
 from monitor.config.settings import mask_secrets
+from monitor.runtime import Runtime
 from monitor.store import models as m
 from monitor.web import incidents as inc_mod
-from monitor.web import queries as qs
+from monitor.web import readmodel as rm
 from monitor.web.context import Req
 from monitor.web.guard import page
 
@@ -33,18 +33,16 @@ def home(req: Req) -> Response:
 @page("read")
 def items(req: Req) -> Response:
     tz = req.console.config.settings.tz
-    f = qs.ItemFilter.from_query(req.q, tz)
-    with req.console.store.session() as s:
-        rows = qs.list_items(s, f)
-        platforms = qs.distinct_values(s, m.Item.platform)
-        skus = qs.distinct_values(s, m.Item.sku)
-    more = len(rows) > qs.PAGE_SIZE
+    f = rm.ItemFilter.from_query(req.q, tz)
+    rows = rm.items(req.console.store, f)
+    platforms, skus = rm.facets(req.console.store)
+    more = len(rows) > rm.PAGE_SIZE
     rules = [(r.id, r.title) for r in req.console.config.rules]
     titles = dict(rules)
     args = {k: v for k, v in req.q.items() if k not in ("page", "lang")}
     return req.render(
         "items.html",
-        rows=rows[: qs.PAGE_SIZE],
+        rows=rows[: rm.PAGE_SIZE],
         f=f,
         more=more,
         platforms=platforms,
@@ -59,20 +57,19 @@ def items(req: Req) -> Response:
 @page("read")
 def alerts(req: Req) -> Response:
     state = str(req.q.get("state", "open"))
-    with req.console.store.session() as s:
-        rows = qs.list_alerts(s, state)
+    rows = rm.alerts(req.console.store, state)
     return req.render("alerts.html", alerts=rows, state=state, silences=SILENCE_CHOICES)
 
 
 @page("read")
 def alert_detail(req: Req) -> Response:
     alert_id = req.int_param("alert_id")
-    with req.console.store.session() as s:
-        alert = s.get(m.Alert, alert_id)
-        if alert is None:
-            return _not_found(req, f"alert #{alert_id}")
-        rows = qs.alert_items(s, alert_id)
-        incidents = list(s.scalars(select(m.Incident).where(m.Incident.alert_id == alert_id)))
+    store = req.console.store
+    alert = rm.alert(store, alert_id)
+    if alert is None:
+        return _not_found(req, f"alert #{alert_id}")
+    rows = rm.alert_items(store, alert_id)
+    incidents = rm.incidents_of_alert(store, alert_id)
     return req.render(
         "alert.html", alert=alert, rows=rows, incidents=incidents, silences=SILENCE_CHOICES, titles={}
     )
@@ -119,11 +116,10 @@ def alert_silence(req: Req) -> Response:
     alert_id = req.int_param("alert_id")
     c = req.console
     duration = SILENCE_CHOICES.get(req.form.get("duration", ""), SILENCE_CHOICES["1h"])
-    with c.store.session() as s:
-        alert = s.get(m.Alert, alert_id)
-        if alert is None:
-            return _not_found(req, f"alert #{alert_id}")
-        matchers = silence_matchers(alert)
+    alert = rm.alert(c.store, alert_id)
+    if alert is None:
+        return _not_found(req, f"alert #{alert_id}")
+    matchers = silence_matchers(alert)
     comment = req.form.get("comment", "")[:500] or f"alert #{alert_id}"
     lifecycle.silence(c.store, matchers, duration, req.principal.name, comment, c.now())
     return _back(req, f"/alerts/{alert_id}")
@@ -131,18 +127,17 @@ def alert_silence(req: Req) -> Response:
 
 @page("read")
 def incidents(req: Req) -> Response:
-    with req.console.store.session() as s:
-        rows = list(s.scalars(select(m.Incident).order_by(m.Incident.id.desc()).limit(200)))
+    rows = [inc for inc, _ in rm.incidents(req.console.store)]
     return req.render("incidents.html", incidents=rows)
 
 
 @page("read")
 def incident_detail(req: Req) -> Response:
     c = req.console
-    view = inc_mod.load(c, req.int_param("incident_id"))
+    view = rm.incident_view(c.store, c.config, req.int_param("incident_id"))
     if view is None:
         return _not_found(req, f"incident #{req.param('incident_id')}")
-    return req.render("incident.html", v=view, clock=qs.step_clock)
+    return req.render("incident.html", v=view, clock=rm.step_clock)
 
 
 @page("incidents")
@@ -176,10 +171,8 @@ def incident_note(req: Req) -> Response:
 @page("read")
 def sources(req: Req) -> Response:
     c = req.console
-    with c.store.session() as s:
-        states = {st.name: st for st in s.scalars(select(m.SourceState))}
-        polls = list(s.scalars(select(m.Poll).order_by(m.Poll.id.desc()).limit(100)))
-        gaps = list(s.scalars(select(m.SourceGap).order_by(m.SourceGap.id.desc()).limit(50)))
+    states, polls = rm.sources(c.store)
+    gaps = rm.gaps(c.store)
     recent: dict[str, list[m.Poll]] = {}
     for p in polls:
         recent.setdefault(p.source, []).append(p)
@@ -190,21 +183,12 @@ def sources(req: Req) -> Response:
 
 @page("read")
 def reports(req: Req) -> Response:
-    with req.console.store.session() as s:
-        rows = list(
-            s.execute(
-                select(m.Report.id, m.Report.kind, m.Report.period, m.Report.created_at)
-                .order_by(m.Report.period.desc(), m.Report.id.desc())
-                .limit(200)
-            )
-        )
-    return req.render("reports.html", reports=rows)
+    return req.render("reports.html", reports=rm.reports(req.console.store))
 
 
 @page("read")
 def report_detail(req: Req) -> Response:
-    with req.console.store.session() as s:
-        report = s.get(m.Report, req.int_param("report_id"))
+    report = rm.report(req.console.store, req.int_param("report_id"))
     if report is None:
         return _not_found(req, f"report #{req.param('report_id')}")
     return req.render("report.html", report=report)
@@ -222,14 +206,14 @@ def settings(req: Req) -> Response:
         "settings.html",
         channels=channels,
         settings_json=json.dumps(data, ensure_ascii=False, indent=2),
-        reload_errors=list(getattr(c.daemon, "reload_errors", []) or []),
-        daemon_status=json.dumps(_status(c.daemon), ensure_ascii=False, indent=2, default=str),
+        reload_errors=list(c.runtime.reload_errors),
+        daemon_status=json.dumps(_status(c.runtime), ensure_ascii=False, indent=2, default=str),
     )
 
 
-def _status(daemon: Any) -> dict[str, Any]:
+def _status(runtime: Runtime) -> dict[str, Any]:
     try:
-        return dict(daemon.status())
+        return dict(runtime.status())
     except Exception as exc:  # the page still shows the settings
         return {"error": str(exc)}
 

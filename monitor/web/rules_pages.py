@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from starlette.responses import Response
 
-from monitor.web import rules_edit as re_
+from monitor.admin import rules as re_
+from monitor.analyze import MatchContext
 from monitor.web.context import Req
 from monitor.web.guard import page
 
@@ -37,11 +39,11 @@ def _editor(req: Req, path: Path, text: str, status: int = 200, **extra: Any) ->
         lines=text.split("\n"),
         by_line=by_line,
         errors=errors,
-        versions=re_.versions(c.store, shown),
+        versions=re_.versions(c.store, c.config, path),
         sentence=req.form.get("sentence", ""),
         rating=req.form.get("rating", ""),
         days=_days(req),
-        reload_errors=list(getattr(c.daemon, "reload_errors", []) or []),
+        reload_errors=list(c.runtime.reload_errors),
         **{"tested": None, "replayed": None, "saved": None, "refused": None, "reload_refused": [], **extra},
     )
 
@@ -95,13 +97,10 @@ def rule_test(req: Req) -> Response:
     if checked.parsed is None:
         return _editor(req, path, text, 422, errors=checked.errors)
     rating = req.form.get("rating", "")
-    result = re_.test_sentence(
-        req.console.config,
-        re_.ruleset_with(req.console.config, path, checked.parsed),
-        req.form.get("sentence", ""),
-        int(rating) if rating in ("1", "2", "3", "4", "5") else None,
-    )
-    return _editor(req, path, text, tested=result)
+    ctx = MatchContext(rating=int(rating) if rating in ("1", "2", "3", "4", "5") else None)
+    ruleset = re_.ruleset_with(req.console.config, path, checked.parsed)
+    result = re_.try_sentence(req.console.config, ruleset, req.form.get("sentence", ""), ctx)
+    return _editor(req, path, text, tested=result.to_json())
 
 
 @page("rules")
@@ -114,7 +113,8 @@ def rule_replay(req: Req) -> Response:
         return _editor(req, path, text, 422, errors=checked.errors)
     c = req.console
     ruleset = re_.ruleset_with(c.config, path, checked.parsed)
-    return _editor(req, path, text, replayed=re_.replay(c.store, ruleset, _days(req), c.now()))
+    replayed = re_.replay(c.store, ruleset, timedelta(days=_days(req)), c.now())
+    return _editor(req, path, text, replayed=replayed)
 
 
 @page("rules")
@@ -122,7 +122,7 @@ def rule_save(req: Req) -> Response:
     path, text = _posted(req)
     if path is None:
         return req.render("error.html", 404, title="未找到", message=req.param("name"))
-    result = re_.save(req.console.daemon, path, text)
+    result = re_.save(req.console.runtime, path, text)
     if result.ok:
         return _editor(req, path, path.read_text(encoding="utf-8"), saved=True)
     return _editor(
@@ -138,7 +138,7 @@ def rule_rollback(req: Req) -> Response:
     v = re_.version(req.console.store, req.int_param("version_id"))
     if v is None or v.path != re_.display_path(req.console.config, path):
         return req.render("error.html", 404, title="未找到", message=f"version #{req.param('version_id')}")
-    result = re_.save(req.console.daemon, path, v.content)
+    result = re_.save(req.console.runtime, path, v.content)
     if result.ok:
         return _editor(req, path, path.read_text(encoding="utf-8"), saved=True)
     return _editor(

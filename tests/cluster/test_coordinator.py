@@ -197,3 +197,33 @@ def test_sqlite_refuses_cluster_mode(tmp_path: Path) -> None:
         assert single.claim(NOW, 5, HORIZON) == []
     finally:
         st.close()
+
+
+def test_sqlite_exclusive_job_runs_once_at_a_time_within_the_process(tmp_path: Path) -> None:
+    """Two threads of one daemon (the delivery loop and a caller) never run one job at once."""
+    st = Store.open(f"sqlite:///{tmp_path / 'm.db'}")
+    try:
+        single = Coordinator(st, Cluster())
+        inside, release = threading.Event(), threading.Event()
+        results: list[bool] = []
+
+        def hold() -> None:
+            with single.exclusive("deliver", NOW) as mine:
+                results.append(mine)
+                inside.set()
+                release.wait(10)
+
+        t = threading.Thread(target=hold)
+        t.start()
+        assert inside.wait(10)
+        with single.exclusive("deliver", NOW) as mine:
+            assert mine is False
+        with single.exclusive("lifecycle", NOW) as mine:
+            assert mine is True
+        release.set()
+        t.join()
+        assert results == [True]
+        with single.exclusive("deliver", NOW) as mine:
+            assert mine is True  # released with the block
+    finally:
+        st.close()

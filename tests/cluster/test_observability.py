@@ -37,7 +37,7 @@ def test_metrics_endpoint_counts_polls_items_notifications_and_reads_the_store(
     try:
         for name in ("jd-cup", "shop", "weibo"):
             daemon.poll(name)
-        daemon.deliver()
+        daemon.run_job("deliver")
         wait_for(lambda: daemon.http.started, timeout=10)
         r = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
     finally:

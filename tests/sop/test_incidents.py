@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from monitor import delivery
 from monitor.adapters import registry
 from monitor.analyze.pool import AnalysisPool
 from monitor.cli.incidents import incidents as incidents_cli
@@ -20,7 +21,6 @@ from monitor.config import load_config
 from monitor.demo.sink import WebhookSink
 from monitor.demo.storefront import Storefront
 from monitor.fetch import Fetcher
-from monitor.notify import outbox
 from monitor.pipeline import Context, run_source
 from monitor.sop import incidents
 from monitor.sop.drafts import drafts_for_item
@@ -93,7 +93,7 @@ def burst_incident(ctx: Context) -> m.Incident:
 def run(ctx: Context, minutes: float) -> incidents.IncidentTick:
     t = NOW + timedelta(minutes=minutes)
     tick = incidents.tick(ctx.store, ctx.config, t)
-    outbox.deliver_due(ctx.store, ctx.config, t)
+    delivery.deliver_due(ctx.store, ctx.config, t)
     return tick
 
 

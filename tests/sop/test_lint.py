@@ -10,7 +10,7 @@ import yaml
 from click.testing import CliRunner
 
 from monitor.cli.sop import sop_group
-from monitor.sop.lint import amounts, lint
+from monitor.config.compliance import amounts, lint
 
 CASES: dict[str, Any] = yaml.safe_load((Path(__file__).with_name("lint_cases.yaml")).read_text("utf-8"))
 CEILING, COUPON = 50.0, 30.0

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from monitor import delivery
 from monitor.adapters import registry
 from monitor.analyze.pool import AnalysisPool
 from monitor.config import load_config
 from monitor.demo.sink import WebhookSink
 from monitor.fetch import Fetcher
-from monitor.notify import outbox
 from monitor.pipeline import Context, RunResult, run_source
 from monitor.store import Store
 from monitor.store import models as m
@@ -181,12 +181,12 @@ def test_blocked_three_times_then_recovering_alerts_once_each_way(
     for i in range(5):  # blocked 5 times: the alert fires at the 3rd, and only once
         now = NOW + timedelta(minutes=10 * i)
         assert poll(ctx, "wb", now).verdict == "blocked"
-        outbox.deliver_due(ctx.store, ctx.config, now)
+        delivery.deliver_due(ctx.store, ctx.config, now)
     loopback.route(path, by_query("page", WEIBO_PAGES))
     for i in range(5, 7):
         now = NOW + timedelta(minutes=10 * i)
         assert poll(ctx, "wb", now).verdict == "ok"
-        outbox.deliver_due(ctx.store, ctx.config, now + timedelta(minutes=5))
+        delivery.deliver_due(ctx.store, ctx.config, now + timedelta(minutes=5))
     messages = [msg for msg in sink.messages() if "source blind" in msg.get("title", "")]
     titles = [msg["title"] for msg in messages]
     assert len(messages) == 2, titles

@@ -12,11 +12,12 @@ import pytest
 from starlette.testclient import TestClient
 
 from monitor.adapters import registry
+from monitor.admin import users
+from monitor.admin.rules import record_versions
 from monitor.config import Config, ConfigInvalid, load_config
-from monitor.daemon import record_rule_versions
 from monitor.store import Store
 from monitor.store import models as m
-from monitor.web import auth, create_app
+from monitor.web import create_app
 from tests.conftest import NOW, write_project
 
 PASSWORD = "correct horse battery"
@@ -24,17 +25,18 @@ PASSWORD = "correct horse battery"
 
 @dataclass
 class ConsoleDaemon:
-    """What the web app needs of the daemon: store, config, reload(), reload_errors, status()."""
+    """A stand-in for the daemon: the ``monitor.runtime.Runtime`` the web app is given."""
 
     config_path: Path
     store: Store
     clock: list[datetime] = field(default_factory=lambda: [NOW])
     reload_errors: list[str] = field(default_factory=list)
     config: Config = field(init=False)
+    metrics: None = None
 
     def __post_init__(self) -> None:
         self.config = load_config(self.config_path, registry())
-        record_rule_versions(self.store, self.config, self.now())
+        record_versions(self.store, self.config, self.now())
 
     def now(self) -> datetime:
         return self.clock[0]
@@ -46,7 +48,7 @@ class ConsoleDaemon:
             self.reload_errors = [str(e) for e in exc.errors]
             return False
         self.config, self.reload_errors = new, []
-        record_rule_versions(self.store, new, self.now())
+        record_versions(self.store, new, self.now())
         return True
 
     def status(self) -> dict[str, Any]:
@@ -150,8 +152,8 @@ def daemon(tmp_path: Path, store_url: str) -> Iterator[ConsoleDaemon]:
     cfg = write_project(tmp_path, "http://127.0.0.1:9", "json://127.0.0.1:9", db_url=store_url)
     store = Store.open(store_url)
     d = ConsoleDaemon(cfg, store)
-    for role in auth.ROLES:
-        auth.add_user(store, role, role, PASSWORD, NOW)
+    for role in users.ROLES:
+        users.add_user(store, role, role, PASSWORD, NOW)
     yield d
     store.close()
 
@@ -163,7 +165,7 @@ def ids(daemon: ConsoleDaemon) -> dict[str, int]:
 
 @pytest.fixture
 def app(daemon: ConsoleDaemon) -> Any:
-    return create_app(daemon, daemon.now)
+    return create_app(daemon)
 
 
 def login(client: TestClient, name: str, password: str = PASSWORD) -> str:

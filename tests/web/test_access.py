@@ -10,8 +10,9 @@ import pytest
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
+from monitor.admin.users import ROLES, create_token
 from monitor.web import PUBLIC_PATHS
-from monitor.web.auth import PERMISSIONS, ROLE_PERMISSIONS, ROLES, create_token
+from monitor.web.auth import PERMISSIONS, ROLE_PERMISSIONS
 from tests.conftest import NOW
 from tests.web.conftest import login
 
@@ -122,7 +123,7 @@ def test_login_form_needs_its_csrf_cookie(client: TestClient) -> None:
 
 
 def test_ack_link_still_works_without_login(client: TestClient, daemon: Any, ids: dict[str, int]) -> None:
-    from monitor.notify.outbox import ack_url
+    from monitor.alerting.compose import ack_url
 
     url = ack_url(daemon.config, ids["alert"], NOW)
     path = url.split("://", 1)[1].split("/", 1)[1]

@@ -10,7 +10,7 @@ import pytest
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from monitor.web.auth import create_token
+from monitor.admin.users import create_token
 from monitor.web.openapi import SPEC
 from tests.conftest import NOW
 
@@ -48,7 +48,7 @@ def test_api_with_token(client: TestClient, daemon: Any, ids: dict[str, int]) ->
 
 
 def test_revoked_token_stops_working(client: TestClient, daemon: Any) -> None:
-    from monitor.web.auth import revoke_tokens
+    from monitor.admin.users import revoke_tokens
 
     token = create_token(daemon.store, "viewer", "t", NOW)
     h = {"Authorization": f"Bearer {token}"}

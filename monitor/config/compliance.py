@@ -7,8 +7,9 @@ Four kinds of finding:
 - ``cold``: cold template phrases the 话术库 refresh drops (已记录, 请等待处理, 系统自动回复 …);
 - ``ceiling``: a compensation amount (元/块/¥) above what frontline staff may grant.
 
-Phrases are matched with whitespace removed, so ``已 记录`` is still caught. This module
-imports nothing from the rest of the package: the SOP schema uses it while loading.
+Phrases are matched with whitespace removed, so ``已 记录`` is still caught. A leaf: it imports
+nothing from the package, so the SOP schema (``monitor.config.sops``) lints while loading, and reply
+drafts (``monitor.sop.drafts``) and ``monitor sop lint`` use the same rules.
 """
 
 from __future__ import annotations

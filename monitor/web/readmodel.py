@@ -1,15 +1,26 @@
-"""Read queries shared by the console pages and the REST API."""
+"""The console's read model: every query the pages and the REST API show, and their JSON shapes.
+
+The one web module that speaks SQL (a test holds the rest of ``monitor.web`` to that); changes go
+through the domain modules (``monitor.alerting.lifecycle``, ``monitor.sop.incidents``,
+``monitor.admin``). Each function opens its own session and returns loaded rows.
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, cast, func, select
+from sqlalchemy import String, cast, select
 from sqlalchemy.orm import Session
 
+from monitor.alerting import lifecycle
+from monitor.config import Config
+from monitor.config.sops import Sop
+from monitor.sop import incidents as sop_incidents
+from monitor.sop.drafts import DraftError, drafts_for_item
+from monitor.store import Store
 from monitor.store import models as m
 
 PAGE_SIZE = 50
@@ -85,7 +96,7 @@ def item_query(f: ItemFilter) -> Any:
     return q.order_by(m.Item.published_at.desc(), m.Item.id.desc())
 
 
-def list_items(s: Session, f: ItemFilter, size: int = PAGE_SIZE) -> list[tuple[m.Item, m.Analysis | None]]:
+def _list_items(s: Session, f: ItemFilter, size: int = PAGE_SIZE) -> list[tuple[m.Item, m.Analysis | None]]:
     q = item_query(f).limit(size + 1).offset((f.page - 1) * size)
     return [(row[0], row[1]) for row in s.execute(q)]
 
@@ -141,16 +152,7 @@ def alert_json(a: m.Alert) -> dict[str, Any]:
     }
 
 
-def list_alerts(s: Session, state: str = "open", limit: int = 200) -> list[m.Alert]:
-    q = select(m.Alert)
-    if state == "open":
-        q = q.where(m.Alert.state != "resolved")
-    elif state in ("firing", "acknowledged", "resolved"):
-        q = q.where(m.Alert.state == state)
-    return list(s.scalars(q.order_by(m.Alert.id.desc()).limit(limit)))
-
-
-def alert_items(s: Session, alert_id: int, limit: int = 50) -> list[tuple[m.Item, m.Analysis | None]]:
+def _alert_items(s: Session, alert_id: int, limit: int = 50) -> list[tuple[m.Item, m.Analysis | None]]:
     q = (
         select(m.Item, m.Analysis)
         .join(m.AlertItem, m.AlertItem.item_id == m.Item.id)
@@ -203,7 +205,7 @@ def incident_json(inc: m.Incident, steps: list[m.IncidentStep], now: datetime) -
     }
 
 
-def incident_steps(s: Session, incident_id: int) -> list[m.IncidentStep]:
+def _incident_steps(s: Session, incident_id: int) -> list[m.IncidentStep]:
     return list(
         s.scalars(
             select(m.IncidentStep)
@@ -213,12 +215,150 @@ def incident_steps(s: Session, incident_id: int) -> list[m.IncidentStep]:
     )
 
 
-def distinct_values(s: Session, column: Any, limit: int = 200) -> list[str]:
+def _distinct_values(s: Session, column: Any, limit: int = 200) -> list[str]:
     return [
         str(v)
         for v in s.scalars(select(column).where(column.is_not(None)).distinct().order_by(column).limit(limit))
     ]
 
 
-def count(s: Session, q: Any) -> int:
-    return int(s.scalar(select(func.count()).select_from(q.subquery())) or 0)
+# ---- what the pages and the API read ------------------------------------------------------------
+Row = tuple[m.Item, m.Analysis | None]
+
+
+def items(store: Store, f: ItemFilter) -> list[Row]:
+    """One page of the review board (one row more than a page: there is a next page)."""
+    with store.session() as s:
+        return _list_items(s, f)
+
+
+def facets(store: Store) -> tuple[list[str], list[str]]:
+    """The platforms and SKUs the board's filters offer."""
+    with store.session() as s:
+        return _distinct_values(s, m.Item.platform), _distinct_values(s, m.Item.sku)
+
+
+def item(store: Store, item_id: int) -> Row | None:
+    with store.session() as s:
+        row = s.get(m.Item, item_id)
+        return None if row is None else (row, s.get(m.Analysis, item_id))
+
+
+def alerts(store: Store, state: str = "open") -> list[m.Alert]:
+    return lifecycle.alerts(
+        store, state if state in ("firing", "acknowledged", "resolved", "all") else "open"
+    )
+
+
+def alert(store: Store, alert_id: int) -> m.Alert | None:
+    with store.session() as s:
+        return s.get(m.Alert, alert_id)
+
+
+def alert_items(store: Store, alert_id: int) -> list[Row]:
+    with store.session() as s:
+        return _alert_items(s, alert_id)
+
+
+def incidents_of_alert(store: Store, alert_id: int) -> list[m.Incident]:
+    with store.session() as s:
+        return list(s.scalars(select(m.Incident).where(m.Incident.alert_id == alert_id)))
+
+
+def incidents(store: Store) -> list[tuple[m.Incident, list[m.IncidentStep]]]:
+    return sop_incidents.listing(store)
+
+
+def incident(store: Store, incident_id: int) -> tuple[m.Incident, list[m.IncidentStep]] | None:
+    with store.session() as s:
+        inc = s.get(m.Incident, incident_id)
+        return None if inc is None else (inc, _incident_steps(s, incident_id))
+
+
+def step(store: Store, step_id: int) -> m.IncidentStep | None:
+    with store.session() as s:
+        return s.get(m.IncidentStep, step_id)
+
+
+@dataclass
+class Draft:
+    key: str
+    text: str
+    findings: list[str]
+
+
+@dataclass
+class IncidentView:
+    incident: m.Incident
+    steps: list[m.IncidentStep]
+    notes: list[m.IncidentNote]
+    events: list[m.IncidentEvent]
+    sop: Sop | None
+    alert: m.Alert | None
+    drafts: list[Draft] = field(default_factory=list)
+
+
+def incident_view(store: Store, config: Config, incident_id: int) -> IncidentView | None:
+    """The incident page: checklist, notes, timeline events, and reply drafts for its first item."""
+    with store.session() as s:
+        inc = s.get(m.Incident, incident_id)
+        if inc is None:
+            return None
+        notes = s.scalars(
+            select(m.IncidentNote)
+            .where(m.IncidentNote.incident_id == incident_id)
+            .order_by(m.IncidentNote.id)
+        )
+        events = s.scalars(
+            select(m.IncidentEvent)
+            .where(m.IncidentEvent.incident_id == incident_id)
+            .order_by(m.IncidentEvent.at)
+        )
+        alert = s.get(m.Alert, inc.alert_id) if inc.alert_id else None
+        first_item = None
+        if alert is not None:
+            first_item = s.scalars(
+                select(m.Item)
+                .join(m.AlertItem, m.AlertItem.item_id == m.Item.id)
+                .where(m.AlertItem.alert_id == alert.id)
+                .order_by(m.Item.id)
+            ).first()
+        sop = config.sop(inc.sop)
+        view = IncidentView(inc, _incident_steps(s, incident_id), list(notes), list(events), sop, alert)
+        if sop is not None and first_item is not None:
+            try:
+                drafts = drafts_for_item(s, config, first_item.id, sop.id)
+            except DraftError:
+                drafts = []
+            view.drafts = [Draft(f"{d.sop}/{d.name}", d.text, [str(f) for f in d.findings]) for d in drafts]
+    return view
+
+
+def sources(store: Store) -> tuple[dict[str, m.SourceState], list[m.Poll]]:
+    """Every source's state, and the latest polls (newest first)."""
+    with store.session() as s:
+        states = {st.name: st for st in s.scalars(select(m.SourceState))}
+        polls = list(s.scalars(select(m.Poll).order_by(m.Poll.id.desc()).limit(100)))
+    return states, polls
+
+
+def gaps(store: Store, limit: int = 50) -> list[m.SourceGap]:
+    """The latest recorded gaps (items a catch-up could not reach), newest first."""
+    with store.session() as s:
+        return list(s.scalars(select(m.SourceGap).order_by(m.SourceGap.id.desc()).limit(limit)))
+
+
+def reports(store: Store) -> list[tuple[int, str, str, datetime]]:
+    """(id, kind, period, created) of the archived reports, newest period first."""
+    with store.session() as s:
+        q = (
+            select(m.Report.id, m.Report.kind, m.Report.period, m.Report.created_at)
+            .order_by(m.Report.period.desc(), m.Report.id.desc())
+            .limit(200)
+        )
+        return [(i, k, p, c) for i, k, p, c in s.execute(q)]
+
+
+def report(store: Store, report_id: int) -> m.Report | None:
+    with store.session() as s:
+        return s.get(m.Report, report_id)

@@ -1,0 +1,286 @@
+"""The rule admin's work, for the console's rule editor and ``monitor rules``: check a rules file's
+text, test a sentence with it, replay it over stored items, save it (then the daemon reloads), and
+keep every loaded version.
+
+An invalid text is never written; a text the daemon still rejects on reload (a rule id another file
+uses, say) is put back, so the running rules never change to a broken set. This is a thin layer over
+``monitor.analyze``'s public API (``Analyzer``, ``RuleSet.evaluate``); how rules match is theirs.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from monitor.analyze import Analysis, Analyzer, MatchContext, RuleSet
+from monitor.analyze.text import fold_with_breaks
+from monitor.config import Config, ConfigError, ConfigInvalid, yaml_files
+from monitor.config.rules import Rule, RuleFile
+from monitor.config.validate import validate
+from monitor.config.yamlload import load_yaml_text
+from monitor.runtime import Reloadable
+from monitor.store import Store
+from monitor.store import models as m
+from monitor.store import rules as stored
+
+__all__ = [
+    "Checked",
+    "Example",
+    "Replay",
+    "ReplayRow",
+    "SaveResult",
+    "check",
+    "display_path",
+    "files",
+    "record_versions",
+    "replay",
+    "ruleset_with",
+    "save",
+    "try_sentence",
+    "version",
+    "versions",
+]
+
+REPLAY_MAX_ITEMS = 50_000  # the console's replay; the command line reads everything in the window
+
+
+@dataclass
+class Checked:
+    parsed: RuleFile | None
+    errors: list[ConfigError]
+
+
+@dataclass(frozen=True)
+class Example:
+    item_id: int
+    source: str
+    text: str  # cut to 80 characters, one line
+    why: str  # the keyword that fires now, or the decision that stops it
+
+    def __str__(self) -> str:
+        return f"#{self.item_id} [{self.source}] {self.text} ({self.why})"
+
+
+@dataclass
+class ReplayRow:
+    rule: str
+    before: int  # items the rule fired on when they were analyzed
+    after: int  # items it fires on now
+    gained: int
+    lost: int
+    examples_gained: list[Example] = field(default_factory=list)
+    examples_lost: list[Example] = field(default_factory=list)
+    removed: bool = False  # the rule is no longer in the files
+
+
+@dataclass
+class Replay:
+    since: timedelta
+    items: int
+    rows: list[ReplayRow]
+    truncated: bool
+
+    @property
+    def days(self) -> str:
+        return f"{self.since / timedelta(days=1):g}"
+
+
+@dataclass
+class SaveResult:
+    ok: bool
+    errors: list[ConfigError] = field(default_factory=list)
+    reload_errors: list[str] = field(default_factory=list)
+
+
+# ---- files --------------------------------------------------------------------------------------
+def files(config: Config) -> dict[str, Path]:
+    """File name → path of every rules file (the names the editor accepts)."""
+    return {p.name: p for p in yaml_files(config.path(config.settings.rules_dir))}
+
+
+def display_path(config: Config, path: Path) -> str:
+    """The path as the config (and the stored versions) name it."""
+    return next((k for k in config.files if Path(k).resolve() == path.resolve()), str(path))
+
+
+def _other_rules(config: Config, path: Path) -> tuple[list[Rule], list[str], dict[str, str]]:
+    rules: list[Rule] = []
+    priority: list[str] = []
+    where: dict[str, str] = {}
+    for p in files(config).values():
+        if p.resolve() == path.resolve():
+            continue
+        try:
+            loaded = load_yaml_text(p.read_text(encoding="utf-8"), p.name)
+        except (ConfigInvalid, OSError):
+            continue
+        parsed, _ = validate(RuleFile, loaded.data or {}, loaded)
+        if parsed is None:
+            continue
+        rules += parsed.rules
+        priority += [w for w in parsed.priority_words if w not in priority]
+        where.update({r.id: p.name for r in parsed.rules})
+    return rules, priority, where
+
+
+# ---- check and test -----------------------------------------------------------------------------
+def check(config: Config, path: Path, text: str) -> Checked:
+    """Validate ``text`` as the content of ``path``, rule ids of the other files included."""
+    shown = display_path(config, path)
+    try:
+        loaded = load_yaml_text(text, shown)
+    except ConfigInvalid as exc:
+        return Checked(None, exc.errors)
+    parsed, errors = validate(RuleFile, loaded.data if loaded.data is not None else {}, loaded)
+    if parsed is None:
+        return Checked(None, errors)
+    _, _, elsewhere = _other_rules(config, path)
+    seen: set[str] = set()
+    for i, rule in enumerate(parsed.rules):
+        line = loaded.line_of(["rules", i, "id"])
+        if rule.id in elsewhere:
+            message = f"rule id {rule.id!r} is also defined in {elsewhere[rule.id]}"
+            errors.append(ConfigError(shown, line, f"rules[{i}].id", message))
+        elif rule.id in seen:
+            errors.append(ConfigError(shown, line, f"rules[{i}].id", f"duplicate rule id {rule.id!r}"))
+        seen.add(rule.id)
+    return Checked(None if errors else parsed, errors)
+
+
+def ruleset_with(config: Config, path: Path, parsed: RuleFile) -> RuleSet:
+    """The rules the daemon would run if ``path`` held ``parsed``."""
+    others, priority, _ = _other_rules(config, path)
+    words = [*priority, *(w for w in parsed.priority_words if w not in priority)]
+    return RuleSet([*others, *parsed.rules], words)
+
+
+def try_sentence(
+    config: Config, ruleset: RuleSet, text: str, ctx: MatchContext, analyzer: Analyzer | None = None
+) -> Analysis:
+    """What ``ruleset`` (and the configured sentiment model) make of ``text``, every hit explained."""
+    chosen = analyzer or Analyzer.from_config(config, ruleset=ruleset)
+    return chosen.analyze(text, ctx, explain=True)
+
+
+# ---- replay -------------------------------------------------------------------------------------
+def replay(
+    store: Store,
+    ruleset: RuleSet,
+    since: timedelta,
+    now: datetime,
+    *,
+    examples: int = 3,
+    limit: int | None = REPLAY_MAX_ITEMS,
+) -> Replay:
+    """``ruleset`` over the items fetched in the last ``since``: per rule, the hits stored then and the
+    hits now, with examples of each change. Nothing is written."""
+    before: Counter[str] = Counter()
+    after: Counter[str] = Counter()
+    gained: Counter[str] = Counter()
+    lost: Counter[str] = Counter()
+    ex_gained: dict[str, list[Example]] = {}
+    ex_lost: dict[str, list[Example]] = {}
+    n = 0
+    for item in stored.items_since(store, now - since, None if limit is None else limit + 1):
+        n += 1
+        if limit is not None and n > limit:
+            break
+        folded, breaks = fold_with_breaks(item.text)
+        ctx = MatchContext(source=item.source, platform=item.platform, sku=item.sku, rating=item.rating)
+        ev = ruleset.evaluate(folded, ctx, breaks)
+        old, new = set(item.rules), set(ev.fired)
+        before.update(old)
+        after.update(new)
+        for rid in new - old:
+            gained[rid] += 1
+            if len(ex_gained.setdefault(rid, [])) < examples:
+                hit = next((h for h in ev.hits if h.rule_id == rid and not h.negated), None)
+                ex_gained[rid].append(_example(item, hit.keyword if hit else ""))
+        for rid in old - new:
+            lost[rid] += 1
+            if len(ex_lost.setdefault(rid, [])) < examples:
+                hit = next((h for h in ev.hits if h.rule_id == rid), None)
+                ex_lost[rid].append(
+                    _example(item, f"{hit.decision}: {hit.reason}" if hit else "no longer matches")
+                )
+    ids = list(dict.fromkeys([*ruleset.rules, *sorted(set(before) | set(after))]))
+    rows = [
+        ReplayRow(
+            r,
+            before[r],
+            after[r],
+            gained[r],
+            lost[r],
+            ex_gained.get(r, []),
+            ex_lost.get(r, []),
+            removed=r not in ruleset.rules,
+        )
+        for r in ids
+    ]
+    truncated = limit is not None and n > limit
+    return Replay(since, min(n, limit) if limit is not None else n, rows, truncated)
+
+
+def _example(item: stored.StoredItem, why: str) -> Example:
+    text = item.text if len(item.text) <= 80 else item.text[:79] + "…"
+    return Example(item.id, item.source, " ".join(text.split()), why)
+
+
+# ---- save and versions --------------------------------------------------------------------------
+def write_atomically(path: Path, text: str) -> None:
+    # A dot-file in the same directory: the loader ignores it, and os.replace is atomic there.
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if path.exists():
+            os.chmod(tmp, path.stat().st_mode & 0o777)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save(runtime: Reloadable, path: Path, text: str) -> SaveResult:
+    """Validate, write, reload. Refused (and nothing changes) when the text is invalid; put back
+    when the daemon's full reload rejects it."""
+    checked = check(runtime.config, path, text)
+    if checked.parsed is None:
+        return SaveResult(False, checked.errors)
+    old = path.read_text(encoding="utf-8") if path.exists() else None
+    write_atomically(path, text)
+    if runtime.reload():
+        return SaveResult(True)
+    problems = list(runtime.reload_errors)
+    if old is not None:
+        write_atomically(path, old)
+    else:
+        path.unlink(missing_ok=True)
+    runtime.reload()
+    return SaveResult(False, reload_errors=problems)
+
+
+def record_versions(store: Store, config: Config, now: datetime) -> int:
+    """Keep the content of every rules file the config loaded, once per hash; returns how many were new."""
+    added = 0
+    for p in yaml_files(config.path(config.settings.rules_dir)):
+        shown = display_path(config, p)
+        sha = config.files.get(shown)
+        if sha is not None and stored.add_version(store, shown, sha, config.texts.get(shown, ""), now):
+            added += 1
+    return added
+
+
+def versions(store: Store, config: Config, path: Path) -> list[m.RuleVersion]:
+    """The stored versions of ``path``, newest first (the console offers them for rollback)."""
+    return stored.versions(store, display_path(config, path))
+
+
+def version(store: Store, version_id: int) -> m.RuleVersion | None:
+    return stored.version(store, version_id)

@@ -1,0 +1,99 @@
+"""Sending one message to one channel through apprise: the transport, and nothing else.
+
+Each URL of the channel gets the message written for its kind (``monitor.notify.kinds``), with the
+idempotency key in the payload (webhooks) or as a ``ref`` line, split at the kind's limit, with the
+message's attachments where the service takes files. DingTalk, WeCom, Feishu and Lark answers with
+``errcode ≠ 0`` count as failures (``monitor.notify.chatbots``).
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import apprise
+
+from monitor.config.settings import Channel, expand_env
+from monitor.notify import chatbots
+from monitor.notify import console as _console  # noqa: F401  (registers console://)
+from monitor.notify.kinds import ChannelKind, kind_of
+from monitor.notify.message import Message
+from monitor.notify.render import render
+
+__all__ = ["limit_of", "send", "warm_up", "with_key"]
+
+log = logging.getLogger(__name__)
+_FORMATS = {
+    "markdown": apprise.NotifyFormat.MARKDOWN,
+    "text": apprise.NotifyFormat.TEXT,
+    "html": apprise.NotifyFormat.HTML,
+}
+
+
+def with_key(url: str, key: str, kind: ChannelKind) -> str:
+    """Put the idempotency key into the payload (and a header) of generic webhook channels."""
+    if not kind.key_in_payload:
+        return url
+    sep = "&" if "?" in url else "?"
+    return f"{url}{sep}:idempotency_key={quote(key)}&+X-Idempotency-Key={quote(key)}"
+
+
+def limit_of(channel: Channel, kind: ChannelKind) -> int | None:
+    """The channel's ``max_length`` if set, else its kind's limit."""
+    return channel.max_length or kind.limit
+
+
+def warm_up() -> None:
+    """Load apprise's plugins and ours once, so the first real notification is not slowed by imports."""
+    chatbots.register()
+    apprise.Apprise().add("json://127.0.0.1:9/")  # instantiating a URL loads the plugin table
+
+
+def send(name: str, channel: Channel, message: Message, key: str) -> tuple[bool, str | None]:
+    """Send ``message`` to every URL of ``channel``; returns (ok, error). All URLs are tried."""
+    chatbots.register()
+    errors: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="monitor-att-") as tmp:
+        files = [Path(tmp) / Path(a.name).name for a in message.attachments]
+        for path, att in zip(files, message.attachments, strict=True):
+            path.write_text(att.content, encoding="utf-8")
+        for raw in channel.urls:
+            error = _send_one(name, channel, raw, message, key, files)
+            if error:
+                errors.append(error)
+    return (False, "; ".join(errors)) if errors else (True, None)
+
+
+def _send_one(
+    name: str, channel: Channel, raw: str, message: Message, key: str, files: list[Path]
+) -> str | None:
+    try:
+        url = expand_env(raw)
+    except KeyError as exc:
+        return f"channel {name!r}: environment variable {exc.args[0]} is not set"
+    kind = kind_of(url)
+    ap = apprise.Apprise()
+    if not ap.add(with_key(url, key, kind)):
+        return f"channel {name!r}: apprise does not accept the URL {raw.split('://')[0]}://…"
+    out = render(message, kind, limit=limit_of(channel, kind), ref=f"ref {key}")
+    attach = None
+    if files and _takes_files(ap):
+        attach = apprise.AppriseAttachment()
+        for f in files:
+            attach.add(str(f))
+    for i, part in enumerate(out.parts):
+        ok = ap.notify(
+            body=part, title=out.title, body_format=_FORMATS[out.format], attach=attach if i == 0 else None
+        )
+        if not ok:
+            why = "; ".join(r for server in ap if (r := getattr(server, "last_rejection", None)))
+            detail = f"rejected: {why}" if why else "see log"
+            return f"channel {name!r}: delivery failed ({kind.name}, part {i + 1}/{len(out.parts)}; {detail})"
+    return None
+
+
+def _takes_files(ap: Any) -> bool:
+    return all(getattr(server, "attachment_support", False) for server in ap)

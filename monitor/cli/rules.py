@@ -1,9 +1,9 @@
-"""``monitor rules test`` and ``monitor rules replay``: what admins use before and after editing rules."""
+"""``monitor rules test``, ``replay`` and ``uncovered``: what admins use before and after editing
+rules. The logic lives in ``monitor.analyze.explain`` and ``monitor.reports.uncovered``."""
 
 from __future__ import annotations
 
 import json
-from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -42,10 +42,13 @@ def build_analyzer(config: Any, model_path: Path | None, *, required: bool) -> A
 
 @click.group("rules")
 def rules_group() -> None:
-    """Try the keyword rules on a text, or replay edited rules over stored items."""
+    """Try the keyword rules on a text, replay edited rules over stored items, or list the
+    negative items no rule catches."""
 
 
-_MARK = {True: "✘", False: "✔"}
+_model_option = click.option(
+    "--sentiment-model", type=click.Path(path_type=Path, dir_okay=False), help="sentiment model file"
+)
 
 
 @rules_group.command("test")
@@ -56,9 +59,7 @@ _MARK = {True: "✘", False: "✔"}
 @click.option("--source", help="source name for rule scopes")
 @click.option("--sku", help="SKU for rule scopes")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
-@click.option(
-    "--sentiment-model", type=click.Path(path_type=Path, dir_okay=False), help="sentiment model file"
-)
+@_model_option
 def test_cmd(
     config_path: Path,
     text: str,
@@ -69,40 +70,39 @@ def test_cmd(
     as_json: bool,
     sentiment_model: Path | None,
 ) -> None:
-    """Show how TEXT is normalized and tokenized, every keyword hit with its negation decision and
-    why, and the sentiment, dimensions and grade the daemon would give it."""
+    """Show how TEXT is normalized and tokenized, every hit with its decision (complaint, or why
+    it is only a mention) and the reasons, and the sentiment, dimensions and grade the daemon
+    would give it."""
     from monitor.analyze import MatchContext
+    from monitor.analyze.explain import explain, explain_lines
 
     config = load_or_exit(config_path)
     analyzer = build_analyzer(config, sentiment_model, required=False)
     ctx = MatchContext(source=source, platform=platform, sku=sku, rating=rating)
-    a = analyzer.analyze(text, ctx, explain=True)
-    tokens = analyzer.ruleset.tokenize(a.normalized)
+    report = explain(analyzer, text, ctx)
     if as_json:
-        out = {"text": text, "tokens": tokens, **a.to_json()}
-        click.echo(json.dumps(out, ensure_ascii=False))
+        click.echo(json.dumps(report, ensure_ascii=False))
         return
-    click.echo(f"text:        {text}")
-    click.echo(f"normalized:  {a.normalized}")
-    click.echo(f"tokens:      {' / '.join(tokens)}")
-    if not a.hits:
-        click.echo("hits:        none")
-    else:
-        click.echo("hits:")
-        for h in a.hits:
-            click.echo(
-                f"  {_MARK[h.negated]} {h.rule_id:<22} {h.keyword!r} [{h.start}:{h.end}] "
-                f"{h.decision}: {h.reason}"
-            )
-    fired = ", ".join(a.rules) or "none"
-    sev = f"   severity: {a.severity}" if a.severity else ""
-    prio = f" (priority words: {', '.join(a.priority_words)})" if a.priority_words else ""
-    click.echo(f"rules fired: {fired}{sev}{prio}")
-    click.echo(f"sentiment:   {a.sentiment} (P(positive) = {a.sentiment_score:.2f})")
-    click.echo(f"dimensions:  {', '.join(a.dimensions)}")
-    click.echo(f"grade:       {a.grade if a.grade is not None else 'none (not a mid/poor item)'}")
-    for r in a.grade_reasons:
-        click.echo(f"  - {r}")
+    for line in explain_lines(report):
+        click.echo(line)
+
+
+def _window(since: str) -> timedelta:
+    from monitor.config.settings import parse_duration
+
+    try:
+        return parse_duration(since)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from exc
+
+
+def _open_store(config: Any) -> Any:
+    from monitor.store import Store, StoreError
+
+    try:
+        return Store.open(config.database_url, migrate=False)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @rules_group.command("replay")
@@ -112,116 +112,117 @@ def test_cmd(
     "--examples", default=3, show_default=True, type=click.IntRange(0, 50), help="examples per change"
 )
 @click.option("--json", "as_json", is_flag=True, help="print the comparison as JSON")
-def replay_cmd(config_path: Path, since: str, examples: int, as_json: bool) -> None:
-    """Run the rules now in the files over stored items and show, per rule, how the hit counts
-    would change (before → after) with examples. Nothing is written."""
+@_model_option
+def replay_cmd(
+    config_path: Path, since: str, examples: int, as_json: bool, sentiment_model: Path | None
+) -> None:
+    """Run the rules now in the files over stored items and show, per rule, how the alerting
+    counts would change (before → after) with examples and why. Nothing is written."""
+    from dataclasses import asdict
+
     from sqlalchemy import select
 
-    from monitor.analyze import MatchContext, RuleSet
-    from monitor.analyze.text import fold_with_breaks
+    from monitor.analyze.explain import StoredItem, replay
     from monitor.clock import utcnow
-    from monitor.config.settings import parse_duration
-    from monitor.store import Store, StoreError
     from monitor.store import models as m
 
-    try:
-        window: timedelta = parse_duration(since)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--since") from exc
+    window = _window(since)
     config = load_or_exit(config_path)
-    ruleset = RuleSet(config.rules, config.priority_words)
-    try:
-        store = Store.open(config.database_url, migrate=False)
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from exc
+    analyzer = build_analyzer(config, sentiment_model, required=False)
+    store = _open_store(config)
     cutoff = utcnow() - window
-    before: Counter[str] = Counter()
-    after: Counter[str] = Counter()
-    gained: dict[str, list[dict[str, Any]]] = {}
-    lost: dict[str, list[dict[str, Any]]] = {}
-    n_gained: Counter[str] = Counter()
-    n_lost: Counter[str] = Counter()
-    items = 0
     try:
         with store.session() as s:
             q = (
-                select(m.Item, m.Analysis.rules)
+                select(
+                    m.Item.id,
+                    m.Item.text,
+                    m.Item.source,
+                    m.Item.platform,
+                    m.Item.sku,
+                    m.Item.rating,
+                    m.Analysis.rules,
+                )
                 .outerjoin(m.Analysis, m.Analysis.item_id == m.Item.id)
                 .where(m.Item.fetched_at >= cutoff)
                 .order_by(m.Item.id)
                 .execution_options(yield_per=500)
             )
-            for item, old_rules in s.execute(q):
-                items += 1
-                folded, breaks = fold_with_breaks(item.text)
-                ctx = MatchContext(
-                    source=item.source, platform=item.platform, sku=item.sku, rating=item.rating
-                )
-                ev = ruleset.evaluate(folded, ctx, breaks)
-                old, new = set(old_rules or []), set(ev.fired)
-                before.update(old)
-                after.update(new)
-                for rid in new - old:
-                    n_gained[rid] += 1
-                    if len(gained.setdefault(rid, [])) < examples:
-                        why = next((h for h in ev.hits if h.rule_id == rid and not h.negated), None)
-                        gained[rid].append(_example(item, why.keyword if why else ""))
-                for rid in old - new:
-                    n_lost[rid] += 1
-                    if len(lost.setdefault(rid, [])) < examples:
-                        why = next((h for h in ev.hits if h.rule_id == rid), None)
-                        lost[rid].append(
-                            _example(item, f"{why.decision}: {why.reason}" if why else "no longer matches")
-                        )
+            items, rows = replay(analyzer, (StoredItem(*r) for r in s.execute(q)), examples)
     except Exception as exc:  # a database that cannot be read is the admin's problem to see
         if isinstance(exc, click.ClickException):
             raise
         raise click.ClickException(f"cannot read stored items from {config.database_url}: {exc}") from exc
     finally:
         store.close()
-
-    ids = list(dict.fromkeys([*ruleset.rules, *sorted(set(before) | set(after))]))
-    rows: list[dict[str, Any]] = [
-        {
-            "rule": rid,
-            "before": before[rid],
-            "after": after[rid],
-            "newly_firing": n_gained[rid],
-            "no_longer_firing": n_lost[rid],
-            "examples_newly_firing": gained.get(rid, []),
-            "examples_no_longer_firing": lost.get(rid, []),
-            "removed": rid not in ruleset.rules,
-        }
-        for rid in ids
-    ]
     if as_json:
-        click.echo(json.dumps({"since": since, "items": items, "rules": rows}, ensure_ascii=False))
+        out = {"since": since, "items": items, "rules": [asdict(r) for r in rows]}
+        click.echo(json.dumps(out, ensure_ascii=False))
         return
     click.echo(f"replayed {items} stored item(s) fetched in the last {since} (nothing was changed)")
-    width = max([len(r["rule"]) for r in rows] + [4])
+    width = max([len(r.rule) for r in rows] + [4])
     click.echo(f"{'rule':<{width}}  before → after   +new  -gone")
     for r in rows:
-        delta = r["after"] - r["before"]
+        delta = r.after - r.before
         mark = "" if delta == 0 else f"  ({delta:+d})"
-        gone = " (rule removed)" if r["removed"] else ""
+        gone = " (rule removed)" if r.removed else ""
         click.echo(
-            f"{r['rule']:<{width}}  {r['before']:>6} → {r['after']:<6} {r['newly_firing']:>4}  "
-            f"{r['no_longer_firing']:>4}{mark}{gone}"
+            f"{r.rule:<{width}}  {r.before:>6} → {r.after:<6} {r.newly_firing:>4}  "
+            f"{r.no_longer_firing:>4}{mark}{gone}"
         )
     for r in rows:
-        for label, key in (
-            ("newly firing", "examples_newly_firing"),
-            ("no longer firing", "examples_no_longer_firing"),
+        for label, exs in (
+            ("newly firing", r.examples_newly_firing),
+            ("no longer firing", r.examples_no_longer_firing),
         ):
-            for ex in r[key]:
+            for ex in exs:
                 click.echo(
-                    f"  {r['rule']} {label}: #{ex['item_id']} [{ex['source']}] {ex['text']}  ({ex['why']})"
+                    f"  {r.rule} {label}: #{ex['item_id']} [{ex['source']}] {ex['text']}  ({ex['why']})"
                 )
 
 
-def _example(item: Any, why: str) -> dict[str, Any]:
-    text = item.text if len(item.text) <= 80 else item.text[:79] + "…"
-    return {"item_id": item.id, "source": item.source, "text": text.replace("\n", " "), "why": why}
+@rules_group.command("uncovered")
+@config_option
+@click.option("--since", default="7d", show_default=True, help="period of stored items (30m, 12h, 7d …)")
+@click.option("--top", default=10, show_default=True, type=click.IntRange(1, 100), help="groups to show")
+@click.option(
+    "--examples", default=3, show_default=True, type=click.IntRange(0, 20), help="examples per group"
+)
+@click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
+@_model_option
+def uncovered_cmd(
+    config_path: Path, since: str, top: int, examples: int, as_json: bool, sentiment_model: Path | None
+) -> None:
+    """Negative stored items (negative sentiment or 1-2 stars) on which no rule alerts, grouped
+    by the phrases that set them apart, each with a rule snippet to start from."""
+    from monitor.clock import utcnow
+    from monitor.reports.uncovered import uncovered
+
+    window = _window(since)
+    config = load_or_exit(config_path)
+    analyzer = build_analyzer(config, sentiment_model, required=False)
+    store = _open_store(config)
+    try:
+        report = uncovered(store, analyzer, window, utcnow(), top=top, examples=examples)
+    except Exception as exc:
+        raise click.ClickException(f"cannot read stored items from {config.database_url}: {exc}") from exc
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps(report.to_json(), ensure_ascii=False))
+        return
+    click.echo(
+        f"{report.items} item(s) fetched in the last {since}: {report.negative} negative, "
+        f"{report.uncovered} of them caught by no rule"
+    )
+    if not report.groups:
+        click.echo("no recurring phrase among them" if report.uncovered else "nothing to cover")
+    for g in report.groups:
+        also = f" (with {', '.join(g.terms)})" if g.terms else ""
+        click.echo(f"\n「{g.phrase}」 {g.items} item(s){also}")
+        for ex in g.examples:
+            click.echo(f"  #{ex['item_id']} {ex['text']}")
+        click.echo(g.snippet)
 
 
 __all__ = ["build_analyzer", "rules_group"]

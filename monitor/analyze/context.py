@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Protocol
 
 from monitor.analyze.negation import (
@@ -229,8 +230,10 @@ class Doc:
         if self._sarcasm is None and _SARCASM_HINT.search(self.folded) is None:
             self._sarcasm = []
         if self._sarcasm is None:
-            found = [(m.start(), m.end(), m.group(0)) for m in _SARCASM_STRONG.finditer(self.folded)]
-            for m in _SARCASM_WEAK.finditer(self.folded):
+            found = [
+                (m.start(), m.end(), m.group(0)) for m in islice(_SARCASM_STRONG.finditer(self.folded), 50)
+            ]
+            for m in islice(_SARCASM_WEAK.finditer(self.folded), 20):
                 ss, se = sentence_bounds(self.folded, m.start(), m.end())
                 rest = self.folded[ss : m.start()] + "," + self.folded[m.end() : se]
                 if clause_positive(self.model, rest) < SARCASM_REST_NEGATIVE:

@@ -25,11 +25,14 @@ from monitor.config.phonetic import homophones, pinyin_key, readings
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _LATIN_NEXT_TO_CJK = re.compile(r"[a-z][\u3400-\u9fff]|[\u3400-\u9fff][a-z]")
+_LATIN_RUN = re.compile(r"[a-z]{5,}|[a-z]{2,6} [a-z]{2,6}")  # room for a keyword in full pinyin
 _LETTER = re.compile(r"[a-z]")
 # Readings per character considered when spelling a word (heteronyms beyond these are rare).
 _READINGS = 2
 # Words longer than this are not spelt with pinyin in part (the variants grow as 2^n).
 _MAX_CHARS = 5
+# Spellings restored per text: bounds the work on pathological texts.
+MAX_RESTORED = 200
 
 
 @dataclass(frozen=True)
@@ -111,21 +114,29 @@ class Restorer:
             for v, w in variants.items():
                 self._auto.add_word(v, (len(v), v, w))
             self._auto.make_automaton()
-        # characters that only occur in same-sounding variants: a text without one of them and
-        # without Latin next to Chinese has nothing to restore
+        # one search decides whether a text can hold a variant at all: Latin next to Chinese,
+        # a Latin run long enough for a word in full pinyin, or a character that only occurs
+        # in same-sounding variants
         known = {c for w in variants.values() for c in w}
         odd = {c for v in variants if not _LETTER.search(v) for c in v} - known
-        self._sound_chars = re.compile("[" + "".join(sorted(odd)) + "]") if odd else None
+        latin = [_LATIN_NEXT_TO_CJK.pattern]
+        if any(v.isascii() for v in variants):
+            latin.append(_LATIN_RUN.pattern)
+        self._latin_trigger = re.compile("|".join(latin))
+        self._sound_trigger = re.compile("[" + "".join(sorted(odd)) + "]") if odd else None
 
     def restore(self, folded: str) -> tuple[str, list[Restoration]]:
         if self._auto is None:
             return folded, []
-        if not _LATIN_NEXT_TO_CJK.search(folded) and (
-            self._sound_chars is None or not self._sound_chars.search(folded)
+        if not (
+            (_LETTER.search(folded) and self._latin_trigger.search(folded))
+            or (self._sound_trigger is not None and self._sound_trigger.search(folded))
         ):
             return folded, []
         found: list[tuple[int, int, str]] = []
         for last, (size, typed, word) in self._auto.iter(folded):
+            if len(found) >= MAX_RESTORED:
+                break
             start, end = last - size + 1, last + 1
             if _LETTER.match(typed[0]) and start > 0 and _LETTER.match(folded[start - 1]):
                 continue
@@ -134,13 +145,12 @@ class Restorer:
             found.append((start, end, word))
         if not found:
             return folded, []
-        # longest first, then leftmost; no overlaps
-        found.sort(key=lambda f: (-(f[1] - f[0]), f[0]))
+        # leftmost first, the longest there; no overlaps
+        found.sort(key=lambda f: (f[0], -(f[1] - f[0])))
         chosen: list[tuple[int, int, str]] = []
         for f in found:
-            if all(f[1] <= c[0] or c[1] <= f[0] for c in chosen):
+            if not chosen or f[0] >= chosen[-1][1]:
                 chosen.append(f)
-        chosen.sort()
         parts: list[str] = []
         out: list[Restoration] = []
         last = 0

@@ -13,8 +13,10 @@ as mentions. Sound-alike spellings of known words (po损, fa货) are restored be
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import ahocorasick
@@ -38,8 +40,10 @@ from monitor.config.rules import SEVERITIES, Rule
 
 # Kept for callers of the earlier API: the decisions that make a rule alert.
 FIRING = ALERTING
-# Occurrences judged per rule and text: bounds the time on pathological texts (1 MB of 假货).
+# Occurrences judged per rule and text, and collected per rule, concept or pattern: bounds the
+# time on pathological texts (1 MB of 假货); a real review has a handful.
 MAX_OCCURRENCES_PER_RULE = 30
+MAX_COLLECTED = 200
 SARCASM = "$sarcasm"
 
 
@@ -106,6 +110,11 @@ class _Entry:
 class _Sense:
     cues: tuple[str, ...]  # folded
     within: str
+
+
+@lru_cache(maxsize=4096)
+def _fold_word(word: str) -> str:
+    return fold(word)
 
 
 def _is_alnum(c: str) -> bool:
@@ -240,7 +249,9 @@ class RuleSet:
         out = []
         for i in candidates:
             rule_id, compiled = self._patterns[i]
-            for m in compiled.finditer(text):
+            for k, m in enumerate(compiled.finditer(text)):
+                if k >= MAX_COLLECTED:
+                    break
                 if m.end() > m.start():
                     out.append((rule_id, m.start(), m.end(), m.group(0)))
         return out
@@ -290,8 +301,12 @@ class RuleSet:
                     seen = cues.setdefault(dim, [])
                     if word not in seen:
                         seen.append(word)
+            if len(found) + sum(len(v) for v in concept.values()) > MAX_COLLECTED:
+                found, concept, excl = _bounded(found, concept, excl)
         for rule_id, s, e, word in self._pattern_matches(folded):
             found.append((rule_id, s, e, word, "pattern"))
+        if not found and not (concept and self._near):
+            return Evaluation([], [], None, list(dict.fromkeys(prio)), cues, [], folded, restored)
         doc = Doc(folded, breaks, ctx.rating, model if model is not None else _default_model())
         if review_p is not None and not restored:
             doc.set_review_p(review_p)
@@ -324,7 +339,7 @@ class RuleSet:
         return out
 
     def _sense_cue(self, rule_id: str, word: str, doc: Doc, start: int, end: int) -> str | None:
-        senses = self._senses.get(rule_id, {}).get(fold(word))
+        senses = self._senses.get(rule_id, {}).get(_fold_word(word))
         if not senses:
             return None
         for sense in senses:
@@ -409,9 +424,12 @@ class RuleSet:
         # Per rule, a match inside a longer one is the same mention (不发货 in 迟迟不发货).
         matches.sort(key=lambda f: (f[1], -(f[2] - f[1])))
         kept: list[tuple[str, int, int, str, str, tuple[tuple[int, int, str, str], ...]]] = []
+        spans: dict[str, list[tuple[int, int]]] = {}
         for f in matches:
-            if any(k[0] == f[0] and k[1] <= f[1] and f[2] <= k[2] for k in kept):
+            mine = spans.setdefault(f[0], [])
+            if any(a <= f[1] and f[2] <= b for a, b in mine):
                 continue
+            mine.append((f[1], f[2]))
             kept.append(f)
         hits: list[Hit] = []
         scope_cache: dict[str, bool] = {}
@@ -469,6 +487,27 @@ class RuleSet:
             last = m.end()
         out += [t for t in self._tokenizer.lcut(folded[last:]) if t.strip()]
         return out
+
+
+def _bounded(
+    found: list[tuple[str, int, int, str, str]],
+    concept: dict[str, list[Occurrence]],
+    excl: dict[str, list[tuple[int, int, str]]],
+) -> tuple[
+    list[tuple[str, int, int, str, str]], dict[str, list[Occurrence]], dict[str, list[tuple[int, int, str]]]
+]:
+    """The first MAX_COLLECTED occurrences per rule and concept (and exclusions up to the last
+    of them): a pathological text costs no more than a long review."""
+    seen: Counter[str] = Counter()
+    kept = []
+    for f in found:
+        seen[f[0]] += 1
+        if seen[f[0]] <= MAX_COLLECTED:
+            kept.append(f)
+    concept = {k: v[:MAX_COLLECTED] for k, v in concept.items()}
+    horizon = max([f[2] for f in kept] + [o[1] for v in concept.values() for o in v] + [0])
+    excl = {k: [x for x in v if x[0] <= horizon][: 4 * MAX_COLLECTED] for k, v in excl.items()}
+    return kept, concept, excl
 
 
 def _default_model() -> Scorer:

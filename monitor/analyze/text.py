@@ -78,7 +78,7 @@ def strip_html(text: str) -> str:
 def fold_with_breaks(text: str) -> tuple[str, frozenset[int]]:
     """``fold`` plus the positions in the folded text where whitespace between CJK characters
     was removed (a position ``i`` means a break just before character ``i``)."""
-    t = _SURROGATE.sub("\ufffd", text)
+    t = _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
     for full, half in _FULL_WIDTH_PUNCT:
         if full in t:
             t = t.replace(full, half)

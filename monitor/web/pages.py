@@ -10,6 +10,7 @@ from sqlalchemy import select
 from starlette.responses import RedirectResponse, Response
 
 from monitor.alerting import lifecycle
+from monitor.analyze.hits import DECISIONS
 from monitor.config.rules import DIMENSIONS
 from monitor.config.settings import mask_secrets
 from monitor.store import models as m
@@ -51,6 +52,7 @@ def items(req: Req) -> Response:
         skus=skus,
         rules=rules,
         titles=titles,
+        decisions=DECISIONS,
         dimensions=DIMENSIONS,
         args=args,
     )

@@ -120,11 +120,11 @@ def ruleset_with(config: Any, path: Path, parsed: RuleFile) -> RuleSet:
 
 def test_sentence(config: Any, ruleset: RuleSet, text: str, rating: int | None) -> dict[str, Any]:
     from monitor.analyze import Analyzer
+    from monitor.analyze.explain import explain
 
     model = config.settings.analysis.sentiment_model
     analyzer = Analyzer(ruleset, str(config.path(model)) if model else None)
-    a = analyzer.analyze(text, MatchContext(rating=rating), explain=True)
-    return a.to_json()
+    return explain(analyzer, text, MatchContext(rating=rating), tokens=False)
 
 
 def replay(store: Any, ruleset: RuleSet, days: int, now: datetime, examples: int = 3) -> Replay:

@@ -80,6 +80,7 @@ class StoredItem:
     sku: str | None
     rating: int | None
     rules: list[str] | None  # None: never analysed
+    sentiment: str | None = None
 
 
 @dataclass

@@ -120,11 +120,9 @@ def replay_cmd(
     counts would change (before → after) with examples and why. Nothing is written."""
     from dataclasses import asdict
 
-    from sqlalchemy import select
-
-    from monitor.analyze.explain import StoredItem, replay
+    from monitor.analyze.explain import replay
     from monitor.clock import utcnow
-    from monitor.store import models as m
+    from monitor.reports.stored import stored_items
 
     window = _window(since)
     config = load_or_exit(config_path)
@@ -133,22 +131,7 @@ def replay_cmd(
     cutoff = utcnow() - window
     try:
         with store.session() as s:
-            q = (
-                select(
-                    m.Item.id,
-                    m.Item.text,
-                    m.Item.source,
-                    m.Item.platform,
-                    m.Item.sku,
-                    m.Item.rating,
-                    m.Analysis.rules,
-                )
-                .outerjoin(m.Analysis, m.Analysis.item_id == m.Item.id)
-                .where(m.Item.fetched_at >= cutoff)
-                .order_by(m.Item.id)
-                .execution_options(yield_per=500)
-            )
-            items, rows = replay(analyzer, (StoredItem(*r) for r in s.execute(q)), examples)
+            items, rows = replay(analyzer, stored_items(s, cutoff), examples)
     except Exception as exc:  # a database that cannot be read is the admin's problem to see
         if isinstance(exc, click.ClickException):
             raise

@@ -7,12 +7,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-
 from monitor.analyze import Analyzer, MatchContext
 from monitor.analyze.uncovered import UncoveredGroup, group_uncovered
+from monitor.reports.stored import stored_items
 from monitor.store import Store
-from monitor.store import models as m
 
 # Items read per call: the report is about recent patterns, not an archive scan.
 MAX_ITEMS = 20000
@@ -39,31 +37,16 @@ def uncovered(
     missed: list[tuple[int, str]] = []
     negative = 0
     with store.session() as s:
-        q = (
-            select(
-                m.Item.id,
-                m.Item.text,
-                m.Item.source,
-                m.Item.platform,
-                m.Item.sku,
-                m.Item.rating,
-                m.Analysis.sentiment,
-            )
-            .outerjoin(m.Analysis, m.Analysis.item_id == m.Item.id)
-            .where(m.Item.fetched_at >= since)
-            .order_by(m.Item.id.desc())
-            .limit(MAX_ITEMS)
-        )
-        rows = list(s.execute(q))
-    for iid, text, source, platform, sku, rating, sentiment in rows:
-        background.append(text)
-        if not (sentiment == "neg" or (rating is not None and rating <= 2)):
+        rows = list(stored_items(s, since, newest_first=True, limit=MAX_ITEMS))
+    for item in rows:
+        background.append(item.text)
+        if not (item.sentiment == "neg" or (item.rating is not None and item.rating <= 2)):
             continue
         negative += 1
-        ctx = MatchContext(source=source, platform=platform, sku=sku, rating=rating)
-        _t, ev = analyzer.evaluate(text, ctx)
+        ctx = MatchContext(source=item.source, platform=item.platform, sku=item.sku, rating=item.rating)
+        _t, ev = analyzer.evaluate(item.text, ctx)
         if not ev.fired:
-            missed.append((iid, text))
+            missed.append((item.id, item.text))
     groups = group_uncovered(missed, background, top=top, examples=examples)
     return UncoveredReport(since.isoformat(), len(rows), negative, len(missed), groups)
 

@@ -373,21 +373,12 @@ def accusation(doc: Doc, start: int, end: int, decision: str) -> str | None:
     return None
 
 
-def in_window(folded: str, start: int, end: int, breaks: frozenset[int], within: str | int) -> bool:
-    """Whether [start, end) (the span of a near match) lies in one clause / sentence / window."""
-    inner = folded[start:end]
-    if within == "clause":
-        return CLAUSE_BREAK.search(inner) is None and not any(start < b < end for b in breaks)
-    return SENTENCE_END.search(inner) is None
-
-
 __all__ = [
     "Doc",
     "Scorer",
     "Verdict",
     "accusation",
     "clause_positive",
-    "in_window",
     "judge_context",
     "other_target",
     "other_time",

@@ -309,13 +309,6 @@ def _located(problems: list[tuple[tuple[str | int, ...], str, str]]) -> Validati
     return ValidationError.from_exception_data("RuleFile", details)
 
 
-def resolve_concepts(rules: list[Rule], concepts: dict[str, list[str]]) -> list[Rule]:
-    """Bind ``concepts`` to rules built outside a rule file (tests, tools)."""
-    for r in rules:
-        r.bind_concepts(concepts)
-    return rules
-
-
 __all__ = [
     "BUILTIN_MARKERS",
     "DIMENSIONS",
@@ -324,5 +317,4 @@ __all__ = [
     "Rule",
     "RuleFile",
     "Sense",
-    "resolve_concepts",
 ]

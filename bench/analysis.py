@@ -20,7 +20,7 @@ Measures, with the default rule pack in rules/:
 * the hard-case tables written for #11: ``tests/analysis/cases_dev.yaml`` (development) and
   ``tests/analysis/cases_heldout.yaml`` (held out, never tuned on), per failure class;
 * throughput of ``Analyzer.analyze`` against ``jieba.lcut`` over the same reviews in the same run
-  (interleaved in chunks of 2,000 reviews, so that load from other processes hits both alike), and
+  (interleaved in chunks of 500 reviews, so that load from other processes hits both alike), and
   SnowNLP on a sample.
 
 The data are read from ../shared/data (``MONITOR_SHARED_DATA`` overrides) and never copied.
@@ -305,8 +305,8 @@ def main() -> int:
     # interleaved in chunks, so that load from other processes hits both sides alike
     t_jieba = t_full = 0.0
     analyses = []
-    for k in range(0, len(texts), 2000):
-        chunk = texts[k : k + 2000]
+    for k in range(0, len(texts), 500):
+        chunk = texts[k : k + 500]
         t0 = time.perf_counter()
         for t in chunk:
             jieba.lcut(t)

@@ -174,15 +174,33 @@ class Doc:
     _review_p: float | None = None
     _sarcasm: list[tuple[int, int, str]] | None = None
     _clauses: list[tuple[int, int, float]] | None = None
+    _starts: dict[int, int] = field(default_factory=dict)
+    _ends: dict[int, int] = field(default_factory=dict)
+
+    def clause_start(self, start: int) -> int:
+        cs = self._starts.get(start)
+        if cs is None:
+            cs = self._starts[start] = clause_start(self.folded, start, self.breaks)
+        return cs
+
+    def clause_end(self, end: int) -> int:
+        ce = self._ends.get(end)
+        if ce is None:
+            ce = self._ends[end] = clause_end(self.folded, end, self.breaks)
+        return ce
 
     def clause_bounds(self, start: int, end: int) -> tuple[int, int]:
-        return clause_start(self.folded, start, self.breaks), clause_end(self.folded, end, self.breaks)
+        return self.clause_start(start), self.clause_end(end)
 
     def clause_p(self, start: int, end: int) -> float:
         key = self.clause_bounds(start, end)
         p = self._clause_p.get(key)
         if p is None:
-            p = self._clause_p[key] = clause_positive(self.model, self.folded[key[0] : key[1]])
+            if key == (0, len(self.folded)) and self._review_p is not None:
+                p = self._review_p  # the clause is the whole text
+            else:
+                p = clause_positive(self.model, self.folded[key[0] : key[1]])
+            self._clause_p[key] = p
         return p
 
     def set_review_p(self, p: float) -> None:
@@ -249,6 +267,11 @@ class Doc:
         return None
 
 
+def might_be_sarcastic(folded: str) -> bool:
+    """Cheap test before looking for sarcasm: a quote mark, 到家了, 得感人, or a 啊/呢/呀."""
+    return _SARCASM_HINT.search(folded) is not None
+
+
 def _last_cue(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
     last = None
     for m in pattern.finditer(text):
@@ -294,18 +317,18 @@ def judge_context(
 ) -> Verdict:
     """The decision on a match whose clause form reads as a complaint (see negation.judge_form)."""
     folded = doc.folded
-    cs = clause_start(folded, start, doc.breaks)
+    cs = doc.clause_start(start)
     prefix = folded[cs:start]
-    found = _SELF_CAUSED.search(
-        folded, max(0, cs - _SELF_REACH, sentence_bounds(folded, start, end)[0]), start
-    )
+    found = _SELF_CAUSED.search(folded, max(0, cs - _SELF_REACH), start)
+    if found and SENTENCE_END.search(folded, found.end(), start):
+        found = None  # the cause was in another sentence
     if found:
         return Verdict("mention", (f"顾客自己造成：「{found.group(0)}」",))
     found = _MINOR.search(prefix)
     if found and doc.review_p() >= TOLERANCE_REVIEW_NEGATIVE:
         return Verdict("mention", (f"顾客说是小问题：「{found.group(0)}」",))
     if use_context:
-        cue = other_target(prefix, folded[end : clause_end(folded, end, doc.breaks)])
+        cue = other_target(prefix, folded[end : doc.clause_end(end)])
         if cue:
             return Verdict("other_target", (f"说的是别家或别人：「{cue}」",))
         cue = other_time(prefix)
@@ -340,8 +363,8 @@ def _weigh_sentiment(doc: Doc, start: int, end: int, in_passing: bool) -> Verdic
         return Verdict("mention", (f"{said}，是正面的",))
     if rating is not None and rating >= HIGH_RATING and p >= RATING_CLAUSE_POSITIVE:
         return Verdict("mention", (f"{rating}★ 且{said}，不是负面的",))
-    cs = clause_start(folded, start, doc.breaks)
-    clause = folded[cs : clause_end(folded, end, doc.breaks) + 2]
+    cs = doc.clause_start(start)
+    clause = folded[cs : doc.clause_end(end) + 2]
     intense = _INTENSE.search(clause) or _THIS_TIME_STRESSED.search(folded, cs, start)
     if in_passing and (rating is None or rating >= HIGH_RATING) and not intense:
         passing: str | None = None
@@ -380,6 +403,7 @@ __all__ = [
     "accusation",
     "clause_positive",
     "judge_context",
+    "might_be_sarcastic",
     "other_target",
     "other_time",
 ]

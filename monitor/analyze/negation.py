@@ -152,16 +152,18 @@ class FormRules:
 
 
 def judge_form(
-    rule: FormRules, folded: str, start: int, end: int, breaks: frozenset[int]
+    rule: FormRules, folded: str, start: int, end: int, breaks: frozenset[int], cs: int | None = None
 ) -> tuple[str | None, str]:
     """(decision, reason) from the form of the clause around [start, end): a non-complaint
-    decision, or None with the reason it still reads as a complaint."""
+    decision, or None with the reason it still reads as a complaint. ``cs``: the clause's start
+    when the caller knows it."""
     # A-not-A: 是不是正品, 有没有赠品 contain the keywords 不是正品 / 没有赠品 but ask a question.
     if start > 0 and end - start > 1 and folded[start] in "不没" and folded[start - 1] == folded[start + 1]:
         suspicious = _SUSPICION.search(folded, max(0, start - 8), start) is not None
         if not rule.fire_on_questions and not suspicious:
             return "question", f"疑问形式「{folded[start - 1 : start + 2]}」"
-    cs = clause_start(folded, start, breaks)
+    if cs is None:
+        cs = clause_start(folded, start, breaks)
     prefix = folded[cs:start]
     tail = clause_tail(folded, end)
     negs: list[re.Match[str]] = []

@@ -15,20 +15,18 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
 import ahocorasick
 
 from monitor.analyze.concepts import NearGroup, NearMatch, Occurrence, match_group
-from monitor.analyze.context import Doc, Scorer, accusation, judge_context
+from monitor.analyze.context import Doc, Scorer, accusation, judge_context, might_be_sarcastic
 from monitor.analyze.hits import ALERTING, DECISIONS, Hit
 from monitor.analyze.negation import (
     FormRules,
     breaks_that_count,
-    clause_end,
-    clause_start,
     judge_form,
     sentence_bounds,
     words,
@@ -273,7 +271,8 @@ class RuleSet:
         if self._empty and not self._patterns:
             return Evaluation([], [], None, text=folded)
         folded, restored = self._restorer.restore(folded)
-        breaks = breaks_that_count(folded, shift_breaks(breaks, restored))
+        if breaks:
+            breaks = breaks_that_count(folded, shift_breaks(breaks, restored))
         found: list[tuple[str, int, int, str, str]] = []  # rule id, start, end, word, kind
         excl: dict[str, list[tuple[int, int, str]]] = {}
         concept: dict[str, list[Occurrence]] = {}
@@ -305,12 +304,20 @@ class RuleSet:
                 found, concept, excl = _bounded(found, concept, excl)
         for rule_id, s, e, word in self._pattern_matches(folded):
             found.append((rule_id, s, e, word, "pattern"))
-        if not found and not (concept and self._near):
+        groups: list[NearGroup] = []
+        if concept:
+            present = concept.keys()
+            groups = [
+                g
+                for g, needed in self._near_needs
+                if needed <= present and (SARCASM not in g.keys or might_be_sarcastic(folded))
+            ]
+        if not found and not groups:
             return Evaluation([], [], None, list(dict.fromkeys(prio)), cues, [], folded, restored)
         doc = Doc(folded, breaks, ctx.rating, model if model is not None else _default_model())
         if review_p is not None and not restored:
             doc.set_review_p(review_p)
-        near = self._near_matches(doc, concept)
+        near = self._near_matches(doc, groups, concept)
         hits = self._judge_all(doc, found, near, excl, restored, ctx, explain)
         fired = sorted({h.rule_id for h in hits if h.alerts})
         mentioned = sorted({h.rule_id for h in hits if h.decision != "suggested"} - set(fired))
@@ -322,16 +329,12 @@ class RuleSet:
             severity = SEVERITIES[min(SEVERITIES.index(base) + step, len(SEVERITIES) - 1)]
         return Evaluation(hits, fired, severity, prio, cues, mentioned, folded, restored)
 
+    @staticmethod
     def _near_matches(
-        self, doc: Doc, concept: dict[str, list[Occurrence]]
+        doc: Doc, groups: list[NearGroup], concept: dict[str, list[Occurrence]]
     ) -> list[tuple[NearGroup, NearMatch]]:
         out: list[tuple[NearGroup, NearMatch]] = []
-        if not concept:
-            return out
-        present = concept.keys()
-        for g, needed in self._near_needs:
-            if not needed <= present:
-                continue
+        for g in groups:
             if SARCASM in g.keys and SARCASM not in concept:
                 concept[SARCASM] = [(s, e, w) for s, e, w in doc.sarcasm()]
             for m in match_group(g, concept, doc.folded, doc.breaks):
@@ -344,8 +347,7 @@ class RuleSet:
             return None
         for sense in senses:
             if sense.within == "clause":
-                lo = clause_start(doc.folded, start, doc.breaks)
-                hi = clause_end(doc.folded, end, doc.breaks)
+                lo, hi = doc.clause_bounds(start, end)
             else:
                 lo, hi = sentence_bounds(doc.folded, start, end)
             for cue in sense.cues:
@@ -374,18 +376,8 @@ class RuleSet:
         words_ = [p for p in parts if p[3] != SARCASM]
         for i, (s, e, _w, _n) in enumerate(words_):
             last = i == len(words_) - 1
-            f = (
-                form
-                if last
-                else FormRules(
-                    form.negatable,
-                    False,
-                    form.negation_reach,
-                    form.fire_on_questions,
-                    form.fire_on_hypotheticals,
-                )
-            )
-            decision, why = judge_form(f, doc.folded, s, e, doc.breaks)
+            f = form if last else replace(form, post_denial=False)  # a denial reads on the last word
+            decision, why = judge_form(f, doc.folded, s, e, doc.breaks, doc.clause_start(s))
             if decision in ("question", "hypothetical") and rule.context:
                 accused = accusation(doc, s, e, decision)
                 if accused:

@@ -9,15 +9,15 @@ uses, say) is put back, so the running rules never change to a broken set. This 
 
 from __future__ import annotations
 
+import itertools
 import os
 import tempfile
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from monitor.analyze import Analysis, Analyzer, MatchContext, RuleSet
-from monitor.analyze.text import fold_with_breaks
+from monitor.analyze import Analyzer, MatchContext, RuleSet, explain
 from monitor.config import Config, ConfigError, ConfigInvalid, yaml_files
 from monitor.config.rules import Rule, RuleFile
 from monitor.config.validate import validate
@@ -160,77 +160,50 @@ def ruleset_with(config: Config, path: Path, parsed: RuleFile) -> RuleSet:
 
 def try_sentence(
     config: Config, ruleset: RuleSet, text: str, ctx: MatchContext, analyzer: Analyzer | None = None
-) -> Analysis:
-    """What ``ruleset`` (and the configured sentiment model) make of ``text``, every hit explained."""
+) -> dict[str, Any]:
+    """What ``ruleset`` (and the configured sentiment model) make of ``text``, every hit with its
+    decision and reasons (``monitor.analyze.explain``), as the console and the API show it."""
     chosen = analyzer or Analyzer.from_config(config, ruleset=ruleset)
-    return chosen.analyze(text, ctx, explain=True)
+    return explain.explain(chosen, text, ctx, tokens=False)
 
 
 # ---- replay -------------------------------------------------------------------------------------
 def replay(
     store: Store,
-    ruleset: RuleSet,
+    analyzer: Analyzer,
     since: timedelta,
     now: datetime,
     *,
     examples: int = 3,
     limit: int | None = REPLAY_MAX_ITEMS,
 ) -> Replay:
-    """``ruleset`` over the items fetched in the last ``since``: per rule, the hits stored then and the
-    hits now, with examples of each change. Nothing is written."""
-    before: Counter[str] = Counter()
-    after: Counter[str] = Counter()
-    gained: Counter[str] = Counter()
-    lost: Counter[str] = Counter()
-    ex_gained: dict[str, list[Example]] = {}
-    ex_lost: dict[str, list[Example]] = {}
-    n = 0
-    for item in stored.items_since(store, now - since, None if limit is None else limit + 1):
-        n += 1
-        if limit is not None and n > limit:
-            break
-        folded, breaks = fold_with_breaks(item.text)
-        ctx = MatchContext(source=item.source, platform=item.platform, sku=item.sku, rating=item.rating)
-        ev = ruleset.evaluate(folded, ctx, breaks)
-        old, new = set(item.rules), set(ev.fired)
-        before.update(old)
-        after.update(new)
-        for rid in new - old:
-            gained[rid] += 1
-            if len(ex_gained.setdefault(rid, [])) < examples:
-                hit = next((h for h in ev.hits if h.rule_id == rid and not h.negated), None)
-                ex_gained[rid].append(_example(item, hit.keyword if hit else ""))
-        for rid in old - new:
-            lost[rid] += 1
-            if len(ex_lost.setdefault(rid, [])) < examples:
-                hit = next((h for h in ev.hits if h.rule_id == rid), None)
-                ex_lost[rid].append(
-                    _example(item, f"{hit.decision}: {hit.reason}" if hit else "no longer matches")
-                )
-    ids = list(dict.fromkeys([*ruleset.rules, *sorted(set(before) | set(after))]))
+    """The rules ``analyzer`` carries over the items fetched in the last ``since``: per rule, the items
+    it alerted on when they were analyzed and the ones it would alert on now, with examples of each
+    change and why (``monitor.analyze.explain.replay``). Nothing is written."""
+    read = stored.items_since(store, now - since, None if limit is None else limit + 1)
+    capped = itertools.islice(read, limit) if limit is not None else read
+    n, changes = explain.replay(analyzer, capped, examples)
+    truncated = limit is not None and n >= limit and next(read, None) is not None
     rows = [
         ReplayRow(
-            r,
-            before[r],
-            after[r],
-            gained[r],
-            lost[r],
-            ex_gained.get(r, []),
-            ex_lost.get(r, []),
-            removed=r not in ruleset.rules,
+            c.rule,
+            c.before,
+            c.after,
+            c.newly_firing,
+            c.no_longer_firing,
+            [_example(e) for e in c.examples_newly_firing],
+            [_example(e) for e in c.examples_no_longer_firing],
+            removed=c.removed,
         )
-        for r in ids
+        for c in changes
     ]
-    truncated = limit is not None and n > limit
-    return Replay(since, min(n, limit) if limit is not None else n, rows, truncated)
+    return Replay(since, n, rows, truncated)
 
 
-def _example(item: stored.StoredItem, why: str) -> Example:
-    text = item.text if len(item.text) <= 80 else item.text[:79] + "…"
-    return Example(item.id, item.source, " ".join(text.split()), why)
+def _example(e: dict[str, Any]) -> Example:
+    return Example(e["item_id"], e["source"], e["text"], e["why"])
 
 
-# ---- save and versions --------------------------------------------------------------------------
 def write_atomically(path: Path, text: str) -> None:
     # A dot-file in the same directory: the loader ignores it, and os.replace is atomic there.
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

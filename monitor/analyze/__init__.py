@@ -2,6 +2,8 @@
 
 ``Analyzer.analyze`` is a pure function of the text, the item's context and the
 loaded rules, so it can run in a worker process and be replayed over stored items.
+Each rule hit carries a decision (``analyze/hits.py``); only ``complaint`` hits alert
+(``Analysis.rules``), the others are mentions (``Analysis.mentions``).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from monitor.analyze.hits import ALERTING, DECISIONS
 from monitor.analyze.rules import NO_CONTEXT, Evaluation, Hit, MatchContext, RuleSet
 from monitor.analyze.text import fold_with_breaks
 from monitor.config.rules import DIMENSIONS
@@ -19,6 +22,8 @@ if TYPE_CHECKING:
     from monitor.config import Config
 
 __all__ = [
+    "ALERTING",
+    "DECISIONS",
     "Analysis",
     "Analyzer",
     "Evaluation",
@@ -36,8 +41,8 @@ _ESCALATION_CAP = 4
 @dataclass(frozen=True)
 class Analysis:
     normalized: str
-    hits: list[Hit]
-    rules: list[str]  # ids of rules that fired (at least one un-negated hit)
+    hits: list[Hit]  # every match, each with its decision and reasons
+    rules: list[str]  # ids of the rules that alert (at least one hit decided ``complaint``)
     sentiment: str  # pos | neg | neu
     sentiment_score: float  # probability the text is positive
     dimensions: list[str]
@@ -45,6 +50,7 @@ class Analysis:
     grade_reasons: list[str] = field(default_factory=list)
     severity: str | None = None
     priority_words: list[str] = field(default_factory=list)
+    mentions: list[str] = field(default_factory=list)  # ids of rules with hits but no complaint
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -96,6 +102,7 @@ class Analyzer:
 
         self.ruleset = ruleset
         self._polarity = sentiment.polarity
+        self.model: SentimentModel
         if model is not None:
             self.model = model
         elif sentiment_model_path:
@@ -118,13 +125,19 @@ class Analyzer:
     def evaluate(
         self, text: str, ctx: MatchContext = NO_CONTEXT, *, explain: bool = False
     ) -> tuple[str, Evaluation]:
-        """The folded text and what the rules say, without sentiment (replay uses this)."""
+        """The text the rules read and what they say (replay uses this); the sentiment model
+        only weighs the clauses of matches."""
         folded, breaks = fold_with_breaks(text)
-        return folded, self.ruleset.evaluate(folded, ctx, breaks, explain=explain)
+        ev = self.ruleset.evaluate(folded, ctx, breaks, explain=explain, model=self.model)
+        return ev.text, ev
 
     def analyze(self, text: str, ctx: MatchContext = NO_CONTEXT, *, explain: bool = False) -> Analysis:
-        folded, ev = self.evaluate(text, ctx, explain=explain)
+        folded, breaks = fold_with_breaks(text)
         p = self.model.prob_positive(folded)
+        ev = self.ruleset.evaluate(folded, ctx, breaks, explain=explain, model=self.model, review_p=p)
+        if ev.text != folded:  # sound-alike spellings were restored
+            folded = ev.text
+            p = self.model.prob_positive(folded)
         sentiment, _conf = self._polarity(p, ctx.rating)
         grade, reasons = grade_of(self.ruleset, ev, sentiment, ctx.rating)
         return Analysis(
@@ -138,4 +151,5 @@ class Analyzer:
             grade_reasons=reasons,
             severity=ev.severity,
             priority_words=ev.priority_words,
+            mentions=ev.mentioned,
         )

@@ -31,6 +31,9 @@ _EMOJI = re.compile(
 # being NFKC-normal; replacing it first lets the (fast) normal-form check skip NFKC for most
 # texts. The mapping is exactly NFKC's for these characters.
 _FULL_WIDTH_PUNCT = tuple((c, unicodedata.normalize("NFKC", c)) for c in "，！？：；（）～\u3000")
+# Lone surrogates (bytes that were not UTF-8, decoded with surrogateescape) cannot be encoded
+# again; they become U+FFFD so every later step sees well-formed text.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 # Platform emoji codes such as [二哈], [doge], [怒] stay in the text as they are.
 EMOJI_CODE = re.compile(r"\[[^\[\]\s]{1,8}\]")
 
@@ -75,7 +78,7 @@ def strip_html(text: str) -> str:
 def fold_with_breaks(text: str) -> tuple[str, frozenset[int]]:
     """``fold`` plus the positions in the folded text where whitespace between CJK characters
     was removed (a position ``i`` means a break just before character ``i``)."""
-    t = text
+    t = _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
     for full, half in _FULL_WIDTH_PUNCT:
         if full in t:
             t = t.replace(full, half)

@@ -1,4 +1,5 @@
-"""``monitor rules test`` and ``monitor rules replay``: what admins use before and after editing rules."""
+"""``monitor rules test``, ``replay`` and ``uncovered``: what admins use before and after editing
+rules. The logic lives in ``monitor.analyze.explain`` and ``monitor.reports.uncovered``."""
 
 from __future__ import annotations
 
@@ -40,10 +41,13 @@ def build_analyzer(config: Any, model_path: Path | None, *, required: bool) -> A
 
 @click.group("rules")
 def rules_group() -> None:
-    """Try the keyword rules on a text, or replay edited rules over stored items."""
+    """Try the keyword rules on a text, replay edited rules over stored items, or list the
+    negative items no rule catches."""
 
 
-_MARK = {True: "✘", False: "✔"}
+_model_option = click.option(
+    "--sentiment-model", type=click.Path(path_type=Path, dir_okay=False), help="sentiment model file"
+)
 
 
 @rules_group.command("test")
@@ -54,9 +58,7 @@ _MARK = {True: "✘", False: "✔"}
 @click.option("--source", help="source name for rule scopes")
 @click.option("--sku", help="SKU for rule scopes")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
-@click.option(
-    "--sentiment-model", type=click.Path(path_type=Path, dir_okay=False), help="sentiment model file"
-)
+@_model_option
 def test_cmd(
     config_path: Path,
     text: str,
@@ -67,40 +69,39 @@ def test_cmd(
     as_json: bool,
     sentiment_model: Path | None,
 ) -> None:
-    """Show how TEXT is normalized and tokenized, every keyword hit with its negation decision and
-    why, and the sentiment, dimensions and grade the daemon would give it."""
+    """Show how TEXT is normalized and tokenized, every hit with its decision (complaint, or why
+    it is only a mention) and the reasons, and the sentiment, dimensions and grade the daemon
+    would give it."""
     from monitor.analyze import MatchContext
+    from monitor.analyze.explain import explain, explain_lines
 
     config = load_or_exit(config_path)
     analyzer = build_analyzer(config, sentiment_model, required=False)
     ctx = MatchContext(source=source, platform=platform, sku=sku, rating=rating)
-    a = analyzer.analyze(text, ctx, explain=True)
-    tokens = analyzer.ruleset.tokenize(a.normalized)
+    report = explain(analyzer, text, ctx)
     if as_json:
-        out = {"text": text, "tokens": tokens, **a.to_json()}
-        click.echo(json.dumps(out, ensure_ascii=False))
+        click.echo(json.dumps(report, ensure_ascii=False))
         return
-    click.echo(f"text:        {text}")
-    click.echo(f"normalized:  {a.normalized}")
-    click.echo(f"tokens:      {' / '.join(tokens)}")
-    if not a.hits:
-        click.echo("hits:        none")
-    else:
-        click.echo("hits:")
-        for h in a.hits:
-            click.echo(
-                f"  {_MARK[h.negated]} {h.rule_id:<22} {h.keyword!r} [{h.start}:{h.end}] "
-                f"{h.decision}: {h.reason}"
-            )
-    fired = ", ".join(a.rules) or "none"
-    sev = f"   severity: {a.severity}" if a.severity else ""
-    prio = f" (priority words: {', '.join(a.priority_words)})" if a.priority_words else ""
-    click.echo(f"rules fired: {fired}{sev}{prio}")
-    click.echo(f"sentiment:   {a.sentiment} (P(positive) = {a.sentiment_score:.2f})")
-    click.echo(f"dimensions:  {', '.join(a.dimensions)}")
-    click.echo(f"grade:       {a.grade if a.grade is not None else 'none (not a mid/poor item)'}")
-    for r in a.grade_reasons:
-        click.echo(f"  - {r}")
+    for line in explain_lines(report):
+        click.echo(line)
+
+
+def _window(since: str) -> timedelta:
+    from monitor.config.settings import parse_duration
+
+    try:
+        return parse_duration(since)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from exc
+
+
+def _open_store(config: Any) -> Any:
+    from monitor.store import Store, StoreError
+
+    try:
+        return Store.open(config.database_url, migrate=False)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @rules_group.command("replay")
@@ -110,68 +111,97 @@ def test_cmd(
     "--examples", default=3, show_default=True, type=click.IntRange(0, 50), help="examples per change"
 )
 @click.option("--json", "as_json", is_flag=True, help="print the comparison as JSON")
-def replay_cmd(config_path: Path, since: str, examples: int, as_json: bool) -> None:
-    """Run the rules now in the files over stored items and show, per rule, how the hit counts
-    would change (before → after) with examples. Nothing is written."""
+@_model_option
+def replay_cmd(
+    config_path: Path, since: str, examples: int, as_json: bool, sentiment_model: Path | None
+) -> None:
+    """Run the rules now in the files over stored items and show, per rule, how the alerting
+    counts would change (before → after) with examples and why. Nothing is written."""
     from monitor.admin.rules import replay
-    from monitor.analyze import RuleSet
     from monitor.clock import utcnow
-    from monitor.config.settings import parse_duration
-    from monitor.store import Store, StoreError
 
-    try:
-        window: timedelta = parse_duration(since)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--since") from exc
+    window = _window(since)
     config = load_or_exit(config_path)
-    ruleset = RuleSet(config.rules, config.priority_words)
+    analyzer = build_analyzer(config, sentiment_model, required=False)
+    store = _open_store(config)
     try:
-        store = Store.open(config.database_url, migrate=False)
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from exc
-    try:
-        result = replay(store, ruleset, window, utcnow(), examples=examples, limit=None)
+        result = replay(store, analyzer, window, utcnow(), examples=examples, limit=None)
     except Exception as exc:  # a database that cannot be read is the admin's problem to see
         raise click.ClickException(f"cannot read stored items from {config.database_url}: {exc}") from exc
     finally:
         store.close()
-    items = result.items
-    rows: list[dict[str, Any]] = [
-        {
-            "rule": r.rule,
-            "before": r.before,
-            "after": r.after,
-            "newly_firing": r.gained,
-            "no_longer_firing": r.lost,
-            "examples_newly_firing": [asdict(e) for e in r.examples_gained],
-            "examples_no_longer_firing": [asdict(e) for e in r.examples_lost],
-            "removed": r.removed,
-        }
-        for r in result.rows
-    ]
     if as_json:
-        click.echo(json.dumps({"since": since, "items": items, "rules": rows}, ensure_ascii=False))
+        rules = [
+            {
+                "rule": r.rule,
+                "before": r.before,
+                "after": r.after,
+                "newly_firing": r.gained,
+                "no_longer_firing": r.lost,
+                "examples_newly_firing": [asdict(e) for e in r.examples_gained],
+                "examples_no_longer_firing": [asdict(e) for e in r.examples_lost],
+                "removed": r.removed,
+            }
+            for r in result.rows
+        ]
+        click.echo(json.dumps({"since": since, "items": result.items, "rules": rules}, ensure_ascii=False))
         return
-    click.echo(f"replayed {items} stored item(s) fetched in the last {since} (nothing was changed)")
-    width = max([len(r["rule"]) for r in rows] + [4])
+    click.echo(f"replayed {result.items} stored item(s) fetched in the last {since} (nothing was changed)")
+    width = max([len(r.rule) for r in result.rows] + [4])
     click.echo(f"{'rule':<{width}}  before → after   +new  -gone")
-    for r in rows:
-        delta = r["after"] - r["before"]
+    for r in result.rows:
+        delta = r.after - r.before
         mark = "" if delta == 0 else f"  ({delta:+d})"
-        gone = " (rule removed)" if r["removed"] else ""
-        click.echo(
-            f"{r['rule']:<{width}}  {r['before']:>6} → {r['after']:<6} {r['newly_firing']:>4}  "
-            f"{r['no_longer_firing']:>4}{mark}{gone}"
-        )
-    for r in rows:
-        for label, key in (
-            ("newly firing", "examples_newly_firing"),
-            ("no longer firing", "examples_no_longer_firing"),
-        ):
-            for ex in r[key]:
-                click.echo(
-                    f"  {r['rule']} {label}: #{ex['item_id']} [{ex['source']}] {ex['text']}  ({ex['why']})"
-                )
+        gone = " (rule removed)" if r.removed else ""
+        click.echo(f"{r.rule:<{width}}  {r.before:>6} → {r.after:<6} {r.gained:>4}  {r.lost:>4}{mark}{gone}")
+    for r in result.rows:
+        for label, exs in (("newly firing", r.examples_gained), ("no longer firing", r.examples_lost)):
+            for ex in exs:
+                click.echo(f"  {r.rule} {label}: #{ex.item_id} [{ex.source}] {ex.text}  ({ex.why})")
+
+
+@rules_group.command("uncovered")
+@config_option
+@click.option("--since", default="7d", show_default=True, help="period of stored items (30m, 12h, 7d …)")
+@click.option("--top", default=10, show_default=True, type=click.IntRange(1, 100), help="groups to show")
+@click.option(
+    "--examples", default=3, show_default=True, type=click.IntRange(0, 20), help="examples per group"
+)
+@click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
+@_model_option
+def uncovered_cmd(
+    config_path: Path, since: str, top: int, examples: int, as_json: bool, sentiment_model: Path | None
+) -> None:
+    """Negative stored items (negative sentiment or 1-2 stars) on which no rule alerts, grouped
+    by the phrases that set them apart, each with a rule snippet to start from."""
+    from monitor.clock import utcnow
+    from monitor.reports.uncovered import uncovered
+
+    window = _window(since)
+    config = load_or_exit(config_path)
+    analyzer = build_analyzer(config, sentiment_model, required=False)
+    store = _open_store(config)
+    try:
+        report = uncovered(store, analyzer, window, utcnow(), top=top, examples=examples)
+    except Exception as exc:
+        raise click.ClickException(f"cannot read stored items from {config.database_url}: {exc}") from exc
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps(report.to_json(), ensure_ascii=False))
+        return
+    click.echo(
+        f"{report.items} item(s) fetched in the last {since}: {report.negative} negative, "
+        f"{report.uncovered} of them caught by no rule"
+    )
+    if not report.groups:
+        click.echo("no recurring phrase among them" if report.uncovered else "nothing to cover")
+    for g in report.groups:
+        also = f" (with {', '.join(g.terms)})" if g.terms else ""
+        click.echo(f"\n「{g.phrase}」 {g.items} item(s){also}")
+        for ex in g.examples:
+            click.echo(f"  #{ex['item_id']} {ex['text']}")
+        click.echo(g.snippet)
 
 
 __all__ = ["build_analyzer", "rules_group"]

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
+from monitor.analyze.hits import DECISIONS
 from monitor.config.rules import DIMENSIONS
 from monitor.store import models as m
 
@@ -85,6 +86,9 @@ class DailyData:
     incidents: list[IncidentSummary]
     trend: list[TrendDay]
     previous_volume: int
+    # rules matched but not alerting (negated, another store, resolved …): (rule id, title, items)
+    mentions: list[tuple[str, str, int]] = field(default_factory=list)
+    mention_reasons: dict[str, int] = field(default_factory=dict)  # decision label -> hits
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -183,6 +187,8 @@ def daily(s: Session, day: date, tz: ZoneInfo, titles: dict[str, str], now: date
     dims: dict[str, Counter[str]] = {d: Counter() for d in DIMENSIONS}
     rules: Counter[str] = Counter()
     keywords: Counter[str] = Counter()
+    mentioned: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
     q = (
         select(
             m.Item.platform, m.Analysis.sentiment, m.Analysis.dimensions, m.Analysis.rules, m.Analysis.hits
@@ -199,9 +205,17 @@ def daily(s: Session, day: date, tz: ZoneInfo, titles: dict[str, str], now: date
         for d in dimensions or ["其他"]:
             dims.setdefault(d, Counter())[sentiment] += 1
         rules.update(fired or [])
+        only_mentioned: set[str] = set()
         for h in hits or []:
-            if isinstance(h, dict) and not h.get("negated") and h.get("keyword"):
+            if not isinstance(h, dict):
+                continue
+            if not h.get("negated") and h.get("keyword"):
                 keywords[str(h["keyword"])] += 1
+            elif h.get("negated") and h.get("rule_id") and h["rule_id"] not in (fired or []):
+                only_mentioned.add(str(h["rule_id"]))
+                decision = str(h.get("decision", ""))
+                reasons[DECISIONS.get(decision, decision)] += 1
+        mentioned.update(only_mentioned)
     previous = sum(sentiment_counts(s, prev_start, start).values())
     return DailyData(
         day=day.isoformat(),
@@ -215,6 +229,8 @@ def daily(s: Session, day: date, tz: ZoneInfo, titles: dict[str, str], now: date
         incidents=incidents(s, start, end, now),
         trend=trend(s, day, tz),
         previous_volume=previous,
+        mentions=[(r, titles.get(r, r), n) for r, n in mentioned.most_common(10)],
+        mention_reasons=dict(reasons.most_common()),
     )
 
 

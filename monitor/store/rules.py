@@ -3,30 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 
+from monitor.analyze.explain import StoredItem
 from monitor.store import Store
 from monitor.store import models as m
 
 __all__ = ["StoredItem", "add_version", "items_since", "version", "versions"]
 
 
-@dataclass(frozen=True)
-class StoredItem:
-    id: int
-    text: str
-    source: str
-    platform: str
-    sku: str | None
-    rating: int | None
-    rules: tuple[str, ...]  # the rules that fired when it was analyzed
-
-
-def items_since(store: Store, since: datetime, limit: int | None = None) -> Iterator[StoredItem]:
-    """Items fetched since ``since`` with the rules they fired, newest first (streamed)."""
+def items_since(
+    store: Store, since: datetime, limit: int | None = None, *, newest_first: bool = True
+) -> Iterator[StoredItem]:
+    """Items fetched since ``since`` with the rules their stored analysis alerted on and its
+    sentiment, newest first unless asked otherwise (streamed)."""
     q = (
         select(
             m.Item.id,
@@ -36,17 +28,18 @@ def items_since(store: Store, since: datetime, limit: int | None = None) -> Iter
             m.Item.sku,
             m.Item.rating,
             m.Analysis.rules,
+            m.Analysis.sentiment,
         )
         .outerjoin(m.Analysis, m.Analysis.item_id == m.Item.id)
         .where(m.Item.fetched_at >= since)
-        .order_by(m.Item.id.desc())
+        .order_by(m.Item.id.desc() if newest_first else m.Item.id)
         .execution_options(yield_per=500)
     )
     if limit is not None:
         q = q.limit(limit)
     with store.session() as s:
-        for iid, text, source, platform, sku, rating, rules in s.execute(q):
-            yield StoredItem(iid, text, source, platform, sku, rating, tuple(rules or ()))
+        for row in s.execute(q):
+            yield StoredItem(*row)
 
 
 def add_version(store: Store, path: str, sha256: str, content: str, now: datetime) -> bool:

@@ -178,7 +178,7 @@ def rules_test(req: Req) -> Response:
     except UnicodeEncodeError as exc:
         raise ApiProblem(400, "text is not valid Unicode") from exc
     c = req.console.config
-    result = try_sentence(c, RuleSet(c.rules, c.priority_words), text, MatchContext(rating=rating)).to_json()
+    result = try_sentence(c, RuleSet(c.rules, c.priority_words), text, MatchContext(rating=rating))
     return JSONResponse(
         {
             k: result[k]

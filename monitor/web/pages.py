@@ -9,6 +9,7 @@ from typing import Any
 from starlette.responses import RedirectResponse, Response
 
 from monitor.alerting import lifecycle
+from monitor.analyze.hits import DECISIONS
 from monitor.config.rules import DIMENSIONS
 from monitor.config.settings import mask_secrets
 from monitor.runtime import Runtime
@@ -49,6 +50,7 @@ def items(req: Req) -> Response:
         skus=skus,
         rules=rules,
         titles=titles,
+        decisions=DECISIONS,
         dimensions=DIMENSIONS,
         args=args,
     )

@@ -9,7 +9,7 @@ from typing import Any
 from starlette.responses import Response
 
 from monitor.admin import rules as re_
-from monitor.analyze import MatchContext
+from monitor.analyze import Analyzer, MatchContext
 from monitor.web.context import Req
 from monitor.web.guard import page
 
@@ -100,7 +100,7 @@ def rule_test(req: Req) -> Response:
     ctx = MatchContext(rating=int(rating) if rating in ("1", "2", "3", "4", "5") else None)
     ruleset = re_.ruleset_with(req.console.config, path, checked.parsed)
     result = re_.try_sentence(req.console.config, ruleset, req.form.get("sentence", ""), ctx)
-    return _editor(req, path, text, tested=result.to_json())
+    return _editor(req, path, text, tested=result)
 
 
 @page("rules")
@@ -113,7 +113,8 @@ def rule_replay(req: Req) -> Response:
         return _editor(req, path, text, 422, errors=checked.errors)
     c = req.console
     ruleset = re_.ruleset_with(c.config, path, checked.parsed)
-    replayed = re_.replay(c.store, ruleset, timedelta(days=_days(req)), c.now())
+    analyzer = Analyzer.from_config(c.config, ruleset=ruleset)
+    replayed = re_.replay(c.store, analyzer, timedelta(days=_days(req)), c.now())
     return _editor(req, path, text, replayed=replayed)
 
 

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from monitor.analyze import MatchContext, RuleSet
-from monitor.analyze.rules import FIRING
+from monitor.analyze.hits import ALERTING
 from monitor.analyze.text import fold_with_breaks
 from monitor.config.rules import Rule, RuleFile
 
@@ -60,12 +60,12 @@ def test_case(ruleset: RuleSet, case: dict[str, Any]) -> None:
     )
     folded, breaks = fold_with_breaks(case["text"])
     ev = ruleset.evaluate(folded, ctx, breaks, explain=True)
-    why = [(h.rule_id, h.keyword, h.decision, h.reason) for h in ev.hits]
+    why = [(h.rule_id, h.keyword, h.decision, h.reasons) for h in ev.hits]
     assert sorted(ev.fired) == sorted(case["fires"]), f"{folded!r}: {why}"
     for keyword, decision in (case.get("decisions") or {}).items():
         found = [h for h in ev.hits if h.keyword == keyword]
         assert found, f"{keyword!r} not matched in {folded!r}: {why}"
         assert found[0].decision == decision, f"{keyword!r} in {folded!r}: {why}"
-        assert found[0].negated == (decision not in FIRING)
+        assert found[0].negated == (decision not in ALERTING)
     if "severity" in case:
         assert ev.severity == case["severity"], f"{folded!r}: priority words {ev.priority_words}"

@@ -48,10 +48,23 @@ def test_rules_test_explains_every_hit(project: Path) -> None:
     out = r.output
     assert "normalized:  包装完好,没有破损,但是发货慢,客服态度差" in out
     assert "发货慢" in out.split("tokens:")[1].split("\n")[0].split(" / ")
-    assert "negated: negated by '没有'" in out
+    assert "negated (被否定, keyword): 否定词「没有」" in out
     assert "slow_delivery" in out and "service_attitude" in out
-    assert "rules fired: service_attitude, slow_delivery" in out
+    assert "alerts:      service_attitude, slow_delivery" in out
+    assert "mentions:    damaged" in out
     assert "grade:       3" in out
+
+
+def test_rules_test_explains_why_a_hit_is_only_a_mention(project: Path) -> None:
+    r = run(["test", "-c", str(project), "隔壁那家客服态度差，这家很好", "--rating", "5"])
+    assert r.exit_code == 0, r.output
+    assert "other_target (说的是别家/别人, keyword): 说的是别家或别人：「隔壁」" in r.output
+    assert "alerts:      none" in r.output and "mentions:    service_attitude" in r.output
+    r = run(["test", "-c", str(project), "po损了", "--json"])
+    doc = json.loads(r.output)  # type: ignore[attr-defined]
+    assert doc["alerts"] == ["damaged"] and doc["normalized"] == "破损了"
+    assert doc["restorations"] == [{"start": 0, "end": 2, "typed": "po损", "word": "破损", "typed_at": 0}]
+    assert doc["hits"][0]["kind"] == "pinyin" and "读音还原：「po损」→「破损」" in doc["hits"][0]["reasons"]
 
 
 def test_rules_test_json(project: Path) -> None:
@@ -63,13 +76,15 @@ def test_rules_test_json(project: Path) -> None:
     assert doc["severity"] == "critical"
     assert doc["grade"] == 5
     assert "防伪码查不到" in doc["tokens"]  # rule words are in jieba's user dictionary
-    assert {h["decision"] for h in doc["hits"]} == {"fired"}
+    assert {h["decision"] for h in doc["hits"]} == {"complaint"}
+    assert all(h["reasons"] and h["label"] == "投诉" for h in doc["hits"])
+    assert doc["alerts"] == doc["rules"] and doc["mentions"] == []
 
 
 def test_rules_test_shows_out_of_scope_and_questions(project: Path) -> None:
     r = run(["test", "-c", str(project), "会不会是假货？"])
     assert r.exit_code == 0
-    assert "question" in r.output and "rules fired: none" in r.output
+    assert "question" in r.output and "alerts:      none" in r.output
 
 
 # ---- analyze ---------------------------------------------------------------------------------------
@@ -103,7 +118,7 @@ def test_analyze_jsonl_to_file(project: Path, tmp_path: Path) -> None:
     rows = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
     assert [x["rules"] for x in rows] == [["damaged"], [], ["service_attitude"]]
     assert rows[2]["sku"] == "7"
-    assert rows[0]["hits"][0]["decision"] == "fired"
+    assert rows[0]["hits"][0]["decision"] == "complaint"
     assert "3 row(s) analyzed" in r.stdout  # the summary goes to the terminal when JSONL goes to a file
 
 
@@ -209,7 +224,7 @@ def test_replay_shows_before_and_after_without_writing(project: Path, tmp_path: 
     by = {x["rule"]: x for x in doc["rules"]}
     assert (by["damaged"]["before"], by["damaged"]["after"]) == (2, 1)
     assert by["damaged"]["no_longer_firing"] == 1
-    assert by["damaged"]["examples_no_longer_firing"][0]["why"].startswith("negated")
+    assert by["damaged"]["examples_no_longer_firing"][0]["why"] == "negated: 否定词「没有」"
     assert (by["slow_delivery"]["before"], by["slow_delivery"]["after"]) == (0, 1)
     assert by["slow_delivery"]["examples_newly_firing"][0]["text"] == "发货也太慢了吧"
 
@@ -224,6 +239,36 @@ def test_replay_shows_before_and_after_without_writing(project: Path, tmp_path: 
 
 
 def test_replay_rejects_a_bad_duration(project: Path) -> None:
-    r = CliRunner().invoke(rules_group, ["replay", "-c", str(project), "--since", "soon"])
-    assert r.exit_code == 2
-    assert "--since" in r.output
+    for cmd in ("replay", "uncovered"):
+        r = CliRunner().invoke(rules_group, [cmd, "-c", str(project), "--since", "soon"])
+        assert r.exit_code == 2
+        assert "--since" in r.output
+
+
+# ---- uncovered -------------------------------------------------------------------------------------
+def test_uncovered_groups_negative_items_no_rule_caught(project: Path, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'monitor.db'}"
+    now = datetime.now(UTC)
+    hour = timedelta(hours=1)
+    _store_items(
+        url,
+        [
+            ("耳机左耳没声音，右耳电流声很大", [], now - hour),
+            ("用了两天左耳没声音了，差", [], now - 2 * hour),
+            ("左耳没声音，退货", [], now - 3 * hour),
+            ("收到就是破损的", ["damaged"], now - 4 * hour),  # a rule catches it
+            ("杯子漂亮，保温好", [], now - 5 * hour),
+            ("左耳没声音", [], now - timedelta(days=30)),  # outside --since
+        ],
+    )
+    r = run(["uncovered", "-c", str(project), "--since", "7d", "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)  # type: ignore[attr-defined]
+    assert (doc["items"], doc["negative"], doc["uncovered"]) == (5, 5, 4)
+    top = doc["groups"][0]
+    assert "左耳" in top["phrase"] and top["items"] == 3
+    assert {e["text"] for e in top["examples"]} >= {"左耳没声音，退货"}
+    assert "keywords: [" in top["snippet"] and "id: new_" in top["snippet"]
+    text = run(["uncovered", "-c", str(project), "--since", "7d"]).output  # type: ignore[attr-defined]
+    assert "5 item(s) fetched in the last 7d: 5 negative, 4 of them caught by no rule" in text
+    assert "「" in text and "title: 待命名：" in text

@@ -154,8 +154,9 @@ def test_replay_preview(page: Any, daemon: Any, ids: dict[str, int]) -> None:
     before = path.read_text(encoding="utf-8")
     _login(page, "admin")
     page.goto("/rules/default.yaml")
-    # 包装完好 appears in the stored positive review: adding it to `damaged` makes it fire there.
-    page.fill("#yaml", before.replace("keywords: [破损, ", "keywords: [包装完好, 破损, ", 1))
+    # 气死 appears in the stored negative review: adding it to `damaged` makes it alert there (a
+    # keyword in a clearly positive clause, such as 包装完好 in the other review, is only a mention).
+    page.fill("#yaml", before.replace("keywords: [破损, ", "keywords: [气死, 破损, ", 1))
     page.fill("input[name=days]", "3")
     page.click("#replay")
     page.wait_for_load_state()

@@ -12,8 +12,9 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
+from monitor.admin import users
 from monitor.store import Store
-from monitor.web import auth, create_app
+from monitor.web import create_app
 from tests.conftest import NOW
 from tests.merchant.exportfiles import SAMPLE, csv_bytes, row
 from tests.merchant.platforms import OAuthServer
@@ -48,9 +49,9 @@ def console(
     path.write_text(path.read_text().replace("data_dir: data\n", f"data_dir: data\ndatabase: {store_url}\n"))
     store = Store.open(store_url)
     daemon = ConsoleDaemon(path, store)
-    auth.add_user(store, "admin", "admin", PASSWORD, NOW)
-    auth.add_user(store, "oncall", "oncall", PASSWORD, NOW)
-    with TestClient(create_app(daemon, daemon.now)) as client:
+    users.add_user(store, "admin", "admin", PASSWORD, NOW)
+    users.add_user(store, "oncall", "oncall", PASSWORD, NOW)
+    with TestClient(create_app(daemon)) as client:
         yield client, daemon, folder
     store.close()
 

@@ -1,4 +1,4 @@
-"""NAB realTweets benchmark of the product burst detector (``monitor.analyze.burst``).
+"""NAB realTweets benchmark of the product burst detector (``monitor.analyze.burst_detector``).
 
     python bench/nab.py --data /work/shared/data/nab_realTweets/realTweets --out /tmp/nab_out
 
@@ -36,7 +36,7 @@ from bench.nab_score import (  # noqa: E402
     published_scores,
     score_file,
 )
-from monitor.analyze.burst import BurstConfig, BurstDetector  # noqa: E402
+from monitor.analyze.burst_detector import BurstConfig, BurstDetector  # noqa: E402
 
 NAB_CONFIG = replace(BurstConfig(), bucket=timedelta(minutes=5))
 THRESHOLD = 0.5  # the detector's own alert decision; never tuned per file

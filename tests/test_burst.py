@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from monitor.analyze.burst import BurstConfig, BurstDetector, BurstVerdict
+from monitor.analyze.burst_detector import BurstConfig, BurstDetector, BurstVerdict
 
 HOUR = timedelta(hours=1)
 T0 = datetime(2026, 11, 2, 0, 0)  # a Monday

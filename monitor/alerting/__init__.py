@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from monitor.alerting import bursts
 from monitor.analyze import Analysis
 from monitor.config import Config
 from monitor.store import models as m
@@ -73,12 +72,13 @@ def evaluate(
     s: Session, config: Config, rows: Sequence[m.Item], analyses: Sequence[Analysis], now: datetime
 ) -> list[AlertEvent]:
     """Keyword alerts per rule, source and SKU; bursts for the scopes these items touch."""
+    from monitor.alerting import burst_scopes
     from monitor.notify import outbox
     from monitor.sop.incidents import open_for_alert
 
     rules = {r.id: r for r in config.rules}
     events: list[AlertEvent] = []
-    touched: dict[str, bursts.Scope] = {}
+    touched: dict[str, burst_scopes.Scope] = {}
     for row, analysis in zip(rows, analyses, strict=True):
         for rule_id in analysis.rules:
             rule = rules.get(rule_id)
@@ -110,14 +110,14 @@ def evaluate(
             if (analysis.grade or 0) > (alert.grade or 0):
                 alert.grade = analysis.grade
             alert.labels = {**(alert.labels or {}), **labels_of(alert)}
-        for scope in bursts.scopes_for(
+        for scope in burst_scopes.scopes_for(
             analysis.rules, analysis.sentiment, row.sku, config.settings.alerting.burst_scopes
         ):
             touched[scope.key] = scope
     # narrow scopes first, so broader ones can see they are the same event
     order = {k: i for i, k in enumerate(BURST_SCOPES)}
     for scope in sorted(touched.values(), key=lambda sc: order[sc.kind]):
-        ev = burst(s, config, scope, now)
+        ev = burst_scopes.raise_burst(s, config, scope, now)
         if ev is not None:
             events.append(ev)
     for ev in events:
@@ -129,57 +129,6 @@ def evaluate(
         outbox.enqueue_alert(s, config, a, "firing", now, explicit=explicit, delay=delay)
         open_for_alert(s, config, a, now)
     return events
-
-
-def burst(s: Session, config: Config, scope: bursts.Scope, now: datetime) -> AlertEvent | None:
-    ev = bursts.evaluate(s, config, scope, now)
-    alert = open_alert(s, scope.key)
-    if alert is None and (not ev.verdict.is_burst or bursts.contained(s, scope, ev.items)):
-        return None
-    titles = {r.id: r.title for r in config.rules}
-    what = scope.describe(titles)
-    summary = f"Burst of negative items: {what}. {ev.verdict.explanation}"
-    event = None
-    if alert is None:
-        rule = next((r for r in config.rules if r.id == scope.rule), None)
-        alert = new_alert(
-            s,
-            now,
-            dedup_key=scope.key,
-            kind="burst",
-            rule_id=scope.rule,
-            category=rule.category if rule else "negative_burst",
-            severity="critical",
-            grade=None,
-            platform=None,
-            source=None,
-            sku=scope.sku,
-            title=f"差评爆发 burst: {what}",
-            summary=summary,
-            labels={"scope": {"kind": scope.kind, "rule": scope.rule, "sku": scope.sku}},
-        )
-        event = AlertEvent(alert, "firing")
-    elif ev.verdict.is_burst:
-        alert.summary = summary
-    for row in s.scalars(select(m.Item).where(m.Item.id.in_(ev.items))):
-        attach(s, alert, row, now)
-    inhibit(s, alert, scope)
-    return event
-
-
-def inhibit(s: Session, burst_alert: m.Alert, scope: bursts.Scope) -> None:
-    """A burst mutes the single keyword alerts it contains."""
-    q = select(m.Alert).where(
-        m.Alert.kind == "keyword", m.Alert.state != "resolved", m.Alert.inhibited_by.is_(None)
-    )
-    if scope.rule is not None:
-        q = q.where(m.Alert.rule_id == scope.rule)
-    if scope.sku is not None:
-        q = q.where(m.Alert.sku == scope.sku)
-    if scope.kind in ("sku", "store"):
-        return  # broad scopes do not silence specific complaints
-    for single in s.scalars(q):
-        single.inhibited_by = burst_alert.id
 
 
 # Names used by modules written before the public ones existed.

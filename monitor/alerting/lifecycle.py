@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from monitor.alerting import bursts
+from monitor.alerting import burst_scopes
 from monitor.alerting.routing import decide
 from monitor.config import Config
 from monitor.notify import outbox
@@ -120,8 +120,8 @@ def _maybe_resolve(s: Session, config: Config, alert: m.Alert, now: datetime) ->
         sc = (alert.labels or {}).get("scope") or {}
         if not sc:
             return False
-        scope = bursts.Scope(sc.get("kind", "rule_sku"), sc.get("rule"), sc.get("sku"))
-        ev = bursts.evaluate(s, config, scope, now)
+        scope = burst_scopes.Scope(sc.get("kind", "rule_sku"), sc.get("rule"), sc.get("sku"))
+        ev = burst_scopes.evaluate(s, config, scope, now)
         recent = _recent_count(s, alert, now - a.burst_bucket)
         if ev.verdict.is_burst or recent >= a.burst_min_count or now - alert.created_at < a.burst_bucket:
             return False

@@ -1,5 +1,5 @@
 """Burst detection over stored items, per scope, with the online detector of
-``monitor.analyze.burst``.
+``monitor.analyze.burst_detector``.
 
 Scopes: ``rule_sku`` (one rule on one SKU), ``rule`` (one rule across the store),
 ``sku`` (all negative items of one SKU) and ``store``. Each scope's detector is fed one
@@ -20,7 +20,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from monitor.analyze.burst import BurstConfig, BurstDetector, BurstVerdict
+from monitor.alerting import AlertEvent, attach, new_alert, open_alert
+from monitor.analyze.burst_detector import BurstConfig, BurstDetector, BurstVerdict
 from monitor.config import Config
 from monitor.store import models as m
 
@@ -213,3 +214,54 @@ def contained(s: Session, scope: Scope, items: list[int]) -> bool:
     )
     covered = {iid for iid, key in s.execute(q) if any(key.startswith(p) for p in scope.narrower)}
     return len(covered) >= CONTAINED * len(items)
+
+
+def raise_burst(s: Session, config: Config, scope: Scope, now: datetime) -> AlertEvent | None:
+    ev = evaluate(s, config, scope, now)
+    alert = open_alert(s, scope.key)
+    if alert is None and (not ev.verdict.is_burst or contained(s, scope, ev.items)):
+        return None
+    titles = {r.id: r.title for r in config.rules}
+    what = scope.describe(titles)
+    summary = f"Burst of negative items: {what}. {ev.verdict.explanation}"
+    event = None
+    if alert is None:
+        rule = next((r for r in config.rules if r.id == scope.rule), None)
+        alert = new_alert(
+            s,
+            now,
+            dedup_key=scope.key,
+            kind="burst",
+            rule_id=scope.rule,
+            category=rule.category if rule else "negative_burst",
+            severity="critical",
+            grade=None,
+            platform=None,
+            source=None,
+            sku=scope.sku,
+            title=f"差评爆发 burst: {what}",
+            summary=summary,
+            labels={"scope": {"kind": scope.kind, "rule": scope.rule, "sku": scope.sku}},
+        )
+        event = AlertEvent(alert, "firing")
+    elif ev.verdict.is_burst:
+        alert.summary = summary
+    for row in s.scalars(select(m.Item).where(m.Item.id.in_(ev.items))):
+        attach(s, alert, row, now)
+    inhibit(s, alert, scope)
+    return event
+
+
+def inhibit(s: Session, burst_alert: m.Alert, scope: Scope) -> None:
+    """A burst mutes the single keyword alerts it contains."""
+    q = select(m.Alert).where(
+        m.Alert.kind == "keyword", m.Alert.state != "resolved", m.Alert.inhibited_by.is_(None)
+    )
+    if scope.rule is not None:
+        q = q.where(m.Alert.rule_id == scope.rule)
+    if scope.sku is not None:
+        q = q.where(m.Alert.sku == scope.sku)
+    if scope.kind in ("sku", "store"):
+        return  # broad scopes do not silence specific complaints
+    for single in s.scalars(q):
+        single.inhibited_by = burst_alert.id

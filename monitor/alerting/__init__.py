@@ -19,7 +19,6 @@ from monitor.config import Config
 from monitor.store import models as m
 
 SEVERITY_ORDER = ("low", "medium", "high", "critical")
-BURST_SCOPES = ("rule_sku", "rule", "sku", "store")
 
 
 @dataclass
@@ -72,13 +71,14 @@ def evaluate(
     s: Session, config: Config, rows: Sequence[m.Item], analyses: Sequence[Analysis], now: datetime
 ) -> list[AlertEvent]:
     """Keyword alerts per rule, source and SKU; bursts for the scopes these items touch."""
-    from monitor.alerting import burst_scopes
+    from monitor.alerting import burst_scopes, new_problems
     from monitor.notify import outbox
     from monitor.sop.incidents import open_for_alert
 
     rules = {r.id: r for r in config.rules}
     events: list[AlertEvent] = []
-    touched: dict[str, burst_scopes.Scope] = {}
+    # the lock order of every poll: burst state rows (sorted) before any alert row
+    bursts = burst_scopes.Round.lock(s, config, rows, analyses, now)
     for row, analysis in zip(rows, analyses, strict=True):
         for rule_id in analysis.rules:
             rule = rules.get(rule_id)
@@ -110,16 +110,8 @@ def evaluate(
             if (analysis.grade or 0) > (alert.grade or 0):
                 alert.grade = analysis.grade
             alert.labels = {**(alert.labels or {}), **labels_of(alert)}
-        for scope in burst_scopes.scopes_for(
-            analysis.rules, analysis.sentiment, row.sku, config.settings.alerting.burst_scopes
-        ):
-            touched[scope.key] = scope
-    # narrow scopes first, so broader ones can see they are the same event
-    order = {k: i for i, k in enumerate(BURST_SCOPES)}
-    for scope in sorted(touched.values(), key=lambda sc: order[sc.kind]):
-        ev = burst_scopes.raise_burst(s, config, scope, now)
-        if ev is not None:
-            events.append(ev)
+    events.extend(bursts.raise_bursts(s))
+    events.extend(new_problems.raise_alerts(s, config, rows, analyses, now))
     for ev in events:
         a = ev.alert
         if ev.event != "firing" or a.inhibited_by is not None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.config.rules import Rule, RuleFile
-from monitor.config.settings import Settings
+from monitor.config.settings import Settings, burst_window_errors
 from monitor.config.sops import Sop, SopFile
 from monitor.config.validate import validate
 from monitor.config.yamlload import ConfigError, ConfigInvalid, LoadedYaml, dotted, load_yaml_file
@@ -274,6 +274,10 @@ def _cross_check(
 
     def settings_line(kp: list[str | int]) -> int:
         return settings_file.line_of(kp) if settings_file else 1
+
+    for msg in burst_window_errors(settings, sources):
+        kp: list[str | int] = ["alerting", "burst_window"]
+        errors.append(ConfigError(settings_path, settings_line(kp), dotted(kp), msg))
 
     for r in rules:
         for ch in r.notify:

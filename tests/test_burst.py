@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from monitor.analyze.burst_detector import BurstConfig, BurstDetector, BurstVerdict
-from monitor.analyze.counts import log_sf, normal_score
+from monitor.analyze.counts import log_sf, log_sf_share, normal_score, normal_score_share
 from monitor.analyze.drift import find_drift
 from monitor.analyze.phrases import extend, grams, is_covered
 
@@ -57,6 +57,17 @@ def test_tail_probabilities_match_the_poisson_and_negative_binomial_sums() -> No
     pmf = [math.comb(k + 1, k) * (r / (r + mu)) ** r * (mu / (r + mu)) ** k for k in range(50)]
     assert log_sf(50, 10.0, 0.5) == pytest.approx(math.log(1 - sum(pmf)), rel=1e-4)
     assert log_sf(0, 3.0, 0.1) == 0.0
+
+
+def test_share_tails_are_binomial_and_know_the_total_caps_the_count() -> None:
+    # 7 negatives among 8 items at a 12.5 % share: sum_{k>=7} C(8,k) p^k (1-p)^(8-k)
+    p = 0.125
+    exact = 8 * p**7 * (1 - p) + p**8
+    assert log_sf_share(7, 8, p, 0.0) == pytest.approx(math.log(exact), rel=1e-9)
+    assert log_sf_share(9, 8, p, 0.0) == -math.inf  # more negatives than items: impossible
+    # over-dispersion makes the same count less surprising, and many items behave like Poisson
+    assert normal_score_share(7, 8, p, 0.3) < normal_score_share(7, 8, p, 0.0)
+    assert normal_score_share(40, 1000, 0.02, 0.0) == pytest.approx(normal_score(40, 20.0, 0.0), abs=0.15)
 
 
 def test_normal_scores_are_on_one_scale_for_quiet_and_busy_scopes() -> None:

@@ -41,12 +41,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from monitor.analyze.counts import normal_score
+from monitor.analyze.counts import normal_score, normal_score_share
 
 __all__ = ["DAYS_KEPT", "BurstConfig", "BurstDetector", "BurstVerdict"]
 
 _STATE_VERSION = 2
 DAYS_KEPT = 28
+RECENT = 6  # windows: the memory of the recent share (half-life), so a days-long climb is no burst
 ELEVATED_Z = 2.0  # evidence above which a scope is still "elevated" (a burst is not over yet)
 _PRIOR = 5.0  # pseudo-items behind every seasonal factor and the promotion lift
 _CLIP = 6.0  # counts are clipped to mu + 6 sd before the baseline learns from them
@@ -175,6 +176,7 @@ class BurstDetector:
         self._neg = 0.0  # EWMA of negative and of all items per step (share model)
         self._tot = 0.0
         self._share_n = 0
+        self._recent = [0.0, 0.0]  # the same over the last hours (RECENT × window)
         self._disp = {s: _Dispersion() for s in cfg.scales}
         self._ring: deque[_Step] = deque()
         self._settled: deque[tuple[float, float]] = (
@@ -221,8 +223,15 @@ class BurstDetector:
 
     @property
     def share(self) -> float | None:
-        """Baseline negative share, once items with totals have been learned."""
-        return self._neg / self._tot if self._share_n and self._tot > 0 else None
+        """Negative share a window is judged against, once items with totals have been learned: the
+        baseline's, or the last hours' when that is higher (a share that has been climbing for days is
+        a drift, reported by ``monitor.analyze.drift``; a burst is a rise within hours)."""
+        if not self._share_n or self._tot <= 0:
+            return None
+        base = self._neg / self._tot
+        if self._recent[1] > 0:
+            return max(base, self._recent[0] / self._recent[1])
+        return base
 
     def _learn(self, st: _Step) -> None:
         """Learn from a step that has left the window (so late items are in it)."""
@@ -232,6 +241,7 @@ class BurstDetector:
             self._level, self._n = x, 1
             if st.total is not None:
                 self._neg, self._tot, self._share_n = x, st.total, 1
+                self._recent = [x, st.total]
             return
         mu_vol = self._volume_mu(st.start, st.promotion)
         share = self.share
@@ -242,6 +252,11 @@ class BurstDetector:
             self._neg += a * (_clip(x, mu, self._disp[1].phi) - self._neg)
             self._tot += a * (st.total - self._tot)
             self._share_n += 1
+            a = max(_alpha(cfg.step, RECENT * cfg.window), 1.0 / self._share_n)
+            self._recent = [
+                self._recent[0] + a * (x - self._recent[0]),
+                self._recent[1] + a * (st.total - self._recent[1]),
+            ]
         x_c = _clip(x, mu_vol, self._disp[1].phi)
         if st.promotion:
             decay = math.pow(0.5, cfg.step / _DAY)
@@ -302,7 +317,10 @@ class BurstDetector:
             d = self._disp.get(k)
             if d is None:
                 continue
-            z = normal_score(x, max(mu, 1e-6), d.phi)
+            if total is not None and share is not None and total > 0:  # negatives among known items
+                z = normal_score_share(x, total, share, d.phi)
+            else:
+                z = normal_score(x, max(mu, 1e-6), d.phi)
             ev.windows.append((x, mu, total, k))
             ev.top_z = max(ev.top_z, z)
             if x >= cfg.min_count and z > ev.z:
@@ -486,7 +504,7 @@ class BurstDetector:
             "hod": self._hod,
             "dow": self._dow,
             "promo": self._promo,
-            "share": [self._neg, self._tot, self._share_n],
+            "share": [self._neg, self._tot, self._share_n, *self._recent],
             "disp": {str(s): [d.num, d.den, d.n] for s, d in self._disp.items()},
             "ring": [[st.start.isoformat(), st.count, st.total, st.mu, st.promotion] for st in self._ring],
             "settled": [list(v) for v in self._settled],
@@ -508,8 +526,9 @@ class BurstDetector:
             det._hod = [[float(o), float(e)] for o, e in state["hod"]]
             det._dow = [[float(o), float(e)] for o, e in state["dow"]]
             det._promo = [float(x) for x in state["promo"]]
-            neg, tot, share_n = state["share"]
+            neg, tot, share_n, recent_neg, recent_tot = state["share"]
             det._neg, det._tot, det._share_n = float(neg), float(tot), int(share_n)
+            det._recent = [float(recent_neg), float(recent_tot)]
             for s, (num, den, n) in state["disp"].items():
                 if int(s) in det._disp:
                     det._disp[int(s)] = _Dispersion(float(num), float(den), int(n))

@@ -11,9 +11,10 @@ or Gaussian approximation would understate the first by half.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from statistics import NormalDist
 
-__all__ = ["anscombe", "log_sf", "normal_score"]
+__all__ = ["anscombe", "log_sf", "log_sf_share", "normal_score", "normal_score_share"]
 
 _NORMAL = NormalDist()
 _Z_CAP = 37.0  # normal score of the smallest positive double; beyond it every burst is "certain"
@@ -63,6 +64,70 @@ def log_sf(x: float, mu: float, phi: float) -> float:
     return min(0.0, log_term + math.log(total))
 
 
+def _sum_tail(log_first: float, ratio: Callable[[int], float], k: int, last: int) -> float:
+    """ln of the sum of the terms k..last whose first is exp(log_first) and whose successive ratios
+    are ``ratio(j)`` (term j+1 / term j); what is left after _MAX_TERMS is bounded geometrically."""
+    total = term = 1.0
+    j = k
+    for _ in range(_MAX_TERMS):
+        if j >= last:
+            return log_first + math.log(total)
+        term *= ratio(j)
+        total += term
+        j += 1
+        if term < _TOLERANCE * total:
+            return log_first + math.log(total)
+    r = ratio(j) if j < last else 0.0
+    total += term * r / (1.0 - r) if r < 1.0 else total
+    return log_first + math.log(total)
+
+
+def log_sf_share(x: float, n: float, p: float, phi: float) -> float:
+    """Natural log of P(X >= x) for the negatives X among ``n`` items when the negative share is
+    ``p``: beta-binomial with intra-class correlation ``phi * p`` (its variance is then close to the
+    negative binomial's ``mu + phi mu²`` for small shares, and it knows X cannot exceed n)."""
+    k, total = math.ceil(x - 1e-9), round(n)
+    if k <= 0:
+        return 0.0
+    if k > total or p <= 0.0:
+        return -math.inf
+    if p >= 1.0:
+        return 0.0
+    rho = min(max(phi * p, 0.0), 0.5)
+    log_choose = math.lgamma(total + 1) - math.lgamma(k + 1) - math.lgamma(total - k + 1)
+    if rho < 1e-9:
+        first = log_choose + k * math.log(p) + (total - k) * math.log1p(-p)
+        odds = p / (1.0 - p)
+        return min(0.0, _sum_tail(first, lambda j: (total - j) / (j + 1) * odds, k, total))
+    a, b = p * (1.0 - rho) / rho, (1.0 - p) * (1.0 - rho) / rho
+
+    def lbeta(u: float, v: float) -> float:
+        return math.lgamma(u) + math.lgamma(v) - math.lgamma(u + v)
+
+    first = log_choose + lbeta(k + a, total - k + b) - lbeta(a, b)
+    return min(
+        0.0, _sum_tail(first, lambda j: (total - j) / (j + 1) * (j + a) / (total - j - 1 + b), k, total)
+    )
+
+
+def _score(lp: float) -> float:
+    if lp >= math.log(0.5):
+        return 0.0
+    if lp < -700.0:
+        return _Z_CAP
+    return min(-_NORMAL.inv_cdf(math.exp(lp)), _Z_CAP)
+
+
+def normal_score_share(x: float, n: float, p: float, phi: float) -> float:
+    """:func:`normal_score` for ``x`` negatives among ``n`` items at a negative share ``p``."""
+    mu = n * p
+    if x <= mu:
+        return min(0.0, anscombe(x, mu, phi))
+    if anscombe(x, mu, phi) < 0.5 and n * p * (1 - p) > 4:
+        return max(anscombe(x, mu, phi), 0.0)
+    return _score(log_sf_share(x, n, p, phi))
+
+
 def normal_score(x: float, mu: float, phi: float) -> float:
     """The normal score of P(X >= x): 0 at the mean, ~1.64 at a 5 % tail, ~6 at one in a billion.
 
@@ -74,9 +139,4 @@ def normal_score(x: float, mu: float, phi: float) -> float:
     approx = anscombe(x, mu, phi)
     if approx < 0.5:  # far from the tail: the square-root residual is accurate enough
         return max(approx, 0.0)
-    lp = log_sf(x, mu, phi)
-    if lp >= math.log(0.5):
-        return 0.0
-    if lp < -700.0:
-        return _Z_CAP
-    return min(-_NORMAL.inv_cdf(math.exp(lp)), _Z_CAP)
+    return _score(log_sf(x, mu, phi))

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Integer, Interval, String, and_, bindparam, case, cast, func, select, update
 from sqlalchemy.orm import Session
 
 from monitor.alerting import AlertEvent, attach, new_alert, open_alert
@@ -52,6 +52,8 @@ HISTORY = timedelta(days=1)  # what a new scope learns from
 MAX_CATCH_UP = timedelta(days=14)  # steps fed at most in one evaluation (a scope quiet for long)
 LATE = timedelta(hours=6)  # steps older than this when fed are learned, never judged
 FUTURE_SKEW = timedelta(minutes=10)  # a published time later than the fetch by more is not evidence
+_HOUR = timedelta(hours=1)
+_DAY = timedelta(days=1)
 CONTAINED = 0.6  # a scope whose items are mostly in a narrower open burst is the same event
 
 # which narrower kinds a scope contains (dedup-key prefixes are built from these)
@@ -268,6 +270,64 @@ def _detector(state: dict[str, Any], cfg: BurstConfig) -> BurstDetector | None:
         return None
 
 
+def _plan(det: BurstDetector | None, config: Config, now: datetime) -> tuple[datetime, datetime, datetime]:
+    """(start, coarse_end, judge_from) of a scope's next evaluation: the steps from ``start`` to
+    ``coarse_end`` are learned hour by hour from counts, the rest step by step from the items, and
+    only steps from ``judge_from`` on are judged (a new scope judges nothing of its history)."""
+    cfg = detector_config(config)
+    tz = config.settings.tz
+    current = step_floor(now, cfg.step, tz)
+    fed = det.fed_until if det is not None else None
+    start = max(current - HISTORY if fed is None else fed.astimezone(tz), current - MAX_CATCH_UP)
+    judge_from = now - LATE if fed is not None else current
+    if _HOUR % cfg.step:
+        return start, start, judge_from
+    hour0 = start.replace(minute=0, second=0, microsecond=0)
+    coarse_until = judge_from - cfg.window  # the last window before judging goes step by step
+    coarse_end = hour0 + ((coarse_until - hour0) // _HOUR) * _HOUR if coarse_until > hour0 else start
+    return start, max(coarse_end, start), judge_from
+
+
+def _hourly(
+    s: Session, scope: Scope, since: datetime, until: datetime
+) -> dict[datetime, tuple[float, float]]:
+    """(negative, all) items of the scope per local hour in [since, until), counted by the database."""
+    hour0 = since.replace(minute=0, second=0, microsecond=0)
+    h0 = bindparam("h0", hour0, type_=m.UTCDateTime())
+    if s.get_bind().dialect.name == "sqlite":
+        hour: Any = cast((func.julianday(m.Item.published_at) - func.julianday(h0)) * 24 + 1e-7, Integer)
+        not_future = (
+            func.julianday(m.Item.published_at) <= func.julianday(m.Item.fetched_at) + FUTURE_SKEW / _DAY
+        )
+    else:
+        hour = func.floor(func.extract("epoch", m.Item.published_at - h0) / 3600)
+        not_future = m.Item.published_at <= m.Item.fetched_at + bindparam(
+            "skew", FUTURE_SKEW, type_=Interval()
+        )
+    if scope.rule is not None:
+        pattern = '%"' + scope.rule.replace("_", "\\_") + '"%'
+        counted = and_(
+            cast(m.Analysis.rules, String).like(pattern, escape="\\"), m.Analysis.sentiment != "pos"
+        )
+    else:
+        counted = m.Analysis.sentiment == "neg"
+    q = (
+        select(hour, func.count(), func.sum(case((counted, 1), else_=0)))
+        .select_from(m.Item)
+        .join(m.Analysis, m.Analysis.item_id == m.Item.id)
+        .where(m.Item.published_at >= since, m.Item.published_at < until, not_future)
+        .group_by(hour)
+    )
+    for column, value in (
+        (m.Item.sku, scope.sku),
+        (m.Item.product, scope.product),
+        (m.Item.platform, scope.platform),
+    ):
+        if value is not None:
+            q = q.where(column == value)
+    return {hour0 + int(i) * _HOUR: (float(k or 0), float(n)) for i, n, k in s.execute(q)}
+
+
 def _advance(
     det: BurstDetector | None,
     scope: Scope,
@@ -279,43 +339,50 @@ def _advance(
 ) -> tuple[BurstDetector, list[tuple[datetime, BurstVerdict]], BurstVerdict]:
     """Feed ``det`` (or a new detector) up to the step in progress and judge that step on a copy.
 
-    ``rows`` are stored items covering every step from the detector's last one (None: query them
-    for this scope). ``late`` are items this poll stored for steps already fed.
+    ``rows`` are stored items covering every step from the ``coarse_end`` of :func:`_plan` (None:
+    query them for this scope). ``late`` are items this poll stored for steps already fed.
     """
     cfg = detector_config(config)
     tz = config.settings.tz
     schedule = config.settings.schedule
     current = step_floor(now, cfg.step, tz)
-    fed = det.fed_until if det is not None else None
-    start = current - HISTORY if det is None or fed is None else fed.astimezone(tz)
-    start = max(start, current - MAX_CATCH_UP)
+    start, coarse_end, judge_from = _plan(det, config, now)
     if det is None:
         det = BurstDetector(cfg)
+
+    def promo(t: datetime) -> bool:
+        return schedule.profile_for(t.date())[0] != "normal"
+
+    if coarse_end > start:  # whole hours of history, counted by the database
+        hourly = _hourly(s, scope, start, coarse_end)
+        b = start
+        while b < coarse_end:
+            hour = b.replace(minute=0, second=0, microsecond=0)
+            nxt = min(hour + _HOUR, coarse_end)
+            neg, tot = hourly.get(hour, (0.0, 0.0))
+            det.learn_span(b, (nxt - b) // cfg.step, neg, total=tot, promotion=promo(b))
+            b = nxt
     if rows is None:
-        rows = _query(s, start, now + FUTURE_SKEW, scope)
+        rows = _query(s, coarse_end, now + FUTURE_SKEW, scope)
     series = _Series()
-    series.add(scope, (r for r in rows if r.published_at >= start), cfg.step, tz)
+    series.add(scope, (r for r in rows if r.published_at >= coarse_end), cfg.step, tz)
     ring_from = current - cfg.window - cfg.step
     for r in late:  # stored now for a step already fed: still evidence while that step is in the window
         b = step_floor(r.published_at, cfg.step, tz)
         if ring_from <= b < start and scope.contains(r):
             det.amend(b, 1.0 if scope.counts(r) else 0.0, 1.0)
     judged: list[tuple[datetime, BurstVerdict]] = []
-    learn_only_until = now - LATE if fed is not None else current  # a new scope never judges history
-    b = start
+    b = coarse_end
     while b < current:
-        promo = schedule.profile_for(b.date())[0] != "normal"
         args = (b, series.neg.get(b, 0.0))
-        kwargs: dict[str, Any] = {"total": series.tot.get(b, 0.0), "promotion": promo}
-        if b < learn_only_until:
+        kwargs: dict[str, Any] = {"total": series.tot.get(b, 0.0), "promotion": promo(b)}
+        if b < judge_from:
             det.learn_only(*args, **kwargs)
         else:
             judged.append((b, det.update(*args, **kwargs)))
         b += cfg.step
-    promo = schedule.profile_for(current.date())[0] != "normal"
-    peek = det.peek(
-        current, series.neg.get(current, 0.0), total=series.tot.get(current, 0.0), promotion=promo
-    )
+    neg, tot = series.neg.get(current, 0.0), series.tot.get(current, 0.0)
+    peek = det.peek(current, neg, total=tot, promotion=promo(current))
     return det, judged, peek
 
 
@@ -369,11 +436,11 @@ class Round:
         tz = self.config.settings.tz
         current = step_floor(self.now, cfg.step, tz)
         dets = {sc.key: _detector(self.states[sc.key].state or {}, cfg) for sc in self.scopes}
-        # one query covers every scope that looked within the last few hours
-        starts = [d.fed_until for d in dets.values() if d is not None and d.fed_until is not None]
-        recent = [t for t in starts if t >= current - LATE / 2]
-        shared = _query(s, min(recent), self.now + FUTURE_SKEW) if recent else []
+        # one query of items covers the steps every scope feeds one by one (history goes by the hour)
+        fine_from = {k: _plan(d, self.config, self.now)[1] for k, d in dets.items()}
+        recent = [t for t in fine_from.values() if t >= current - LATE / 2]
         shared_from = min(recent) if recent else None
+        shared = _query(s, shared_from, self.now + FUTURE_SKEW) if shared_from is not None else []
         mine = [_row_of(r, a) for r, a in zip(self.rows, self.analyses, strict=True)]
         late = [r for r, row in zip(mine, self.rows, strict=True) if r is not None and row.revision == 1]
         counted = [r for r in mine if r is not None]
@@ -381,8 +448,7 @@ class Round:
         for sc in self.scopes:
             det = dets[sc.key]
             before = det.last_alert if det is not None else (None, 0.0)
-            fed = det.fed_until if det is not None else None
-            use_shared = shared_from is not None and fed is not None and fed >= shared_from
+            use_shared = shared_from is not None and fine_from[sc.key] >= shared_from
             det, judged, peek = _advance(
                 det, sc, self.config, shared if use_shared else None, s, self.now, [r for r in late if r]
             )
@@ -396,8 +462,9 @@ class Round:
             fresh = [r.id for r in counted if sc.contains(r) and sc.counts(r)]
             done.append((Evaluation(sc, verdict, end, fresh, find_drift(det.days)), det, before))
         events = []
+        alerts = open_bursts(s, [sc.key for sc in self.scopes])
         for ev, det, before in sorted(done, key=lambda e: KINDS.index(e[0].scope.kind)):  # narrow first
-            raised = raise_burst(s, self.config, ev, self.now)
+            raised = raise_burst(s, self.config, ev, self.now, alerts)
             if raised is not None:
                 events.append(raised)
             if ev.suppressed:
@@ -497,10 +564,19 @@ def contained(s: Session, scope: Scope, items: list[int]) -> bool:
     return len(covered) >= CONTAINED * len(items)
 
 
-def raise_burst(s: Session, config: Config, ev: Evaluation, now: datetime) -> AlertEvent | None:
-    """Open (or update) the scope's burst alert for ``ev``; None unless a new alert fired."""
+def open_bursts(s: Session, keys: Sequence[str]) -> dict[str, m.Alert]:
+    """The open burst alert of each of ``keys`` that has one, in one query."""
+    q = select(m.Alert).where(m.Alert.dedup_key.in_(keys), m.Alert.state != "resolved").order_by(m.Alert.id)
+    return {a.dedup_key: a for a in s.scalars(q)}  # the newest wins
+
+
+def raise_burst(
+    s: Session, config: Config, ev: Evaluation, now: datetime, alerts: dict[str, m.Alert] | None = None
+) -> AlertEvent | None:
+    """Open (or update) the scope's burst alert for ``ev``; None unless a new alert fired.
+    ``alerts`` are the open alerts of the poll's scopes (:func:`open_bursts`), kept up to date here."""
     scope = ev.scope
-    alert = open_alert(s, scope.key)
+    alert = open_alert(s, scope.key) if alerts is None else alerts.get(scope.key)
     items = ev.fresh
     if alert is None:
         if not ev.verdict.is_burst:
@@ -534,6 +610,8 @@ def raise_burst(s: Session, config: Config, ev: Evaluation, now: datetime) -> Al
             labels={"scope": scope.labels},
         )
         event = AlertEvent(alert, "firing")
+        if alerts is not None:
+            alerts[scope.key] = alert
     elif ev.verdict.is_burst:
         alert.summary = summary
     for row in s.scalars(select(m.Item).where(m.Item.id.in_(items))):

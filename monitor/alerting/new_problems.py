@@ -15,11 +15,12 @@ suggested rule (:func:`suggest_rule`).
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from monitor.alerting import AlertEvent, attach, new_alert, open_alert
@@ -64,6 +65,27 @@ def _uncovered(s: Session, since: datetime, until: datetime) -> list[tuple[int, 
     ]
 
 
+# The baseline texts, read at most once an hour per database: a candidate phrase is checked against
+# four weeks of uncovered negatives, which a poll should not read again and again.
+_BASELINES: dict[str, tuple[datetime, list[str]]] = {}
+_LOCK = threading.Lock()
+
+
+def _baseline(s: Session, now: datetime) -> list[str]:
+    """Folded texts of the uncovered negative items of the baseline period (as of the hour of ``now``)."""
+    bind = s.get_bind()
+    key = (bind.engine if isinstance(bind, Connection) else bind).url.render_as_string(hide_password=True)
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    with _LOCK:
+        cached = _BASELINES.get(key)
+    if cached is not None and cached[0] == hour:
+        return cached[1]
+    texts = [text for _, text in _uncovered(s, hour - BASELINE, hour - WINDOW)]
+    with _LOCK:
+        _BASELINES[key] = (hour, texts)
+    return texts
+
+
 def find(
     s: Session, config: Config, rows: Sequence[m.Item], analyses: Sequence[Analysis], now: datetime
 ) -> list[NewProblem]:
@@ -93,11 +115,11 @@ def find(
     if not holders:
         return []
     texts = dict(recent)
-    base = _uncovered(s, now - BASELINE, now - WINDOW)
+    base = _baseline(s, now)
     z_min = BurstConfig().z_min
     found: list[NewProblem] = []
     for g, ids in holders.items():
-        k = sum(1 for _, text in base if g in text)
+        k = sum(1 for text in base if g in text)
         expected = (k + 0.5) / (len(base) + 1) * len(recent)
         z = normal_score(len(ids), expected, 0.0)
         if z >= z_min:

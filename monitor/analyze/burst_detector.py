@@ -35,6 +35,7 @@ the hour of day and the weekday are read from it).
 
 from __future__ import annotations
 
+import copy
 import math
 from collections import deque
 from dataclasses import dataclass, field
@@ -189,6 +190,7 @@ class BurstDetector:
         self._last_alert: datetime | None = None
         self._alert_count = 0.0
         self._sums: tuple[float, float] | None = None  # sums of the unnormalized seasonal factors
+        self._fed_until: datetime | None = None
 
     # ------------------------------------------------------------------ baseline
 
@@ -346,6 +348,7 @@ class BurstDetector:
         st = _Step(step_start, float(count), None if total is None else float(total), 0.0, promotion)
         st.mu = self._volume_mu(step_start, promotion)
         self._ring.append(st)
+        self._fed_until = step_start + cfg.step
         self._count_day(step_start, count, total)
         ev = self._evidence()
         warm = self._n * cfg.step < _DAY
@@ -376,6 +379,7 @@ class BurstDetector:
         """Feed a step without judging it: history that a new scope learns from."""
         _check(count, total)
         first = self._level is None and not self._ring
+        self._fed_until = step_start + self.config.step
         self._ring.append(
             _Step(
                 step_start,
@@ -417,14 +421,94 @@ class BurstDetector:
         self, step_start: datetime, count: float, *, total: float | None = None, promotion: bool = False
     ) -> BurstVerdict:
         """The verdict ``update`` would give, without changing the detector."""
-        return BurstDetector.from_state(self.state_dict(), self.config).update(
-            step_start, count, total=total, promotion=promotion
-        )
+        return self.copy().update(step_start, count, total=total, promotion=promotion)
+
+    def copy(self) -> BurstDetector:
+        other = copy.copy(self)
+        for name in ("_hod", "_dow"):
+            setattr(other, name, [list(v) for v in getattr(self, name)])
+        other._promo, other._recent = list(self._promo), list(self._recent)
+        other._disp = {k: _Dispersion(d.num, d.den, d.n) for k, d in self._disp.items()}
+        other._ring = deque(_Step(st.start, st.count, st.total, st.mu, st.promotion) for st in self._ring)
+        other._settled = deque(self._settled)
+        other._daily_max = deque(self._daily_max, maxlen=self._daily_max.maxlen)
+        other._days = {k: list(v) for k, v in self._days.items()}
+        return other
+
+    def learn_span(
+        self,
+        start: datetime,
+        steps: int,
+        count: float,
+        *,
+        total: float | None = None,
+        promotion: bool = False,
+    ) -> None:
+        """Learn ``steps`` consecutive steps from ``start``, all in one hour of one day, with ``count``
+        (and ``total``) spread evenly over them, without judging: the history a new scope learns from,
+        or the hours a quiet scope missed, at the cost of one step. The baseline moves as ``steps``
+        calls of :meth:`learn_only` would move it; the noise of the windows learns from single steps only."""
+        _check(count, total)
+        if steps < 1:
+            raise ValueError("steps must be at least 1")
+        cfg = self.config
+        while self._ring:
+            self._learn(self._ring.popleft())
+        self._count_day(start, count, total)
+        self._fed_until = start + steps * cfg.step
+        x = count / steps
+        tot = None if total is None else total / steps
+        if self._level is None:
+            self._level, self._n = x, steps
+            if tot is not None:
+                self._neg, self._tot, self._share_n = x, tot, steps
+                self._recent = [x, tot]
+            return
+
+        def weight(fast: float, n: int) -> float:  # total weight of the last of `steps` EWMA updates
+            keep = 1.0
+            for i in range(1, steps + 1):
+                keep *= 1.0 - max(fast, 1.0 / (n + i))
+            return 1.0 - keep
+
+        mu_vol = self._volume_mu(start, promotion)
+        share = self.share
+        phi = self._disp[1].phi
+        if tot is not None:
+            mu = share * tot if share is not None else mu_vol
+            w = weight(_alpha(cfg.step, cfg.baseline / 7), self._share_n)
+            self._neg += w * (_clip(x, mu, phi) - self._neg)
+            self._tot += w * (tot - self._tot)
+            w = weight(_alpha(cfg.step, RECENT * cfg.window), self._share_n - 1)
+            self._recent = [
+                self._recent[0] + w * (x - self._recent[0]),
+                self._recent[1] + w * (tot - self._recent[1]),
+            ]
+            self._share_n += steps
+        x_c = _clip(x, mu_vol, phi)
+
+        def slot(old: list[float], add_o: float, add_e: float, decay: float) -> tuple[float, float]:
+            dk = decay**steps
+            grow = (1.0 - dk) / (1.0 - decay) if decay < 1.0 else float(steps)
+            return old[0] * dk + add_o * grow, old[1] * dk + add_e * grow
+
+        if promotion:
+            self._promo = list(slot(self._promo, x_c, mu_vol / self._lift(), math.pow(0.5, cfg.step / _DAY)))
+            return
+        fh, fd = self._season(start)
+        w = weight(_alpha(cfg.step, cfg.baseline / 7), self._n - 1)
+        self._level += w * (x_c / (fh * fd) - self._level)
+        self._n += steps
+        decay_h = math.pow(0.5, (cfg.step / _HOUR) / ((cfg.baseline / 2) / _DAY))
+        decay_d = math.pow(0.5, (cfg.step / _DAY) / ((2 * cfg.baseline) / _WEEK))
+        h, d = start.hour, start.weekday()
+        self._set_slot(self._hod, h, *slot(self._hod[h], x_c, mu_vol / fh, decay_h), 0)
+        self._set_slot(self._dow, d, *slot(self._dow[d], x_c, mu_vol / fd, decay_d), 1)
 
     @property
     def fed_until(self) -> datetime | None:
         """End of the last step fed."""
-        return self._ring[-1].start + self.config.step if self._ring else None
+        return self._fed_until
 
     @property
     def days(self) -> list[tuple[str, float, float]]:
@@ -512,6 +596,7 @@ class BurstDetector:
             "day": [self._day.isoformat() if self._day else None, self._day_max],
             "days": self._days,
             "alert": [self._last_alert.isoformat() if self._last_alert else None, self._alert_count],
+            "fed_until": self._fed_until.isoformat() if self._fed_until else None,
         }
 
     @classmethod
@@ -546,6 +631,8 @@ class BurstDetector:
             last, alert_count = state["alert"]
             det._last_alert = None if last is None else datetime.fromisoformat(last)
             det._alert_count = float(alert_count)
+            fed = state["fed_until"]
+            det._fed_until = None if fed is None else datetime.fromisoformat(fed)
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"corrupt burst detector state: {exc}") from exc
         det._sums = None

@@ -71,14 +71,14 @@ def evaluate(
     s: Session, config: Config, rows: Sequence[m.Item], analyses: Sequence[Analysis], now: datetime
 ) -> list[AlertEvent]:
     """Keyword alerts per rule, source and SKU; bursts for the scopes these items touch."""
-    from monitor.alerting import burst_scopes, new_problems
+    from monitor.alerting import burst_alerts, new_problems
     from monitor.notify import outbox
     from monitor.sop.incidents import open_for_alert
 
     rules = {r.id: r for r in config.rules}
     events: list[AlertEvent] = []
     # the lock order of every poll: burst state rows (sorted) before any alert row
-    bursts = burst_scopes.Round.lock(s, config, rows, analyses, now)
+    bursts = burst_alerts.Round.lock(s, config, rows, analyses, now)
     for row, analysis in zip(rows, analyses, strict=True):
         for rule_id in analysis.rules:
             rule = rules.get(rule_id)

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from monitor.analyze.burst_text import Reading, explain
 from monitor.analyze.counts import normal_score, normal_score_share
 
 __all__ = ["DAYS_KEPT", "BurstConfig", "BurstDetector", "BurstVerdict"]
@@ -539,31 +540,17 @@ class BurstDetector:
         self, ev: _Evidence, score: float, is_burst: bool, cooling: bool, thr: float, first: bool
     ) -> BurstVerdict:
         cfg = self.config
-        span = _span(ev.steps * cfg.step)
         share = self.share if ev.total is not None else None
-        if ev.total is not None and ev.total > 0 and share is not None:
-            pct = 100 * ev.count / ev.total
-            head = (
-                f"最近{span} {_fmt(ev.count)} 条负面（共 {_fmt(ev.total)} 条，{pct:.1f}%），"
-                f"基线负面占比 {100 * share:.1f}%，预期 {_fmt(ev.expected)} 条"
-            )
-        else:
-            head = f"最近{span} {_fmt(ev.count)} 条负面，基线预期 {_fmt(ev.expected)} 条"
-        if first:
-            tail = "首个时段，正在学习基线"
-        else:
-            ratio = f"为基线的 {ev.count / ev.expected:.1f} 倍" if ev.expected > 0.05 else "基线几乎为零"
-            if is_burst:
-                tail = f"{ratio}，判定为爆发"
-            elif cooling and ev.z >= thr:
-                when = self._last_alert.strftime("%m-%d %H:%M") if self._last_alert else "?"
-                tail = f"{ratio}，仍偏高，已于 {when} 告警"
-            elif ev.top_z >= thr and ev.count < cfg.min_count:
-                tail = f"{ratio}，异常但不足 {cfg.min_count} 条"
-            elif ev.z <= 0:
-                tail = "不高于基线"
-            else:
-                tail = f"{ratio}，在正常波动范围内"
+        text = explain(
+            Reading(ev.count, ev.expected, ev.total, share, ev.steps * cfg.step),
+            first=first,
+            is_burst=is_burst,
+            cooling=cooling and ev.z >= thr,
+            below_minimum=ev.top_z >= thr and ev.count < cfg.min_count,
+            at_or_below=ev.z <= 0,
+            last_alert=self._last_alert,
+            min_count=cfg.min_count,
+        )
         return BurstVerdict(
             score=score,
             is_burst=is_burst,
@@ -572,7 +559,7 @@ class BurstDetector:
             window=ev.steps * cfg.step,
             z=ev.z,
             elevated=ev.top_z >= ELEVATED_Z,
-            explanation=f"{head}；{tail}",
+            explanation=text,
             total=ev.total,
             share=share,
         )
@@ -655,22 +642,3 @@ def _check(count: float, total: float | None) -> None:
         raise ValueError(f"count must be a finite non-negative number, got {count!r}")
     if total is not None and (not math.isfinite(total) or total < count):
         raise ValueError(f"total must be finite and >= count, got total={total!r}, count={count!r}")
-
-
-def _fmt(x: float) -> str:
-    if 0 < x < 0.05:
-        return "不到 0.1"
-    if abs(x - round(x)) < 1e-9:
-        return f"{round(x):,}"
-    if abs(x) >= 100:
-        return f"{x:,.0f}"
-    return f"{x:.1f}"
-
-
-def _span(span: timedelta) -> str:
-    minutes = round(span.total_seconds() / 60)
-    if minutes % 1440 == 0:
-        return f" {minutes // 1440} 天"
-    if minutes % 60 == 0:
-        return f" {minutes // 60} 小时"
-    return f" {minutes} 分钟"

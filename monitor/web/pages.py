@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from starlette.responses import RedirectResponse, Response
 
-from monitor.alerting import burst_scopes, lifecycle
+from monitor.alerting import burst_alerts, lifecycle
 from monitor.config.rules import DIMENSIONS
 from monitor.config.settings import mask_secrets
 from monitor.store import models as m
@@ -61,7 +61,7 @@ def alerts(req: Req) -> Response:
     state = str(req.q.get("state", "open"))
     with req.console.store.session() as s:
         rows = qs.list_alerts(s, state)
-        elevated = burst_scopes.elevated_scopes(s, req.console.config)
+        elevated = burst_alerts.elevated_scopes(s, req.console.config)
     return req.render("alerts.html", alerts=rows, state=state, silences=SILENCE_CHOICES, elevated=elevated)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
-from monitor.alerting.burst_scopes import FUTURE_SKEW, Scope, _hourly, _Row, step_floor
+from monitor.alerting.burst_scopes import FUTURE_SKEW, Row, Scope, hourly_counts, step_floor
 from monitor.store import Store
 from monitor.store import models as m
 from tests.bursts.sim import TZ, local
@@ -16,7 +16,7 @@ def test_hourly_counts_match_the_items(store: Store) -> None:
     rng = random.Random(5)
     since = local(2026, 3, 5, 9, 25)
     until = local(2026, 3, 5, 21)
-    rows: list[tuple[_Row, m.Item]] = []
+    rows: list[tuple[Row, m.Item]] = []
     with store.transaction() as s:
         for k in range(400):
             if k < 5:  # exactly on an hour, and a millisecond before one
@@ -38,7 +38,7 @@ def test_hourly_counts_match_the_items(store: Store) -> None:
                              sentiment_score=0.5, dimensions=[], grade=None, grade_reasons=[], severity=None,
                              analyzed_at=fetched))  # fmt: skip
             if not future:
-                rows.append((_Row(item.id, at, item.platform, "p", item.sku, tuple(rules), sentiment), item))
+                rows.append((Row(item.id, at, item.platform, "p", item.sku, tuple(rules), sentiment), item))
     for scope in (Scope("store"), Scope("rule", "slow_delivery"), Scope("rule_sku", "damaged", sku="a"),
                   Scope("platform", platform="tmall"), Scope("sku", sku="b")):  # fmt: skip
         want: dict[object, list[float]] = {}
@@ -49,6 +49,6 @@ def test_hourly_counts_match_the_items(store: Store) -> None:
                 cell[1] += 1
                 cell[0] += 1 if scope.counts(r) else 0
         with store.session() as s:
-            got = _hourly(s, scope, since, until)
+            got = hourly_counts(s, scope, since, until)
         assert {h: list(v) for h, v in got.items() if v[1]} == want, scope
     assert timedelta(days=2) > FUTURE_SKEW

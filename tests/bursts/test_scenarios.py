@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from monitor.alerting import burst_scopes
+from monitor.alerting import burst_alerts
 from monitor.analyze import MatchContext
 from monitor.analyze.pool import AnalysisPool
 from monitor.config.rules import RuleFile
@@ -144,7 +144,7 @@ def test_a_four_day_drift_pages_nobody_and_is_a_trend_in_the_reports(sim: Sim) -
     weekly = build_weekly(sim.store, sim.config, week_of(date(2026, 3, 16)), end)
     assert "全店" in weekly.markdown.split("## 趋势（缓慢上升，不告警）", 1)[1]
     with sim.store.session() as s:  # and the console's "elevated" marker
-        elevated = dict(burst_scopes.elevated_scopes(s, sim.config))
+        elevated = dict(burst_alerts.elevated_scopes(s, sim.config))
     assert "负面占比" in elevated["全店负面评价"]
 
 

@@ -96,7 +96,7 @@ def test_burst_is_one_grouped_alert_with_checklist_then_reminder_ack_and_resolve
     assert received(sink, b.id) == ["firing"]
     msg = next(x for x in sink.messages() if x["idempotency_key"] == f"alert-{b.id}-firing-1-webhook")
     assert "批量差评应急 SOP" in msg["message"] and "逐一私信差评顾客" in msg["message"]
-    assert "baseline" in msg["message"]
+    assert "基线" in msg["message"]
     with ctx.store.session() as s:
         singles = list(
             s.scalars(select(m.Alert).where(m.Alert.kind == "keyword", m.Alert.rule_id == "damaged"))
@@ -229,7 +229,7 @@ def test_dingtalk_errcode_is_a_failure_retried_then_falls_back(
         assert first.failed >= 3
         assert "errcode=310000" in first.errors[0]
         assert all(
-            x["_path"] == "/hook" and "burst" in x["title"] for x in sink.messages()
+            x["_path"] == "/hook" and "差评爆发" in x["title"] for x in sink.messages()
         )  # bursts route to webhook
         t = NOW
         for _ in range(4):
@@ -297,14 +297,14 @@ def test_checklist_is_trimmed_to_a_small_channel_with_a_link(
     ctx = make_ctx(tmp_path, storefront, sink)
     cfg_file = tmp_path / "monitor.yaml"
     text = cfg_file.read_text(encoding="utf-8").replace(
-        '  webhook: {urls: ["json://', '  webhook: {max_length: 1000, urls: ["json://'
+        '  webhook: {urls: ["json://', '  webhook: {max_length: 900, urls: ["json://'
     )
     cfg_file.write_text(text, encoding="utf-8")
     ctx.config = load_config(cfg_file, registry())
     try:
         poll_all(ctx)
         delivery.deliver_due(ctx.store, ctx.config, NOW)
-        burst = next(x for x in sink.messages() if "burst" in x["title"] and x["_path"] == "/hook")
+        burst = next(x for x in sink.messages() if "差评爆发" in x["title"] and x["_path"] == "/hook")
         body = burst["message"]
         assert "Full checklist: http" in body and "more" in body  # trimmed, with the link to all steps
         assert "(1/" not in body  # trimming made it fit: no split

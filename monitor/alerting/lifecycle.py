@@ -14,11 +14,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from monitor.alerting import bursts, resolve, suppress
+from monitor.alerting import burst_scopes, suppress
+from monitor.alerting.alerts import resolve
 from monitor.alerting.notices import enqueue_alert
 from monitor.alerting.routing import decide_alert
 from monitor.config import Config
-from monitor.store import Store
+from monitor.store import Store, lock_alert_writers
 from monitor.store import models as m
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ def tick(store: Store, config: Config, now: datetime) -> Tick:
     result = Tick()
     stages = suppress.stages(config)
     with store.transaction() as s:
+        lock_alert_writers(s)  # polls take it before their alert rows too: no deadlock between them
         alerts = list(
             s.scalars(select(m.Alert).where(m.Alert.state != "resolved", m.Alert.kind != "source_health"))
         )
@@ -100,18 +102,19 @@ def _escalate(s: Session, config: Config, alert: m.Alert, now: datetime) -> bool
 
 def _maybe_resolve(s: Session, config: Config, alert: m.Alert, now: datetime) -> bool:
     a = config.settings.alerting
-    if alert.kind == "keyword":
+    if alert.kind in ("keyword", "new_problem"):
         last = alert.last_item_at or alert.created_at
         if now - last < a.resolve_after:
             return False
     elif alert.kind == "burst":
-        sc = (alert.labels or {}).get("scope") or {}
-        if not sc:
+        scope = burst_scopes.Scope.from_labels((alert.labels or {}).get("scope") or {})
+        if scope is None:
             return False
-        scope = bursts.Scope(sc.get("kind", "rule_sku"), sc.get("rule"), sc.get("sku"))
-        ev = bursts.evaluate(s, config, scope, now)
-        recent = _recent_count(s, alert, now - a.burst_bucket)
-        if ev.verdict.is_burst or recent >= a.burst_min_count or now - alert.created_at < a.burst_bucket:
+        if now - alert.created_at < a.burst_window:
+            return False
+        if _recent_count(s, alert, now - a.burst_window) >= a.burst_min_count:
+            return False
+        if burst_scopes.still_bursting(s, config, scope, now):  # reads the scope's state, never locks it
             return False
     else:
         return False
@@ -158,6 +161,7 @@ def acknowledge(store: Store, alert_id: int, by: str, now: datetime) -> m.Alert:
 
 def resolve_by_hand(store: Store, config: Config, alert_id: int, by: str, now: datetime) -> m.Alert:
     with store.transaction() as s:
+        lock_alert_writers(s)
         alert = get(s, alert_id)
         if alert.state != "resolved":
             resolve(s, config, alert, now, by=by)

@@ -14,7 +14,7 @@ from typing import Any
 
 from monitor.config.netpolicy import NetworkPolicy, url_errors
 from monitor.config.rules import Rule, RuleFile
-from monitor.config.settings import Settings
+from monitor.config.settings import Settings, burst_window_errors
 from monitor.config.sops import Sop, SopFile
 from monitor.config.sources import SourceConfig, SourceKinds
 from monitor.config.validate import validate
@@ -300,6 +300,10 @@ def _cross_check(
 
     def settings_line(kp: list[str | int]) -> int:
         return settings_file.line_of(kp) if settings_file else 1
+
+    for msg in burst_window_errors(settings, sources):
+        kp: list[str | int] = ["alerting", "burst_window"]
+        errors.append(ConfigError(settings_path, settings_line(kp), dotted(kp), msg))
 
     for r in rules:
         for ch in r.notify:

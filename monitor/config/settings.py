@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import date, timedelta
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -196,11 +196,11 @@ class Schedule(Strict):
         return "normal", self.normal
 
 
-BurstScope = Literal["rule_sku", "rule", "sku", "store"]
-BURST_SCOPES: tuple[BurstScope, ...] = ("rule_sku", "rule", "sku", "store")
-# "store" is opt-in: until a store's baseline is learned, any five negative reviews in an hour
-# anywhere would count as a burst, which is noise for a busy store on its first day.
-DEFAULT_BURST_SCOPES: tuple[BurstScope, ...] = ("rule_sku", "rule", "sku")
+BurstScope = Literal["rule_sku", "rule", "sku", "product", "platform", "store"]
+BURST_SCOPES: tuple[BurstScope, ...] = ("rule_sku", "rule", "sku", "product", "platform", "store")
+# Every scope is on by default: the detector judges each against its own learned negative share,
+# so a busy store's first day is no longer noise (platform scopes only exist with 2+ platforms).
+DEFAULT_BURST_SCOPES: tuple[BurstScope, ...] = BURST_SCOPES
 
 
 class Alerting(Strict):
@@ -216,11 +216,25 @@ class Alerting(Strict):
     resolve_after: Duration = Field(
         default=timedelta(hours=6), description="a keyword alert with no new item for this long resolves"
     )
-    burst_min_count: int = Field(default=5, ge=2, description="never a burst below this many negative items")
-    burst_bucket: Duration = Field(default=timedelta(hours=1), description="the detector's time bucket")
+    burst_min_count: int = Field(
+        default=5, ge=2, le=10_000, description="never a burst with fewer negative items in the window"
+    )
+    burst_window: Duration = Field(
+        default=timedelta(hours=1),
+        description="the sliding window bursts are counted in (it moves every 1/12 of its length)",
+    )
+    burst_baseline: Duration = Field(
+        default=timedelta(days=14),
+        description="how much history normal is learned from (level, daily and weekly profile, noise)",
+    )
     burst_scopes: list[BurstScope] = Field(
         default_factory=lambda: list(DEFAULT_BURST_SCOPES),
         description="where bursts are looked for",
+    )
+    burst_new_problems: bool = Field(
+        default=True,
+        description="新问题: raise an alert when a phrase no rule covers rises far above its own baseline "
+        "among negative items",
     )
     blind_after: int = Field(default=3, ge=1, description="non-ok polls in a row before a source-blind alert")
     fallback_after: int = Field(
@@ -228,6 +242,55 @@ class Alerting(Strict):
     )
     quiet_hours: QuietHours | None = None
     evaluate_every: Duration = Field(default=timedelta(seconds=30), description="lifecycle and burst checks")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: object) -> object:
+        if isinstance(data, dict) and "burst_bucket" in data:
+            raise ValueError("burst_bucket was replaced by burst_window (a sliding window, e.g. 1h)")
+        return data
+
+    @field_validator("burst_window")
+    @classmethod
+    def _window(cls, v: timedelta) -> timedelta:
+        if not timedelta(minutes=5) <= v <= timedelta(days=1):
+            raise ValueError("burst_window must be between 5m and 1d")
+        return v
+
+    @field_validator("burst_baseline")
+    @classmethod
+    def _baseline(cls, v: timedelta) -> timedelta:
+        if v < timedelta(days=2):
+            raise ValueError("burst_baseline must be at least 2d (normal is learned from it)")
+        return v
+
+
+def burst_window_errors(settings: Settings, sources: Mapping[str, object]) -> list[str]:
+    """Polls further apart than the burst window: a burst could fall between two of them unseen by
+    the open window (it would still count, late, but it could not be judged while it happens)."""
+    window = settings.alerting.burst_window
+    out = []
+    for name, profile in (("normal", settings.schedule.normal), ("promotion", settings.schedule.promotion)):
+        if profile.interval > window:
+            out.append(
+                f"burst_window {_span(window)} is shorter than the {name} poll interval "
+                f"{_span(profile.interval)}"
+            )
+    for name, src in sources.items():
+        interval = getattr(src, "interval", None)
+        if isinstance(interval, timedelta) and interval > window:
+            out.append(
+                f"burst_window {_span(window)} is shorter than source {name}'s interval {_span(interval)}"
+            )
+    return out
+
+
+def _span(t: timedelta) -> str:
+    s = int(t.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if s % size == 0 and s >= size:
+            return f"{s // size}{unit}"
+    return f"{s}s"
 
 
 def _allow_entry(entry: str) -> str:

@@ -18,7 +18,7 @@ SEVERITIES: tuple[Severity, ...] = ("low", "medium", "high", "critical")
 
 # keyword: a rule fired; burst: a wave of negative items; source_health: a source went blind;
 # system: the monitor about itself (no poll succeeded).
-AlertKind = Literal["keyword", "burst", "source_health", "system"]
+AlertKind = Literal["keyword", "burst", "new_problem", "source_health", "system"]
 
 
 def severity_rank(severity: str | None) -> int:

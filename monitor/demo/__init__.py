@@ -70,7 +70,7 @@ routing:
 alerting:
   group_wait: 4s
   evaluate_every: 2s
-  burst_bucket: 1h
+  burst_window: 1h
   burst_min_count: 5
 fetch:
   allow_private: [127.0.0.1]  # the simulated storefront; real sources must be public unless listed here

@@ -16,12 +16,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
+from monitor.analyze.drift import find_drift
 from monitor.analyze.hits import DECISIONS
 from monitor.config.rules import DIMENSIONS
 from monitor.store import models as m
 
 SENTIMENTS = ("neg", "neu", "pos")
 TREND_DAYS = 14
+DRIFT_DAYS = 28  # days a slow rise is looked for in (monitor.analyze.drift)
+MAX_DRIFTS = 10
 MIN_SKU_ITEMS = 3  # a SKU needs this many items in the period to be ranked by negative rate
 
 
@@ -74,6 +77,20 @@ class TrendDay:
 
 
 @dataclass
+class Drift:
+    """A slow rise of the negative share over days: reported here, never paged."""
+
+    scope: str  # 全店 | 平台 jd | 商品 X
+    start: str  # first day of the rise
+    days: int
+    before: float
+    after: float
+    items: float
+    share: bool
+    text: str  # the rise in words (monitor.analyze.drift.Drift.describe)
+
+
+@dataclass
 class DailyData:
     day: str
     volume: int
@@ -89,6 +106,7 @@ class DailyData:
     # rules matched but not alerting (negated, another store, resolved …): (rule id, title, items)
     mentions: list[tuple[str, str, int]] = field(default_factory=list)
     mention_reasons: dict[str, int] = field(default_factory=dict)  # decision label -> hits
+    drifts: list[Drift] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -118,6 +136,52 @@ def trend(s: Session, last: date, tz: ZoneInfo, days: int = TREND_DAYS) -> list[
         c = sentiment_counts(s, *day_window(d, tz))
         out.append(TrendDay(d.isoformat(), c["neg"], c["neu"], c["pos"]))
     return out
+
+
+def drifts(s: Session, last: date, tz: ZoneInfo, days: int = DRIFT_DAYS) -> list[Drift]:
+    """Slow rises of the negative share ending on ``last``: the store, each platform (when there are
+    several) and each product, from one grouped query over the last ``days`` local days."""
+    first = last - timedelta(days=days - 1)
+    bounds = [day_window(first + timedelta(days=i), tz)[1] for i in range(days)]
+    start = day_window(first, tz)[0]
+    day_no = case(*[(m.Item.published_at < b, i) for i, b in enumerate(bounds)], else_=days)
+    neg = func.sum(case((m.Analysis.sentiment == "neg", 1), else_=0))
+    q = (
+        select(day_no, m.Item.platform, m.Item.product, func.count(), neg)
+        .select_from(m.Item)
+        .join(m.Analysis, m.Analysis.item_id == m.Item.id)
+        .where(_in_window(start, bounds[-1]))
+        .group_by(day_no, m.Item.platform, m.Item.product)
+    )
+    series: dict[str, list[list[float]]] = {}
+    platforms: set[str] = set()
+    for i, platform, product, n, k in s.execute(q):
+        platforms.add(str(platform))
+        scopes = ["全店", f"平台 {platform}"] + ([f"商品 {product}"] if product else [])
+        for name in scopes:
+            rows = series.setdefault(name, [[0.0, 0.0] for _ in range(days)])
+            rows[int(i)][0] += float(k or 0)
+            rows[int(i)][1] += float(n)
+    out = []
+    for name, rows in series.items():
+        if name.startswith("平台") and len(platforms) < 2:
+            continue
+        found = find_drift([((first + timedelta(days=i)).isoformat(), k, n) for i, (k, n) in enumerate(rows)])
+        if found is not None:
+            out.append(
+                Drift(
+                    name,
+                    found.start,
+                    found.days,
+                    found.before,
+                    found.after,
+                    found.items,
+                    found.share,
+                    found.describe(),
+                )
+            )
+    out.sort(key=lambda d: (d.scope != "全店", not d.scope.startswith("平台"), -d.items, d.scope))
+    return out[:MAX_DRIFTS]
 
 
 def sku_negative(s: Session, start: datetime, end: datetime) -> dict[str, tuple[int, int]]:
@@ -231,6 +295,7 @@ def daily(s: Session, day: date, tz: ZoneInfo, titles: dict[str, str], now: date
         previous_volume=previous,
         mentions=[(r, titles.get(r, r), n) for r, n in mentioned.most_common(10)],
         mention_reasons=dict(reasons.most_common()),
+        drifts=drifts(s, day, tz),
     )
 
 
@@ -262,6 +327,7 @@ class WeeklyData:
     departments: list[DepartmentAction]
     incidents: list[IncidentSummary]
     trend: list[TrendDay]
+    drifts: list[Drift] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -342,4 +408,5 @@ def weekly(
         departments=[DepartmentAction(k, v) for k, v in dept.items()],
         incidents=incidents(s, start, end, now),
         trend=trend(s, last, tz, 7),
+        drifts=drifts(s, last, tz),
     )

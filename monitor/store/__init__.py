@@ -67,6 +67,22 @@ class WriteGate:
                 self._cond.notify_all()
 
 
+# pg_advisory_xact_lock key every transaction that writes several alert rows takes first
+ALERT_WRITERS_LOCK = 0x6F6D5F616C657274  # "om_alert"
+
+
+def lock_alert_writers(s: Session) -> None:
+    """Serialize the transactions that write alert rows (a poll's alert phase, a lifecycle round).
+
+    Each of them updates several alerts in an order of its own (a poll: the keyword alerts its items
+    hit, then the bursts and what they inhibit; the lifecycle: every open alert); on PostgreSQL two such
+    transactions could each hold a row the other wants next. Taking this lock first makes that
+    impossible, and the lock goes with the transaction. SQLite has one writer at a time already.
+    """
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(select(func.pg_advisory_xact_lock(ALERT_WRITERS_LOCK)))
+
+
 def _new_row(it: NormItem, now: datetime) -> dict[str, object]:
     return {
         "source": it.source,

@@ -152,7 +152,7 @@ class Alert(Base):
     __table_args__ = (Index("ix_alerts_state", "state"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     dedup_key: Mapped[str] = mapped_column(String(300), index=True)
-    kind: Mapped[str] = mapped_column(String(20))  # keyword | burst | source_health | system
+    kind: Mapped[str] = mapped_column(String(20))  # keyword | burst | new_problem | source_health | system
     state: Mapped[str] = mapped_column(String(16), default="firing")  # firing|acknowledged|resolved
     rule_id: Mapped[str | None] = mapped_column(String(100))
     category: Mapped[str | None] = mapped_column(String(100))
@@ -259,6 +259,7 @@ class DetectorState(Base):
     scope: Mapped[str] = mapped_column(String(300), primary_key=True)
     state: Mapped[dict[str, Any]] = mapped_column(default=dict)
     updated_at: Mapped[datetime]
+    elevated_since: Mapped[datetime | None] = mapped_column(index=True)  # a drift (slow rise) started
 
 
 class Silence(Base):

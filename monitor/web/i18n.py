@@ -15,6 +15,7 @@ EN: Final[dict[str, str]] = {
     "舆情监控": "Opinion monitor",
     "评价看板": "Reviews",
     "告警": "Alerts",
+    "持续升高（不告警）": "Rising slowly (reported, not paged)",
     "事件": "Incidents",
     "规则": "Rules",
     "数据源": "Sources",

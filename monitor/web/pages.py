@@ -60,7 +60,8 @@ def items(req: Req) -> Response:
 def alerts(req: Req) -> Response:
     state = str(req.q.get("state", "open"))
     rows = rm.alerts(req.console.store, state)
-    return req.render("alerts.html", alerts=rows, state=state, silences=SILENCE_CHOICES)
+    elevated = rm.elevated(req.console.store, req.console.config)
+    return req.render("alerts.html", alerts=rows, state=state, silences=SILENCE_CHOICES, elevated=elevated)
 
 
 @page("read")

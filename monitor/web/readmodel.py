@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import String, cast, select
 from sqlalchemy.orm import Session
 
-from monitor.alerting import lifecycle
+from monitor.alerting import burst_alerts, lifecycle
 from monitor.config import Config
 from monitor.config.sops import Sop
 from monitor.sop import incidents as sop_incidents
@@ -340,6 +340,12 @@ def sources(store: Store) -> tuple[dict[str, m.SourceState], list[m.Poll]]:
         states = {st.name: st for st in s.scalars(select(m.SourceState))}
         polls = list(s.scalars(select(m.Poll).order_by(m.Poll.id.desc()).limit(100)))
     return states, polls
+
+
+def elevated(store: Store, config: Config) -> list[tuple[str, str]]:
+    """Scopes whose negative share has been rising slowly (a drift: reported, never paged)."""
+    with store.session() as s:
+        return list(burst_alerts.elevated_scopes(s, config))
 
 
 def gaps(store: Store, limit: int = 50) -> list[m.SourceGap]:

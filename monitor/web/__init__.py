@@ -156,7 +156,10 @@ class Server:
 
     def __init__(self, app: Starlette, bind: str) -> None:
         host, _, port = bind.rpartition(":")
-        self.config = uvicorn.Config(app, host=host, port=int(port), log_level="warning", lifespan="off")
+        # log_config=None: uvicorn's records go to the daemon's own handlers (format, JSON, redaction)
+        self.config = uvicorn.Config(
+            app, host=host, port=int(port), log_level="warning", log_config=None, lifespan="off"
+        )
         self.server = uvicorn.Server(self.config)
         # uvicorn installs signal handlers only in the main thread; the daemon keeps its own.
         self.thread = threading.Thread(target=self.server.run, name="http", daemon=True)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -25,9 +26,11 @@ from starlette.staticfiles import StaticFiles
 
 from monitor.alerting import lifecycle
 from monitor.observability import metrics_endpoint
+from monitor.outage import database_unavailable
 from monitor.runtime import Runtime
 from monitor.signing import secret_of, verify_ack
 from monitor.web import api, login, pages, rules_pages, shop_auth
+from monitor.web.auth import SESSION_COOKIE, session_principal
 from monitor.web.context import Console
 from monitor.web.headers import SecurityHeaders
 
@@ -55,11 +58,29 @@ def create_app(runtime: Runtime) -> Starlette:
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
+        """Ready or not, for probes without a login: never the database's address or driver error
+        (those are in the log, and shown to a logged-in admin)."""
         try:
-            status = runtime.status()
+            status = await run_in_threadpool(runtime.status)
         except Exception as exc:
-            return JSONResponse({"status": "not ready", "error": str(exc)}, status_code=503)
+            outage = database_unavailable(exc)
+            body: dict[str, object] = {
+                "status": "not ready",
+                "reason": "database unavailable" if outage else "internal error (see the log)",
+            }
+            if not outage:  # an outage is logged by the daemon, once (monitor.outage)
+                log.warning("/readyz: not ready: %s", exc)
+            if await run_in_threadpool(_is_admin, request):
+                body["error"] = f"{type(exc).__name__}: {exc}"
+            return JSONResponse(body, status_code=503)
         return JSONResponse({"status": "ready", **status})
+
+    def _is_admin(request: Request) -> bool:
+        try:
+            who = session_principal(runtime.store, request.cookies.get(SESSION_COOKIE, ""), now())
+        except Exception:  # the database is away: so are the sessions
+            return False
+        return who is not None and who.can("admin")
 
     def _secret() -> bytes:
         return secret_of(runtime.config.path(runtime.config.settings.data_dir))
@@ -109,7 +130,11 @@ def create_app(runtime: Runtime) -> Starlette:
         *console_routes(),
         *api.routes(),
     ]
-    app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])
+
+    def https() -> bool:
+        return str(runtime.config.settings.web.base_url).startswith("https://")
+
+    app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders, https=https)])
     app.state.console = Console(runtime)
     return app
 

@@ -11,7 +11,7 @@ from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
 from monitor.admin.users import ROLES, create_token
-from monitor.web import PUBLIC_PATHS
+from monitor.web import PUBLIC_PATHS, create_app
 from monitor.web.auth import PERMISSIONS, ROLE_PERMISSIONS
 from tests.conftest import NOW
 from tests.web.conftest import login
@@ -180,10 +180,66 @@ def test_the_review_board_links_only_to_the_platforms_own_http_hosts(
         assert f"评价 {ext}" in page.text  # the review itself is still shown, as text
 
 
-def test_every_response_carries_a_content_security_policy(client: TestClient) -> None:
-    for path in ("/login", "/healthz", "/items", "/static/style.css"):
-        csp = client.get(path).headers.get("content-security-policy", "")
-        assert "script-src 'self'" in csp and "object-src 'none'" in csp and "frame-ancestors 'none'" in csp
+def _header_problems(r: Any, https: bool = False) -> list[str]:
+    h = r.headers
+    csp = h.get("content-security-policy", "")
+    wanted = ("script-src 'self' 'nonce-", "object-src 'none'", "frame-ancestors 'none'", "base-uri 'none'")
+    out = [f"CSP lacks {w}" for w in wanted if w not in csp]
+    if "unsafe-inline" in csp.split("script-src", 1)[1].split(";", 1)[0]:
+        out.append("inline scripts allowed")
+    for name, value in (
+        ("x-frame-options", "DENY"),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+        ("cross-origin-opener-policy", "same-origin"),
+    ):
+        if h.get(name) != value:
+            out.append(f"{name}: {h.get(name)!r}")
+    if ("strict-transport-security" in h) != https:
+        out.append(f"HSTS {h.get('strict-transport-security')!r} with https={https}")
+    if not r.url.path.startswith("/static/") and h.get("cache-control") != "no-store":
+        out.append(f"cache-control {h.get('cache-control')!r}")
+    return out
+
+
+def test_every_response_carries_the_security_headers(
+    app: Any, client: TestClient, daemon: Any, ids: dict[str, int]
+) -> None:
+    """Every route (enumerated), as a visitor and as an admin, errors and redirects included, and the
+    acknowledge page: CSP without inline script, no framing, nosniff, no referrer, no caching."""
+    from monitor.alerting.compose import ack_url
+
+    ack = "/" + ack_url(daemon.config, ids["alert"], NOW).split("://", 1)[1].split("/", 1)[1]
+    public = ["/login", "/healthz", "/readyz", "/metrics", "/static/style.css", ack, "/ack/1?t=forged"]
+    gets = [concrete(p, ids) for method, p, _ in guarded(app) if method == "GET"]
+    missing = ["/no-such-page", "/alerts/987654", "/api/v1/items/987654"]
+    problems: dict[str, list[str]] = {}
+    for who in ("visitor", "admin"):
+        if who == "admin":
+            login(client, "admin")
+        for path in [*public, *gets, *missing]:
+            r = client.get(path, follow_redirects=False)
+            problems.update({f"{who} GET {path} {r.status_code}": p for p in [_header_problems(r)] if p})
+        for method, path, _ in guarded(app):
+            if method == "POST":  # refused (no CSRF token): the refusal carries them too
+                r = client.post(concrete(path, ids), data={}, follow_redirects=False)
+                problems.update({f"{who} POST {path} {r.status_code}": p for p in [_header_problems(r)] if p})
+    assert problems == {}
+    nonces = {client.get("/login").headers["content-security-policy"].split("'nonce-")[1][:22] for _ in "ab"}
+    assert len(nonces) == 2  # one per response
+
+
+def test_https_base_url_adds_hsts(daemon: Any) -> None:
+    import dataclasses
+
+    web = daemon.config.settings.web.model_copy(update={"base_url": "https://monitor.example.com"})
+    settings = daemon.config.settings.model_copy(update={"web": web})
+    daemon.config = dataclasses.replace(daemon.config, settings=settings)
+    with TestClient(create_app(daemon)) as c:
+        for path in ("/login", "/healthz", "/static/style.css", "/alerts"):
+            r = c.get(path, follow_redirects=False)
+            assert _header_problems(r, https=True) == [], path
+            assert r.headers["strict-transport-security"] == "max-age=31536000"
 
 
 def test_sources_page_lists_recorded_gaps(client: TestClient, daemon: Any) -> None:
@@ -198,3 +254,28 @@ def test_sources_page_lists_recorded_gaps(client: TestClient, daemon: Any) -> No
     login(client, "viewer")
     text = client.get("/sources").text
     assert "数据缺口" in text and "2026-11-23 09:00 → 2026-11-23 11:00" in text and "paging ends" in text
+
+
+def test_readyz_without_login_reveals_no_database_address_or_driver_error(
+    app: Any, client: TestClient, daemon: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import psycopg
+    from sqlalchemy.exc import OperationalError
+
+    refused = psycopg.OperationalError(
+        'connection failed: connection to server at "10.20.30.40", port 6432 failed: Connection refused'
+    )
+
+    def down() -> dict[str, Any]:
+        raise OperationalError("SELECT count(*) FROM outbox", {}, refused)
+
+    monkeypatch.setattr(daemon, "status", down)
+    r = client.get("/readyz")
+    assert r.status_code == 503 and r.json() == {"status": "not ready", "reason": "database unavailable"}
+    for secret in ("10.20.30.40", "6432", "psycopg", "outbox", "Connection refused"):
+        assert secret not in r.text
+    with TestClient(app) as viewer:
+        login(viewer, "viewer")
+        assert "error" not in viewer.get("/readyz").json()
+    login(client, "admin")  # the details, to an admin (here only status() fails, not the sessions)
+    assert "10.20.30.40" in client.get("/readyz").json()["error"]

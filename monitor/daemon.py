@@ -212,7 +212,7 @@ class Daemon:
         if self._http_enabled:
             from monitor.web import Server, create_app
 
-            self.http = Server(create_app(self), s.web.bind)
+            self.http = Server(create_app(self), s.web.bind, s.web.trusted_proxies)
             self.http.start()
         log.info(
             "daemon started: %d sources, %d rules, database %s",

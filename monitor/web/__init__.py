@@ -177,13 +177,22 @@ def console_routes() -> list[Route]:
 
 
 class Server:
-    """uvicorn in a thread, stopped with the daemon."""
+    """uvicorn in a thread, stopped with the daemon. ``trusted_proxies`` (``web.trusted_proxies``):
+    the reverse proxies whose ``X-Forwarded-For`` names the client (login throttling counts per
+    client address)."""
 
-    def __init__(self, app: Starlette, bind: str) -> None:
+    def __init__(self, app: Starlette, bind: str, trusted_proxies: list[str] | None = None) -> None:
         host, _, port = bind.rpartition(":")
         # log_config=None: uvicorn's records go to the daemon's own handlers (format, JSON, redaction)
         self.config = uvicorn.Config(
-            app, host=host, port=int(port), log_level="warning", log_config=None, lifespan="off"
+            app,
+            host=host,
+            port=int(port),
+            log_level="warning",
+            log_config=None,
+            lifespan="off",
+            proxy_headers=True,
+            forwarded_allow_ips=list(trusted_proxies if trusted_proxies is not None else ["127.0.0.1"]),
         )
         self.server = uvicorn.Server(self.config)
         # uvicorn installs signal handlers only in the main thread; the daemon keeps its own.

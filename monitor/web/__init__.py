@@ -26,13 +26,14 @@ from starlette.staticfiles import StaticFiles
 
 from monitor.alerting import lifecycle
 from monitor.observability import metrics_endpoint
-from monitor.outage import database_unavailable
+from monitor.outage import DatabaseState, database_unavailable
 from monitor.runtime import Runtime
 from monitor.signing import secret_of, verify_ack
 from monitor.web import api, login, pages, rules_pages, shop_auth
 from monitor.web.auth import SESSION_COOKIE, session_principal
 from monitor.web.context import Console
 from monitor.web.headers import SecurityHeaders
+from monitor.web.unavailable import DatabaseGuard
 
 __all__ = ["PUBLIC_PATHS", "Server", "create_app"]
 
@@ -134,7 +135,13 @@ def create_app(runtime: Runtime) -> Starlette:
     def https() -> bool:
         return str(runtime.config.settings.web.base_url).startswith("https://")
 
-    app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders, https=https)])
+    # stand-ins written before Runtime.database keep working with a state of their own
+    database = getattr(runtime, "database", None) or DatabaseState(lambda: runtime.config.settings.tz)
+    middleware = [
+        Middleware(SecurityHeaders, https=https),  # outermost: the 503 below carries the headers too
+        Middleware(DatabaseGuard, runtime=runtime, database=database),
+    ]
+    app = Starlette(routes=routes, middleware=middleware)
     app.state.console = Console(runtime)
     return app
 

@@ -518,3 +518,38 @@ def test_behind_a_trusted_proxy_the_forwarded_client_is_counted(
     finally:
         server.stop()
     assert other_client == (303 if trusted else 429)
+
+
+def test_a_database_outage_during_a_request_answers_503_and_is_logged_once(
+    client: TestClient, daemon: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    import psycopg
+    from sqlalchemy.exc import OperationalError
+
+    from monitor.web import readmodel
+
+    login(client, "viewer")
+    token = create_token(daemon.store, "viewer", "t", NOW)
+
+    def away(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("SELECT", {}, psycopg.OperationalError("server closed the connection"))
+
+    monkeypatch.setattr(readmodel, "items", away)
+    caplog.set_level(logging.DEBUG)
+    pages = [client.get("/items") for _ in range(3)]
+    api = client.get("/api/v1/items", headers={"Authorization": f"Bearer {token}"})
+    assert [r.status_code for r in pages] == [503] * 3 and "数据库暂时不可用" in pages[0].text
+    assert api.status_code == 503 and api.json() == {"error": "database unavailable; retry later"}
+    assert pages[0].headers["retry-after"] == "30" and _header_problems(pages[0]) == []
+    assert caplog.text.count("数据库不可用 database unavailable since") == 1
+    assert "Traceback" not in caplog.text
+
+    def bug(*args: Any, **kwargs: Any) -> Any:
+        raise ValueError("a bug is a bug")
+
+    monkeypatch.setattr(readmodel, "items", bug)
+    # not swallowed: the server's 500 and its traceback, as ever
+    with pytest.raises(ValueError, match="a bug is a bug"):
+        client.get("/items")

@@ -10,7 +10,8 @@ valid account must not reset an attacker's address).
 
 No oracle: an unknown name is counted and locked like a real one and costs the same argon2 check
 (``users.authenticate``); a locked name answers the same whether or not it exists. Every failure and
-every lock is logged with the name (``%r``: no forged log lines) and the address, never the password.
+every lock is logged with the name (``%r``: no forged log lines) and the address, never the password;
+refusals while locked at INFO.
 """
 
 from __future__ import annotations
@@ -75,10 +76,8 @@ def attempt(store: Store, policy: Login, name: str, password: str, address: str,
     keys = [_user_key(name), address_key(address)]
     with store.session() as s:
         until = accounts.login_locked_until(s, keys, now)
-    if until is not None:
-        log.warning(
-            "登录被拒 login refused (locked until %s) for %r from %s", until.isoformat(), name, address
-        )
+    if until is not None:  # the lock itself was logged when it started; this is the attacker's volume
+        log.info("登录被拒 login refused (locked until %s) for %r from %s", until.isoformat(), name, address)
         return Attempt(None, until)
     user = authenticate(store, name, password, now)
     if user is not None:

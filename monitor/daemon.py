@@ -24,7 +24,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
-from monitor import cluster, delivery, jobs, shopauth
+from monitor import cluster, delivery, jobs, redaction, shopauth
 from monitor.adapters import registry
 from monitor.admin import rules as rules_admin
 from monitor.analyze.pool import AnalysisPool
@@ -35,6 +35,7 @@ from monitor.config.sources import SourceConfig
 from monitor.fetch import Fetcher
 from monitor.notify.transport import warm_up
 from monitor.observability import Metrics, Watchdog
+from monitor.outage import DatabaseState
 from monitor.pipeline import Context, Interrupted, RunResult, run_source
 from monitor.store import Store, StoreError, outbox
 
@@ -139,10 +140,13 @@ class Daemon:
         self._guard: cluster.SqliteGuard | None = None
         self._pools = PoolLoans()
         self._faults: Faults | None = None
+        self.database = DatabaseState(lambda: self.config.settings.tz)  # outages: a line each way
 
     # ---- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
+        redaction.install()  # also when embedded without `monitor run`'s logging set-up
         self.config = load_config(self.config_path, registry())
+        redaction.remember_config(self.config)
         for w in self.config.warnings:
             log.warning("%s", w)
         self._guard = cluster.guard_sqlite(self.config.database_url)  # SQLite: one daemon per file
@@ -161,11 +165,12 @@ class Daemon:
             self.store.close()
             if self._guard is not None:
                 self._guard.release()
-            raise StoreError(
-                f"the database {self.config.database_url} cannot be written: {getattr(exc, 'orig', exc)}"
-            ) from exc
+            where = self.store.engine.url.render_as_string()  # the password as ***
+            raise StoreError(f"the database {where} cannot be written: {getattr(exc, 'orig', exc)}") from exc
         if self.config.settings.observability.metrics:
-            self.metrics = Metrics(lambda: self.store, self.now, lambda: len(self.cluster.alive(self.now())))
+            self.metrics = Metrics(
+                lambda: self.store, self.now, lambda: len(self.cluster.alive(self.now())), self.database
+            )
         self.watchdog = Watchdog(self.now(), self.metrics)
         f = self.config.settings.fetch
         fetcher = self._fetcher or Fetcher(
@@ -207,7 +212,7 @@ class Daemon:
         if self._http_enabled:
             from monitor.web import Server, create_app
 
-            self.http = Server(create_app(self), s.web.bind)
+            self.http = Server(create_app(self), s.web.bind, s.web.trusted_proxies)
             self.http.start()
         log.info(
             "daemon started: %d sources, %d rules, database %s",
@@ -311,17 +316,10 @@ class Daemon:
         except Interrupted:
             log.info("poll of %s interrupted by shutdown; nothing stored", name)
             return None
-        except OperationalError as exc:  # the database refuses the write (disk full, read-only, gone away)
-            log.error("poll of %s not stored: %s; it runs again next round", name, exc.orig)
+        except Exception as exc:
+            self._poll_failed(name, exc)
             return None
-        except IntegrityError as exc:  # a concurrent poll wrote the same shared row first (burst state)
-            log.warning(
-                "poll of %s collided with a concurrent poll; rolled back, runs again: %s", name, exc.orig
-            )
-            return None
-        except Exception:
-            log.exception("poll of %s failed unexpectedly", name)
-            return None
+        self.database.ok(self.now())  # a poll always writes (its poll row)
         if self.metrics is not None:
             self.metrics.observe_poll(
                 name, result.verdict, result.new, result.updated, result.alerts, time.monotonic() - t0
@@ -330,6 +328,19 @@ class Daemon:
         if result.alerts:
             self.wake_delivery()
         return result
+
+    def _poll_failed(self, name: str, exc: Exception) -> None:
+        """Say why a poll stored nothing; it runs again next round."""
+        if self.database.failed(exc, self.now(), f"poll of {name}"):
+            return  # an outage: one line when it starts, one when it ends (monitor.outage)
+        if isinstance(exc, OperationalError):  # the database refused this write (a lock timeout …)
+            log.error("poll of %s not stored: %s; it runs again next round", name, exc.orig)
+        elif isinstance(exc, IntegrityError):  # a concurrent poll wrote the same shared row first
+            log.warning(
+                "poll of %s collided with a concurrent poll; rolled back, runs again: %s", name, exc.orig
+            )
+        else:
+            log.error("poll of %s failed unexpectedly", name, exc_info=exc)
 
     def dispatch(self) -> list[str]:
         """Replicas: renew our leases, claim due polls for the free workers, run them."""
@@ -347,8 +358,10 @@ class Daemon:
             self.cluster.renew(now)
             names = self.cluster.claim(now, config.settings.workers - self.cluster.held(), horizon)
         except Exception as exc:  # the database is away: try again next round
-            log.warning("claiming polls failed; will retry: %s", exc)
+            if not self.database.failed(exc, now, "claiming polls"):
+                log.warning("claiming polls failed; will retry: %s", exc)
             return []
+        self.database.ok(now)
         with self._sched_lock:  # see shutdown(): no scheduler call may start once we are stopping
             if self.stop_event.is_set():
                 for name in names:
@@ -375,7 +388,8 @@ class Daemon:
                 self.cluster.finish(name, due)
             except Exception as exc:  # the lease runs out and the poll is due again then
                 self.cluster.forget(name)
-                log.warning("could not record the end of the poll of %s: %s", name, exc)
+                if not self.database.failed(exc, self.now(), f"recording the end of the poll of {name}"):
+                    log.warning("could not record the end of the poll of %s: %s", name, exc)
 
     def wake_delivery(self) -> None:
         """Something was enqueued: deliver now rather than at the next ``deliver_every``."""
@@ -443,6 +457,7 @@ class Daemon:
         """Load the config again; on any error keep the running one and log every problem."""
         try:
             new = load_config(self.config_path, registry())
+            redaction.remember_config(new)
         except ConfigInvalid as exc:
             self.reload_errors = [str(e) for e in exc.errors]
             for e in exc.errors:

@@ -13,8 +13,8 @@
 
 The wrapper (``run``): nothing once the daemon stops; the job's cluster-wide lock, which also keeps
 two threads of one process from running it at once (``Coordinator.exclusive``); a failure logged and
-retried next round, never raised; the outcome counted in the metrics; delivery woken when the job
-wrote notifications. Adding a job is one row here.
+retried next round, never raised (a database outage only once: ``monitor.outage``); the outcome
+counted in the metrics; delivery woken when the job wrote notifications. Adding a job is one row here.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from monitor.cluster import Coordinator
 from monitor.config import Config
 from monitor.config.settings import Settings
 from monitor.observability import Metrics, Watchdog
+from monitor.outage import DatabaseState
 from monitor.sop import incidents
 from monitor.store import Store
 
@@ -57,6 +58,9 @@ class Host(Protocol):
 
     @property
     def metrics(self) -> Metrics | None: ...
+
+    @property
+    def database(self) -> DatabaseState: ...
 
     def now(self) -> datetime: ...
 
@@ -140,8 +144,9 @@ def run(job: Job, host: Host) -> Outcome | None:
                 host.crash_point(f"{job.name}.start")
                 outcome = job.work(host, now)
             result = "ran" if mine else "skipped"
-    except Exception:
-        log.exception("%s round failed; will retry", job.name)
+    except Exception as exc:
+        if not host.database.failed(exc, now, f"{job.name} round"):  # an outage is logged once, there
+            log.exception("%s round failed; will retry", job.name)
     if host.metrics is not None:
         host.metrics.observe_job(job.name, result, time.monotonic() - t0)
     if outcome is not None and outcome.notified:

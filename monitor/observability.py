@@ -29,6 +29,8 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
 from monitor.config import Config
+from monitor.outage import DatabaseState
+from monitor.redaction import redact
 from monitor.store import Store
 from monitor.store import models as m
 
@@ -44,9 +46,14 @@ class _StoreCollector(Collector):
     """Gauges read from the database when Prometheus scrapes (cached a few seconds)."""
 
     def __init__(
-        self, store: Callable[[], Store], now: Callable[[], datetime], replicas: Callable[[], int]
+        self,
+        store: Callable[[], Store],
+        now: Callable[[], datetime],
+        replicas: Callable[[], int],
+        database: DatabaseState | None = None,
     ) -> None:
         self._store, self._now, self._replicas = store, now, replicas
+        self._database = database
         self._cache: tuple[float, list[Metric]] | None = None
         self._lock = threading.Lock()
 
@@ -57,7 +64,8 @@ class _StoreCollector(Collector):
             try:
                 metrics = self._read()
             except Exception as exc:  # a scrape must answer even while the database is away
-                log.warning("metrics: cannot read the database: %s", exc)
+                if self._database is None or not self._database.failed(exc, self._now(), "metrics scrape"):
+                    log.warning("metrics: cannot read the database: %s", exc)
                 up = GaugeMetricFamily("monitor_database_up", "1 if the last scrape could read the database")
                 up.add_metric([], 0)
                 return [up]
@@ -98,6 +106,7 @@ class Metrics:
         store: Callable[[], Store],
         now: Callable[[], datetime],
         replicas: Callable[[], int] = lambda: 1,
+        database: DatabaseState | None = None,
     ) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
@@ -146,7 +155,7 @@ class Metrics:
             buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120),
             registry=r,
         )
-        r.register(_StoreCollector(store, now, replicas))
+        r.register(_StoreCollector(store, now, replicas, database))
 
     def observe_poll(
         self, source: str, verdict: str, new: int, updated: int, alerts: int, seconds: float
@@ -213,9 +222,11 @@ class JsonFormatter(logging.Formatter):
         for k, v in record.__dict__.items():
             if k not in _STD and not k.startswith("_"):
                 out[k] = v if isinstance(v, str | int | float | bool | type(None)) else repr(v)
-        if record.exc_info:
+        if record.exc_text:  # already rendered (and redacted) when the record was made
+            out["exc"] = record.exc_text
+        elif record.exc_info:
             out["exc"] = "".join(traceback.format_exception(*record.exc_info)).rstrip()
-        return json.dumps(out, ensure_ascii=False)
+        return redact(json.dumps(out, ensure_ascii=False))  # extra fields too
 
 
 def json_handler(stream: Any) -> logging.Handler:

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from monitor.config import Config
 from monitor.observability import Metrics
+from monitor.outage import DatabaseState
 from monitor.store import Store
 
 __all__ = ["Reloadable", "Runtime"]
@@ -39,6 +40,11 @@ class Runtime(Reloadable, Protocol):
 
     @property
     def metrics(self) -> Metrics | None: ...
+
+    @property
+    def database(self) -> DatabaseState:
+        """Whether the database is available, shared with the console (outages logged once)."""
+        ...
 
     def now(self) -> datetime: ...
 

@@ -296,3 +296,37 @@ def test_a_null_optional_duration_switches_the_feature_off(project: Path) -> Non
     p = project / "monitor.yaml"
     p.write_text("observability: {stale_after: null}\n", encoding="utf-8")
     assert load_config(p, registry()).settings.observability.stale_after is None
+
+
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [
+        ("  login: {max_failures: 0}\n", "web.login.max_failures: "),
+        ("  login: {max_failures: many}\n", "web.login.max_failures: "),
+        ("  login: {lockout: 2h, max_lockout: 15m}\n", "at most max_lockout"),
+        ("  login: {lockout: 0s}\n", "at least 1s"),
+        ("  login: {max_lockout: 2h, forget_after: 1h}\n", "forget_after must be at least max_lockout"),
+        ("  login: {lock: 1m}\n", "web.login.lock: unknown key"),
+        ("  trusted_proxies: [10.0.0.0/8, proxy.local]\n", "'proxy.local' is not an IP address or network"),
+        ("  trusted_proxies: 10.0.0.1\n", "web.trusted_proxies: "),
+    ],
+)
+def test_login_throttling_and_proxy_settings_refuse_garbage_at_their_line(
+    project: Path, block: str, message: str
+) -> None:
+    p = project / "monitor.yaml"
+    text = p.read_text(encoding="utf-8").replace("web:\n", "web:\n" + block, 1)
+    p.write_text(text, encoding="utf-8")
+    errs = errors_of(p)
+    assert len(errs) == 1 and message in errs[0], errs
+    assert re.match(r"^\S*monitor\.yaml:4[12]: ", errs[0]), errs
+
+
+def test_login_defaults_and_a_valid_block() -> None:
+    from datetime import timedelta
+
+    from monitor.config.settings import Web
+
+    assert Web().login.max_failures == 5 and Web().trusted_proxies == ["127.0.0.1"]
+    web = Web.model_validate({"login": {"lockout": "30s", "max_lockout": "1h", "forget_after": "1d"}})
+    assert web.login.lockout == timedelta(seconds=30) and web.login.forget_after == timedelta(days=1)

@@ -15,6 +15,7 @@ from monitor.cluster import Coordinator
 from monitor.config import Config, load_config
 from monitor.daemon import _trigger
 from monitor.observability import Metrics, Watchdog
+from monitor.outage import DatabaseState
 from monitor.store import Store
 from monitor.store import models as m
 from tests.conftest import NOW, write_project
@@ -31,6 +32,7 @@ class Replica:
     stopped: bool = False
     woken: int = 0
     watchdog: Watchdog = field(default_factory=lambda: Watchdog(NOW))
+    database: DatabaseState = field(default_factory=DatabaseState)
 
     def now(self) -> datetime:
         return NOW

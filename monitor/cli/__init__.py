@@ -25,33 +25,43 @@ config_option = click.option(
 
 
 def setup_logging(level: str, json_logs: bool = False) -> None:
+    """Handlers on the root logger; every record is redacted as it is made (``monitor.redaction``).
+
+    The HTTP and notification libraries (httpx, httpcore, urllib3, apprise) speak at ``--log-level
+    debug`` only: that is when their requests help, and secrets in them are masked like everywhere.
+    """
+    from monitor import redaction
+
+    redaction.install()
+    numeric = getattr(logging, level.upper(), logging.INFO)
     if json_logs:
         from monitor.observability import json_handler
 
-        logging.basicConfig(
-            level=getattr(logging, level.upper(), logging.INFO), handlers=[json_handler(sys.stderr)]
-        )
+        logging.basicConfig(level=numeric, handlers=[json_handler(sys.stderr)])
     else:
         logging.basicConfig(
-            level=getattr(logging, level.upper(), logging.INFO),
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-            stream=sys.stderr,
+            level=numeric, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
         )
-    for noisy in ("apscheduler", "httpx", "httpcore", "apprise", "jieba", "alembic"):
+    for noisy in ("apscheduler", "jieba", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    for library in ("httpx", "httpcore", "urllib3", "apprise"):
+        logging.getLogger(library).setLevel(logging.DEBUG if numeric <= logging.DEBUG else logging.WARNING)
 
 
 def load_or_exit(config_path: Path) -> Any:
+    from monitor import redaction
     from monitor.adapters import registry
     from monitor.config import ConfigInvalid, load_config
 
     try:
-        return load_config(config_path, registry())
+        config = load_config(config_path, registry())
     except ConfigInvalid as exc:
         for e in exc.errors:
             click.echo(str(e), err=True)
         click.echo(f"{len(exc.errors)} problem(s) found", err=True)
         sys.exit(1)
+    redaction.remember_config(config)
+    return config
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

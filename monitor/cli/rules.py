@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from monitor.cli import config_option, load_or_exit
+from monitor.redaction import redact
 
 
 class NeutralModel:
@@ -127,7 +128,8 @@ def replay_cmd(
     try:
         result = replay(store, analyzer, window, utcnow(), examples=examples, limit=None)
     except Exception as exc:  # a database that cannot be read is the admin's problem to see
-        raise click.ClickException(f"cannot read stored items from {config.database_url}: {exc}") from exc
+        where = redact(config.database_url)
+        raise click.ClickException(f"cannot read stored items from {where}: {exc}") from exc
     finally:
         store.close()
     if as_json:
@@ -184,7 +186,8 @@ def uncovered_cmd(
     try:
         report = uncovered(store, analyzer, window, utcnow(), top=top, examples=examples)
     except Exception as exc:
-        raise click.ClickException(f"cannot read stored items from {config.database_url}: {exc}") from exc
+        where = redact(config.database_url)
+        raise click.ClickException(f"cannot read stored items from {where}: {exc}") from exc
     finally:
         store.close()
     if as_json:

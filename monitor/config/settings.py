@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -330,6 +331,29 @@ class Analysis(Strict):
     )
 
 
+class Login(Strict):
+    """Login throttling (``monitor.admin.logins``), per account name and per client address. After
+    ``max_failures`` failed logins the account is locked for ``lockout``; each further failure after a
+    lock doubles it, up to ``max_lockout``. Failures are forgotten ``forget_after`` the last one, and a
+    successful login forgets the account's. Attempts while locked are refused without being checked."""
+
+    max_failures: int = Field(default=5, ge=1, le=100, description="failed logins of one account name")
+    max_failures_per_address: int = Field(
+        default=20, ge=1, le=10000, description="failed logins from one client address (IPv6: one /64)"
+    )
+    lockout: Duration = Field(default=timedelta(minutes=1), description="the first lock")
+    max_lockout: Duration = Field(default=timedelta(minutes=15), description="the longest lock")
+    forget_after: Duration = Field(default=timedelta(hours=1), description="since the last failure")
+
+    @model_validator(mode="after")
+    def _order(self) -> Login:
+        if not timedelta(seconds=1) <= self.lockout <= self.max_lockout:
+            raise ValueError("lockout must be at least 1s and at most max_lockout")
+        if self.forget_after < self.max_lockout:
+            raise ValueError("forget_after must be at least max_lockout")
+        return self
+
+
 class Web(Strict):
     """The console, its sessions and the daily/weekly reports it sends."""
 
@@ -337,6 +361,11 @@ class Web(Strict):
     base_url: str = Field(default="http://127.0.0.1:8080", description="https here makes cookies Secure")
     language: Literal["zh", "en"] = Field(default="zh", description="console language unless ?lang= / cookie")
     session_ttl: Duration = Field(default=timedelta(hours=12), description="a login lasts this long")
+    login: Login = Login()
+    trusted_proxies: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1"],
+        description="reverse proxies (addresses or networks) whose X-Forwarded-For names the client",
+    )
     report_time: str | None = Field(
         default="09:00",
         pattern=r"^\d{2}:\d{2}$",
@@ -356,6 +385,16 @@ class Web(Strict):
         },
         description="rule category or dimension → department that must act (weekly review)",
     )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, v: list[str]) -> list[str]:
+        for entry in v:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network") from None
+        return v
 
     @field_validator("bind")
     @classmethod

@@ -301,7 +301,9 @@ class WebSession(Base):
 
 
 class ApiToken(Base):
-    """A bearer token for ``/api/v1``; stored as its SHA-256, shown once when created."""
+    """A bearer token for ``/api/v1``; stored as its SHA-256, shown once when created. It acts as its
+    user, within its scope (read | write | admin, ``monitor.web.auth.SCOPE_PERMISSIONS``), until it
+    expires or is revoked (disabling the user revokes it: enabling again revives nothing)."""
 
     __tablename__ = "api_tokens"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -309,9 +311,22 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(100), default="")
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(16))
+    scope: Mapped[str] = mapped_column(String(8), default="read")
     created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+class LoginThrottle(Base):
+    """Failed logins of one account name (``user:NAME``) or client address (``addr:ADDRESS``), and the
+    lock they earned (``monitor.admin.logins``); shared by every replica, kept across restarts."""
+
+    __tablename__ = "login_throttle"
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    last_failed_at: Mapped[datetime] = mapped_column(index=True)
+    locked_until: Mapped[datetime | None]
 
 
 class IncidentNote(Base):

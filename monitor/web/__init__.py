@@ -17,6 +17,7 @@ from pathlib import Path
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -25,11 +26,14 @@ from starlette.staticfiles import StaticFiles
 
 from monitor.alerting import lifecycle
 from monitor.observability import metrics_endpoint
+from monitor.outage import DatabaseState, database_unavailable
 from monitor.runtime import Runtime
 from monitor.signing import secret_of, verify_ack
 from monitor.web import api, login, pages, rules_pages, shop_auth
+from monitor.web.auth import SESSION_COOKIE, session_principal
 from monitor.web.context import Console
 from monitor.web.headers import SecurityHeaders
+from monitor.web.unavailable import DatabaseGuard
 
 __all__ = ["PUBLIC_PATHS", "Server", "create_app"]
 
@@ -55,11 +59,29 @@ def create_app(runtime: Runtime) -> Starlette:
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
+        """Ready or not, for probes without a login: never the database's address or driver error
+        (those are in the log, and shown to a logged-in admin)."""
         try:
-            status = runtime.status()
+            status = await run_in_threadpool(runtime.status)
         except Exception as exc:
-            return JSONResponse({"status": "not ready", "error": str(exc)}, status_code=503)
+            outage = database_unavailable(exc)
+            body: dict[str, object] = {
+                "status": "not ready",
+                "reason": "database unavailable" if outage else "internal error (see the log)",
+            }
+            if not outage:  # an outage is logged by the daemon, once (monitor.outage)
+                log.warning("/readyz: not ready: %s", exc)
+            if await run_in_threadpool(_is_admin, request):
+                body["error"] = f"{type(exc).__name__}: {exc}"
+            return JSONResponse(body, status_code=503)
         return JSONResponse({"status": "ready", **status})
+
+    def _is_admin(request: Request) -> bool:
+        try:
+            who = session_principal(runtime.store, request.cookies.get(SESSION_COOKIE, ""), now())
+        except Exception:  # the database is away: so are the sessions
+            return False
+        return who is not None and who.can("admin")
 
     def _secret() -> bytes:
         return secret_of(runtime.config.path(runtime.config.settings.data_dir))
@@ -109,7 +131,17 @@ def create_app(runtime: Runtime) -> Starlette:
         *console_routes(),
         *api.routes(),
     ]
-    app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])
+
+    def https() -> bool:
+        return str(runtime.config.settings.web.base_url).startswith("https://")
+
+    # stand-ins written before Runtime.database keep working with a state of their own
+    database = getattr(runtime, "database", None) or DatabaseState(lambda: runtime.config.settings.tz)
+    middleware = [
+        Middleware(SecurityHeaders, https=https),  # outermost: the 503 below carries the headers too
+        Middleware(DatabaseGuard, runtime=runtime, database=database),
+    ]
+    app = Starlette(routes=routes, middleware=middleware)
     app.state.console = Console(runtime)
     return app
 
@@ -152,11 +184,23 @@ def console_routes() -> list[Route]:
 
 
 class Server:
-    """uvicorn in a thread, stopped with the daemon."""
+    """uvicorn in a thread, stopped with the daemon. ``trusted_proxies`` (``web.trusted_proxies``):
+    the reverse proxies whose ``X-Forwarded-For`` names the client (login throttling counts per
+    client address)."""
 
-    def __init__(self, app: Starlette, bind: str) -> None:
+    def __init__(self, app: Starlette, bind: str, trusted_proxies: list[str] | None = None) -> None:
         host, _, port = bind.rpartition(":")
-        self.config = uvicorn.Config(app, host=host, port=int(port), log_level="warning", lifespan="off")
+        # log_config=None: uvicorn's records go to the daemon's own handlers (format, JSON, redaction)
+        self.config = uvicorn.Config(
+            app,
+            host=host,
+            port=int(port),
+            log_level="warning",
+            log_config=None,
+            lifespan="off",
+            proxy_headers=True,
+            forwarded_allow_ips=list(trusted_proxies if trusted_proxies is not None else ["127.0.0.1"]),
+        )
         self.server = uvicorn.Server(self.config)
         # uvicorn installs signal handlers only in the main thread; the daemon keeps its own.
         self.thread = threading.Thread(target=self.server.run, name="http", daemon=True)

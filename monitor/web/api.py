@@ -1,18 +1,21 @@
 """REST API ``/api/v1``: items, alerts (with ack/resolve), incidents (with steps), rules.
 
-Bearer tokens only (``monitor users token NAME``); roles as in the console. The
-OpenAPI description is ``monitor.web.openapi.SPEC``, kept in sync with these routes
-by ``tests/web/test_api.py``.
+Bearer tokens only (``monitor users token NAME``), within their scope; each route needs the same
+permission as the console's page for the same thing (``tests/web/test_access.py`` checks the pairs).
+The OpenAPI description is ``monitor.web.openapi.SPEC``, kept in sync with these routes by
+``tests/web/test_api.py``.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, TypeVar
 
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from monitor.alerting import lifecycle
+from monitor.config import Config
 from monitor.web import incidents as inc_mod
 from monitor.web import readmodel as rm
 from monitor.web.context import Req
@@ -136,7 +139,7 @@ def incident_step(req: Req) -> Response:
     return _incident(req)
 
 
-@api("read")
+@api("rules")  # as the console's rule pages: keywords are the admins' business
 def rules(req: Req) -> Response:
     c = req.console.config
     return JSONResponse(
@@ -151,7 +154,7 @@ def rules(req: Req) -> Response:
                     "grade": r.effective_grade,
                     "enabled": r.enabled,
                     "keywords": r.keywords,
-                    "file": str(c.origins[f"rule:{r.id}"].path) if f"rule:{r.id}" in c.origins else None,
+                    "file": _rule_file(c, r.id),
                 }
                 for r in c.rules
             ],
@@ -160,7 +163,15 @@ def rules(req: Req) -> Response:
     )
 
 
-@api("read")
+def _rule_file(c: Config, rule_id: str) -> str | None:
+    """Where a rule is defined, relative to the configuration (never a server path)."""
+    origin = c.origins.get(f"rule:{rule_id}")
+    if origin is None:
+        return None
+    return f"{Path(c.settings.rules_dir).as_posix().rstrip('/')}/{Path(origin.path).name}:{origin.line}"
+
+
+@api("rules")  # the console's rule tester is the admins' too; its hits name the keywords
 def rules_test(req: Req) -> Response:
     from monitor.admin.rules import try_sentence
     from monitor.analyze import MatchContext, RuleSet

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-from monitor.admin.users import ROLES, digest, token_user
+from monitor.admin.users import ROLES, SCOPES, digest, token_grant
 from monitor.store import Store, accounts
 from monitor.store import models as m
 
 __all__ = [
     "PERMISSIONS",
     "ROLE_PERMISSIONS",
+    "SCOPE_PERMISSIONS",
     "SESSION_COOKIE",
     "Principal",
     "csrf_ok",
@@ -36,22 +37,31 @@ ROLE_PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     "admin": frozenset({"read", "alerts", "incidents", "rules", "admin"}),
 }
 PERMISSIONS: Final = ("read", "alerts", "incidents", "rules", "admin")
+# What an API token's scope lets it do, within its user's role.
+SCOPE_PERMISSIONS: Final[dict[str, frozenset[str]]] = {
+    "read": frozenset({"read"}),
+    "write": frozenset({"read", "alerts", "incidents"}),
+    "admin": frozenset(PERMISSIONS),
+}
 SESSION_COOKIE: Final = "monitor_session"
-assert set(ROLE_PERMISSIONS) == set(ROLES)
+assert set(ROLE_PERMISSIONS) == set(ROLES) and set(SCOPE_PERMISSIONS) == set(SCOPES)
 
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is making a request and, for a browser session, its CSRF token."""
+    """Who is making a request: for a browser session its CSRF token, for an API token its scope."""
 
     user_id: int
     name: str
     role: str
     csrf: str = ""
     session_id: str | None = None
+    scope: str | None = None
 
     def can(self, permission: str) -> bool:
-        return permission in ROLE_PERMISSIONS.get(self.role, frozenset())
+        if permission not in ROLE_PERMISSIONS.get(self.role, frozenset()):
+            return False
+        return self.scope is None or permission in SCOPE_PERMISSIONS.get(self.scope, frozenset())
 
 
 def start_session(store: Store, user: m.User, now: datetime, ttl: timedelta) -> tuple[str, str]:
@@ -87,5 +97,7 @@ def csrf_ok(expected: str, given: str) -> bool:
 
 
 def token_principal(store: Store, token: str, now: datetime) -> Principal | None:
-    user = token_user(store, token, now)
-    return None if user is None else Principal(user.id, user.name, user.role)
+    grant = token_grant(store, token, now)
+    if grant is None:
+        return None
+    return Principal(grant.user.id, grant.user.name, grant.user.role, scope=grant.scope)

@@ -17,6 +17,7 @@ from monitor.hygiene import link_allowed, safe_url
 from monitor.runtime import Runtime
 from monitor.store import Store
 from monitor.web.auth import Principal
+from monitor.web.headers import nonce_of
 from monitor.web.i18n import translator
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -79,6 +80,7 @@ class Req:
         return value
 
     def render(self, template: str, status: int = 200, **ctx: Any) -> HTMLResponse:
+        ctx.setdefault("csp_nonce", nonce_of(self.request))  # <script nonce="{{ csp_nonce }}">
         return render(self.console, template, self.lang, status, principal=self.principal, **ctx)
 
 
@@ -100,6 +102,7 @@ def render(console: Console, template: str, lang: str, status: int = 200, **ctx:
         return safe_url(item.url) if link_allowed(item.url, item.platform, own) else None
 
     ctx.setdefault("principal", None)
+    ctx.setdefault("csp_nonce", "")
     html = console.env.get_template(template).render(
         _=translator(lang), lang=lang, local=local, now=console.now(), link_for=link_for, **ctx
     )

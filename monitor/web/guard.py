@@ -104,7 +104,8 @@ def api(permission: str) -> Callable[[Handler], Endpoint]:
                 r.headers["WWW-Authenticate"] = "Bearer"
                 return r
             if not who.can(permission):
-                return api_error(403, f"role {who.role} may not do this (needs {permission})")
+                scope = f" with a {who.scope} token" if who.scope else ""
+                return api_error(403, f"role {who.role}{scope} may not do this (needs {permission})")
             body: Any = None
             if request.method == "POST":
                 raw = await request.body()

@@ -1,5 +1,7 @@
 """Log in and out. The login form is protected by a double-submit cookie (there is no
-session yet); after login every form carries the session's own CSRF token."""
+session yet); after login every form carries the session's own CSRF token. Attempts are throttled
+per account name and per client address (``monitor.admin.logins``): too many failures answer 429
+"尝试次数过多，请 N 分钟后再试" with ``Retry-After``, without checking the password."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from monitor.admin import users
+from monitor.admin import logins
 from monitor.web import auth
 from monitor.web.context import Req, render
 from monitor.web.guard import console_of, language, page, with_lang_cookie
@@ -39,7 +41,20 @@ async def login_post(request: Request) -> Response:
     if not auth.csrf_ok(expected, given):
         return await login_form(request, "请求已过期，请刷新页面", 403, str(form.get("next", "/")))
     name, password = str(form.get("name", "")).strip(), str(form.get("password", ""))
-    user = await run_in_threadpool(users.authenticate, c.store, name, password, c.now())
+    address = request.client.host if request.client else "unknown"
+    now, policy = c.now(), c.config.settings.web.login
+    outcome = await run_in_threadpool(logins.attempt, c.store, policy, name, password, address, now)
+    user = outcome.user
+    if outcome.locked_until is not None:
+        minutes = logins.minutes_left(outcome.locked_until, now)
+        message = (
+            f"Too many attempts; try again in {minutes} min"
+            if language(request, c) == "en"
+            else f"尝试次数过多，请 {minutes} 分钟后再试"
+        )
+        r = await login_form(request, message, 429, str(form.get("next", "/")))
+        r.headers["Retry-After"] = str(max(1, int((outcome.locked_until - now).total_seconds())))
+        return r
     if user is None:
         return await login_form(request, "用户名或密码错误", 401, str(form.get("next", "/")))
     ttl = c.config.settings.web.session_ttl

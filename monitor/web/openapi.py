@@ -45,9 +45,10 @@ SPEC: dict[str, Any] = {
         "title": "opinion-monitor API",
         "version": "1",
         "description": "Stored reviews and posts, alerts, incidents and rules. "
-        "Authenticate with `Authorization: Bearer <token>` (`monitor users token NAME`). "
-        "Roles: viewer reads; oncall also acknowledges/resolves alerts; pr also ticks incident steps; "
-        "admin everything.",
+        "Authenticate with `Authorization: Bearer <token>` (`monitor users token NAME --scope read|write|"
+        "admin`). Roles as in the console: viewer reads; oncall also acknowledges/resolves alerts; pr also "
+        "ticks incident steps; admin everything, including the rules. A token acts within its scope: read "
+        "(GET), write (also alerts and incident steps), admin (all its user's role allows).",
     },
     "servers": [{"url": "/"}],
     "security": [{"bearer": []}],
@@ -148,14 +149,14 @@ SPEC: dict[str, Any] = {
         "/api/v1/rules": {
             "get": {
                 "operationId": "listRules",
-                "summary": "The keyword rules running now",
+                "summary": "The keyword rules running now (role: admin)",
                 "responses": {"200": _ok("#/components/schemas/RuleList"), **_COMMON},
             }
         },
         "/api/v1/rules/test": {
             "post": {
                 "operationId": "testRules",
-                "summary": "Analyze a sentence with the running rules (nothing is stored)",
+                "summary": "Analyze a sentence with the running rules, nothing stored (role: admin)",
                 "requestBody": {
                     "required": True,
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RuleTest"}}},

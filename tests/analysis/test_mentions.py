@@ -36,6 +36,7 @@ def daemon(tmp_path: Path) -> Iterator[ConsoleDaemon]:
     store = Store.open(url)
     d = ConsoleDaemon(cfg, store)
     users.add_user(store, "viewer", "viewer", PASSWORD, NOW)
+    users.add_user(store, "admin", "admin", PASSWORD, NOW)
     analyzer = Analyzer(RuleSet(d.config.rules, d.config.priority_words))
     with store.transaction() as s:
         for i, (text, rating) in enumerate(TEXTS):
@@ -86,7 +87,7 @@ def test_review_board_and_rule_tester_show_why(daemon: ConsoleDaemon) -> None:
         page = client.get("/items").text
         assert "提及·服务态度差·说的是别家/别人" in page
         assert 'title="说的是别家或别人：「隔壁」"' in page
-        token = users.create_token(daemon.store, "viewer", "t", NOW)
+        token = users.create_token(daemon.store, "admin", "t", NOW, scope="admin")  # the rule tester
         doc = client.post(
             "/api/v1/rules/test",
             headers={"Authorization": f"Bearer {token}"},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import shutil
 import subprocess
 import time
@@ -18,7 +19,7 @@ from monitor.demo.storefront import Storefront
 from monitor.store import Store
 from monitor.store import models as m
 from tests.cluster.conftest import DbOutage, Proc, wait_for
-from tests.conftest import ReviewFeed, write_project
+from tests.conftest import NOW, ReviewFeed, write_project
 
 CLUSTER = "cluster: {lease: 4s, claim_every: 0.5s}\n"
 
@@ -163,3 +164,91 @@ def test_database_outage_loses_no_review_published_during_it(
     lost = feed.ids() - stored
     assert not lost, f"{len(lost)} of {published} reviews lost"
     assert gaps == [], gaps
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("replicas", [True, False], ids=["cluster", "single"])
+def test_a_database_outage_logs_one_line_when_it_starts_and_one_when_it_ends(
+    tmp_path: Path, storefront: Storefront, sink: WebhookSink, pg_url: str, replicas: bool
+) -> None:
+    """The probe saw 874 tracebacks in 3.5 minutes of outage. Here the database is cut for 6 s under
+    a daemon polling every second (claiming every 0.5 s with replicas): the log says it once when it
+    starts, once when it ends, and nothing else above INFO; no traceback."""
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    keep, root = Keep(logging.INFO), logging.getLogger()
+    root.addHandler(keep)
+    old_level = root.level
+    root.setLevel(logging.INFO)
+    outage = DbOutage().start()
+    extra = CLUSTER if replicas else "cluster: {enabled: false}\n"
+    daemon = Daemon(
+        write_project(tmp_path, storefront.base_url, sink.url, extra, db_url=outage.url(pg_url)), http=False
+    )
+    store = Store.open(pg_url, migrate=False)  # directly, not through the outage
+    try:
+        daemon.start()
+        wait_for(lambda: store.count(m.Poll) >= 3, timeout=40)
+        before = len(records)
+        outage.cut()
+        time.sleep(6)
+        outage.restore()
+        restored = datetime.now(UTC)
+        wait_for(lambda: store.count(m.Poll, m.Poll.started_at > restored) >= 3, timeout=60)
+        time.sleep(2)  # what the threads still had in flight
+        during = records[before:]
+    finally:
+        daemon.shutdown()
+        store.close()
+        outage.stop()
+        root.removeHandler(keep)
+        root.setLevel(old_level)
+    loud = [f"{r.levelname} {r.name}: {r.getMessage()}" for r in during if r.levelno >= logging.WARNING]
+    assert not [r for r in during if r.exc_info], "\n".join(loud)
+    down = [line for line in loud if "数据库不可用 database unavailable since" in line]
+    up = [line for line in loud if "数据库恢复 database available again" in line]
+    assert len(down) == 1 and len(up) == 1 and len(loud) == 2, "\n".join(loud)
+    assert "operations failed meanwhile" in up[0]
+
+
+def test_only_outages_fold_into_that_line_bugs_and_conflicts_are_logged_as_before(tmp_path: Path) -> None:
+    import sqlite3
+
+    import psycopg
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    from monitor.outage import DatabaseState, database_unavailable
+
+    db = tmp_path / "ro.db"
+    sqlite3.connect(db).execute("CREATE TABLE t (x int)").connection.close()
+    engine = create_engine(f"sqlite:///file:{db}?mode=ro&uri=true")  # read-only, even for root
+    real: list[Exception] = []
+    for statement in ("INSERT INTO t VALUES (1)", "SELECT * FROM no_such_table"):
+        try:
+            with engine.begin() as conn:
+                conn.execute(text(statement))
+        except Exception as exc:
+            real.append(exc)
+    engine.dispose()
+    read_only, bug = real
+    assert database_unavailable(read_only) and not database_unavailable(bug)
+
+    def pg(err: Exception) -> OperationalError:
+        return OperationalError("SELECT 1", {}, err)
+
+    assert database_unavailable(pg(psycopg.OperationalError("connection refused")))
+    assert database_unavailable(pg(psycopg.errors.DiskFull()))
+    assert database_unavailable(pg(psycopg.errors.AdminShutdown()))
+    assert not database_unavailable(pg(psycopg.errors.DeadlockDetected()))  # the retry's business
+    assert not database_unavailable(IntegrityError("INSERT", {}, psycopg.errors.UniqueViolation()))
+    assert not database_unavailable(ValueError("a bug"))
+    state = DatabaseState()
+    assert not state.failed(bug, NOW, "x") and state.available
+    assert state.failed(read_only, NOW, "x") and state.failed(read_only, NOW, "y") and not state.available
+    state.ok(NOW + timedelta(seconds=75))
+    assert state.available and state.failures == 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
 from datetime import timedelta
@@ -113,3 +114,113 @@ def test_self_alert_when_no_poll_succeeds_then_resolves_and_heartbeat_only_while
         store.close()
     pings = [b for b in sink.messages() if b["_path"] == "/ping"]
     assert len(pings) == 2 and pings[0]["status"] == "ok" and pings[0]["sources"] == 3
+
+
+# ---- secrets never reach the log (#17 item 18) -------------------------------------------------
+def test_debug_logs_of_a_real_robot_send_and_a_source_fetch_carry_no_secret(
+    tmp_path: Path, storefront: Storefront
+) -> None:
+    """``--log-level debug`` turns the HTTP and apprise loggers on; the DingTalk access_token, the WeCom
+    key, the Feishu hook id, a webhook's basic-auth password and bearer header, and a source's cookie
+    all travel (the loopback robot and the storefront see them) and none is printed."""
+    from tests.notify.loopback import HttpEndpoint
+
+    secrets = {
+        "DT_TOKEN": "dingTalkAccessToken0123456789abcdef",
+        "FS_HOOK": "feishuHookId-7c2b-4e1f-9a8d-0123456789ab",
+        "SHOP_COOKIE": "thw=cn; _m_h5_tk=shopCookieSecret987654321",
+    }
+    wecom_key, basic_pw, bearer = "wecomKey-693a91f6-7xxx-4bc4-97a0", "hookPassw0rd!", "webhookBearer55555"
+    robot = HttpEndpoint()
+    config = write_project(tmp_path, storefront.base_url, "json://127.0.0.1:9")
+    text = config.read_text(encoding="utf-8")
+    api = f"http://{robot.base}"
+    robots = (
+        "  robots: {urls: ["
+        f'"dingtalk://${{DT_TOKEN}}/?api={api}/robot/send%3Faccess_token%3D%7Btoken%7D", '
+        f'"wecombot://{wecom_key}/?api={api}/cgi-bin/webhook/send%3Fkey%3D%7Bkey%7D", '
+        f'"feishu://${{FS_HOOK}}/?api={api}/open-apis/bot/v2/hook/%7Btoken%7D/", '
+        f'"json://ops:{basic_pw}@{robot.base}/hook", '
+        f'"json://{robot.base}/hook?+Authorization=Bearer%20{bearer}"'
+        "]}\n"
+    )
+    config.write_text(text.replace("channels:\n", "channels:\n" + robots, 1), encoding="utf-8")
+    with (tmp_path / "sources" / "shop.yaml").open("a", encoding="utf-8") as f:
+        f.write('    cookie: "${SHOP_COOKIE}"\n')  # on the last source (weibo, a feed)
+    env = {**os.environ, **secrets, "PYTHONUNBUFFERED": "1"}
+    try:
+        sent = subprocess.run(
+            [sys.executable, "-m", "monitor", "--log-level", "debug", "notify-test", "robots", "-c", str(config)],
+            capture_output=True, text=True, env=env, timeout=120,
+        )  # fmt: skip
+        tried = subprocess.run(
+            [sys.executable, "-m", "monitor", "--log-level", "debug", "try-source", "weibo", "-c", str(config)],
+            capture_output=True, text=True, env=env, timeout=120,
+        )  # fmt: skip
+    finally:
+        robot.close()
+    assert sent.returncode == 0, sent.stderr[-3000:]
+    paths = [q.path for q in robot.requests]
+    assert f"/robot/send?access_token={secrets['DT_TOKEN']}" in paths  # the secrets really travelled
+    assert f"/cgi-bin/webhook/send?key={wecom_key}" in paths
+    assert f"/open-apis/bot/v2/hook/{secrets['FS_HOOK']}/" in paths
+    assert {q.headers.get("Authorization") for q in robot.requests} >= {
+        f"Bearer {bearer}",
+        "Basic b3BzOmhvb2tQYXNzdzByZCE=",
+    }
+    log = sent.stderr + tried.stderr
+    assert "DEBUG urllib3" in log and "DEBUG apprise" in log and "DEBUG httpcore" in log  # really debug
+    leaked = [
+        s for s in [*secrets.values(), "shopCookieSecret987654321", wecom_key, basic_pw, bearer] if s in log
+    ]
+    assert leaked == [], "\n".join(line for line in log.splitlines() if any(s in line for s in leaked))
+    assert "access_token=***" in log  # what was masked stays recognisable
+
+
+def test_every_logger_at_every_level_is_redacted_text_and_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor import redaction
+
+    monkeypatch.setenv("MONITOR_TEST_SECRET", "envSecretValue123")
+    redaction.install()
+    redaction.remember(["envSecretValue123"])
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    keep = Keep(logging.DEBUG)
+    root = logging.getLogger()
+    root.addHandler(keep)
+    lines = [
+        ("httpx", "HTTP Request: POST https://oapi.dingtalk.com/robot/send?access_token=%s", "dtTok3nABCDEF"),
+        ("httpcore.http11", "send_request_headers.started headers=%s", "{'Cookie': 'sid=cookieSecretXYZ'}"),
+        ("apprise", "WeCom URL: https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=%s", "wecomKeyABCDEF"),
+        ("apprise", "Feishu URL: https://open.feishu.cn/open-apis/bot/v2/hook/%s/", "feishuHookABCDEF"),
+        ("monitor.store", "cannot open postgresql+psycopg://monitor:%s@db:5432/monitor", "dbPasswordXYZ"),
+        ("urllib3", "Authorization: Bearer %s", "bearerTokenABCDEF"),
+        ("monitor.x", "api token %s", "mon_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+        ("monitor.x", "the channel says %s", "envSecretValue123"),
+    ]
+    try:
+        for name, fmt, secret in lines:
+            for level in (logging.DEBUG, logging.INFO, logging.ERROR):
+                logger = logging.getLogger(name)
+                old = logger.level
+                logger.setLevel(logging.DEBUG)
+                try:
+                    logger.log(level, fmt, secret)
+                finally:
+                    logger.setLevel(old)
+        try:
+            raise RuntimeError("connect to postgresql://u:excPassword99@h/db failed")
+        except RuntimeError:
+            logging.getLogger("monitor.y").exception("boom")
+    finally:
+        root.removeHandler(keep)
+    texts = [logging.Formatter().format(r) for r in records] + [JsonFormatter().format(r) for r in records]
+    assert len(records) == 3 * len(lines) + 1
+    for _, _, secret in lines:
+        assert not [t for t in texts if secret in t], secret
+    assert not [t for t in texts if "excPassword99" in t]
+    assert any("access_token=***" in t for t in texts) and any("hook/***" in t for t in texts)

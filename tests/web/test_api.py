@@ -30,7 +30,7 @@ def test_openapi_names_exactly_the_api_routes(app: Any) -> None:
 
 
 def test_api_with_token(client: TestClient, daemon: Any, ids: dict[str, int]) -> None:
-    token = create_token(daemon.store, "oncall", "t", NOW)
+    token = create_token(daemon.store, "oncall", "t", NOW, scope="write")
     h = {"Authorization": f"Bearer {token}"}
     items = client.get("/api/v1/items?sentiment=neg", headers=h).json()["items"]
     assert [i["id"] for i in items] == [ids["item"]]
@@ -43,7 +43,9 @@ def test_api_with_token(client: TestClient, daemon: Any, ids: dict[str, int]) ->
     )
     assert r.status_code == 403  # oncall does not work incidents
     assert client.get("/api/v1/items", headers={"Authorization": "Bearer mon_nope"}).status_code == 401
-    test = client.post("/api/v1/rules/test", headers=h, json={"text": "这是假货", "rating": 1}).json()
+    assert client.post("/api/v1/rules/test", headers=h, json={"text": "这是假货"}).status_code == 403
+    admin = {"Authorization": f"Bearer {create_token(daemon.store, 'admin', 't', NOW, scope='admin')}"}
+    test = client.post("/api/v1/rules/test", headers=admin, json={"text": "这是假货", "rating": 1}).json()
     assert test["rules"] == ["counterfeit"]
 
 
@@ -52,9 +54,9 @@ def test_revoked_token_stops_working(client: TestClient, daemon: Any) -> None:
 
     token = create_token(daemon.store, "viewer", "t", NOW)
     h = {"Authorization": f"Bearer {token}"}
-    assert client.get("/api/v1/rules", headers=h).status_code == 200
+    assert client.get("/api/v1/items", headers=h).status_code == 200
     revoke_tokens(daemon.store, "viewer", NOW)
-    assert client.get("/api/v1/rules", headers=h).status_code == 401
+    assert client.get("/api/v1/items", headers=h).status_code == 401
 
 
 @pytest.mark.slow
@@ -66,7 +68,7 @@ def test_schemathesis_finds_no_server_error(
     import schemathesis
     from hypothesis import HealthCheck, given, settings
 
-    token = create_token(daemon.store, "admin", "fuzz", NOW)
+    token = create_token(daemon.store, "admin", "fuzz", NOW, scope="admin")
     # Loaded from the app itself (with the token), so the served description is what is tested.
     schema = schemathesis.openapi.from_asgi(
         "/api/v1/openapi.json", app, headers={"Authorization": f"Bearer {token}"}
@@ -86,3 +88,33 @@ def test_schemathesis_finds_no_server_error(
 
         run()
     assert len(set(calls)) > 10 and failures == []
+
+
+def test_cli_creates_lists_and_revokes_single_tokens(client: TestClient, daemon: Any) -> None:
+    from click.testing import CliRunner
+
+    from monitor.cli.users import users_group
+
+    cfg = ["-c", str(daemon.config_path)]
+    run = CliRunner().invoke
+    made = run(
+        users_group, ["token", "viewer", "--scope", "read", "--expires", "30d", "--label", "grafana", *cfg]
+    )
+    assert made.exit_code == 0, made.output
+    token = made.stdout.strip()
+    assert token.startswith("mon_") and "scope read, expires in 30d" in made.stderr
+    other = run(users_group, ["token", "viewer", "--expires", "never", *cfg]).stdout.strip()
+    listed = run(users_group, ["tokens", "viewer", *cfg])
+    assert listed.exit_code == 0 and token not in listed.output and token[:10] in listed.output
+    line = next(x for x in listed.output.splitlines() if "grafana" in x)
+    assert " read " in line and " active " in line
+    token_id = line.split()[0]
+    assert run(users_group, ["revoke", token_id, *cfg]).exit_code == 0
+    assert client.get("/api/v1/items", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert client.get("/api/v1/items", headers={"Authorization": f"Bearer {other}"}).status_code == 200
+    again = run(users_group, ["revoke", token_id, *cfg])
+    assert again.exit_code == 1 and "already revoked" in again.output
+    for bad in (["--scope", "root"], ["--expires", "soon"], ["--expires", "-3d"]):
+        r = run(users_group, ["token", "viewer", *bad, *cfg])
+        assert r.exit_code == 2, (bad, r.output)
+    assert run(users_group, ["revoke", "999999", *cfg]).exit_code == 1

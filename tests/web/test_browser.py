@@ -166,3 +166,62 @@ def test_replay_preview(page: Any, daemon: Any, ids: dict[str, int]) -> None:
     assert "+1" in row.locator(".gained").inner_text()
     page.screenshot(path=str(ARTIFACTS / "rule_replay.png"), full_page=True)
     assert path.read_text(encoding="utf-8") == before  # a preview writes nothing
+
+
+def test_every_console_page_renders_under_the_content_security_policy(
+    page: Any, app: Any, daemon: Any, ids: dict[str, int]
+) -> None:
+    """Every GET page of the console, as an admin, in Chromium: no CSP violation, no script error."""
+    from datetime import timedelta
+
+    from monitor.reports import run_due
+    from tests.conftest import NOW
+    from tests.web.test_access import concrete, guarded
+
+    assert run_due(daemon.store, daemon.config, NOW + timedelta(days=1))  # report #1, with its chart
+
+    problems: list[str] = []
+
+    def console(msg: Any) -> None:
+        # a failed load is caught below with its URL, except Chromium's own /favicon.ico request
+        if msg.type == "error" and not msg.text.startswith("Failed to load resource"):
+            problems.append(f"{msg.type}: {msg.text}")
+
+    page.on("console", console)
+    page.on("pageerror", lambda exc: problems.append(f"pageerror: {exc}"))
+    page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.add_init_script(
+        "document.addEventListener('securitypolicyviolation', e => "
+        "console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI))"
+    )
+    _login(page, "admin")
+    page.wait_for_load_state()
+    assert "/login" not in page.url
+    seen = 0
+    for method, path, _ in guarded(app):
+        if method != "GET" or path.startswith("/api/") or path == "/shop-auth/callback":  # needs a code
+            continue
+        url = concrete(path, ids)
+        r = page.goto(url)
+        assert r is not None and r.status == 200, (url, r and r.status)
+        assert page.locator("body").inner_text().strip(), url
+        seen += 1
+    assert seen >= 12 and problems == [], problems
+
+
+def test_the_acknowledge_page_cannot_be_framed(
+    page: Any, base_url: str, daemon: Any, ids: dict[str, int]
+) -> None:
+    """Another origin (here a data: page) frames the signed acknowledge link: the browser shows nothing."""
+    from monitor.alerting.compose import ack_url
+    from tests.conftest import NOW
+
+    path = ack_url(daemon.config, ids["alert"], NOW).split("://", 1)[1].split("/", 1)[1]
+    direct = page.goto(f"{base_url}/{path}")
+    assert direct is not None and direct.status == 200 and page.locator("form button").count() == 1
+    page.set_content(f'<iframe id="f" src="{base_url}/{path}" width="600" height="400"></iframe>')
+    page.wait_for_timeout(1500)
+    frame = page.frame_locator("#f")
+    assert frame.locator("form button").count() == 0  # blocked by frame-ancestors / X-Frame-Options
+    with daemon.store.session() as s:
+        assert s.get(m.Alert, ids["alert"]).state == "firing"

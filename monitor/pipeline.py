@@ -31,7 +31,7 @@ from monitor.adapters.base import (
     RawItem,
     SourceError,
 )
-from monitor.alerting import evaluate, health
+from monitor.alerting import backfill, evaluate, health
 from monitor.analyze import Analysis, MatchContext
 from monitor.analyze.pool import AnalysisPool
 from monitor.config import Config
@@ -361,10 +361,12 @@ def _commit(
                 row.attrs = {**(row.attrs or {}), **change.item.attrs}
         for row, analysis in zip(rows, analyses, strict=True):
             _save_analysis(s, row, analysis, now)
-        events = evaluate(s, ctx.config, rows, analyses, now)
-        incidents.open_for_events(s, ctx.config, events, now)
-        incidents.open_for_events(s, ctx.config, events, now)
         state = ctx.store.source_state(s, source.name)
+        # a new source's history stays quiet (chat.backfill, monitor.alerting.backfill)
+        fresh, fresh_analyses = backfill.news(s, ctx.config, state, rows, analyses, now)
+        events = evaluate(s, ctx.config, fresh, fresh_analyses, now)
+        incidents.open_for_events(s, ctx.config, events, now)
+        incidents.open_for_events(s, ctx.config, events, now)
         health.record(s, ctx.config, state, result.verdict, result.reason, now)
         if result.verdict == "ok":
             state.had_items = state.had_items or bool(items)

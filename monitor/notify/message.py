@@ -25,6 +25,7 @@ __all__ = [
     "Event",
     "Fact",
     "Link",
+    "Mention",
     "Message",
     "MessageError",
     "MessageItem",
@@ -40,6 +41,9 @@ Event = Literal[
     "overdue",
     "checklist",
     "follow_up",
+    "claimed",
+    "backfill",
+    "digest",
     "report",
     "heartbeat",
     "test",
@@ -71,6 +75,9 @@ class MessageItem(_Data):
     sku: str | None = None
     rating: int | None = Field(default=None, ge=1, le=5)
     when: str = Field(default="", description='local time, labelled, e.g. "11-23 12:00 UTC+8"')
+    url: str | None = Field(
+        default=None, description="the item's page; a link only when http(s) on the platform's own host"
+    )
 
 
 class Checklist(_Data):
@@ -83,8 +90,19 @@ class Checklist(_Data):
 
 
 class Link(_Data):
+    """A link we made (acknowledge, the incident, a silence); robots show it as a button."""
+
     label: str
     url: str
+
+
+class Mention(_Data):
+    """Someone to @mention, from the on-call rota (trusted config, never from a page)."""
+
+    name: str
+    dingtalk: str | None = Field(default=None, description="mobile number the DingTalk robot @s")
+    wecom: str | None = Field(default=None, description="WeCom userid")
+    feishu: str | None = Field(default=None, description="Feishu open_id (ou_…) or user_id")
 
 
 class Attachment(_Data):
@@ -112,6 +130,8 @@ class Message(_Data):
     attachments: tuple[Attachment, ...] = ()
     footer: str = Field(default="", description='e.g. "alert #12 · keyword · firing"')
     alert_id: int | None = Field(default=None, description="for renderers with buttons and links")
+    detail_url: str | None = Field(default=None, description="the console page with everything")
+    mentions: tuple[Mention, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

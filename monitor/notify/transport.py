@@ -17,7 +17,7 @@ from urllib.parse import quote
 import apprise
 
 from monitor.config.settings import Channel, expand_env
-from monitor.notify import chatbots
+from monitor.notify import chatbots, robots
 from monitor.notify import console as _console  # noqa: F401  (registers console://)
 from monitor.notify.kinds import ChannelKind, kind_of
 from monitor.notify.message import Message
@@ -75,6 +75,8 @@ def _send_one(
     except KeyError as exc:
         return f"channel {name!r}: environment variable {exc.args[0]} is not set"
     kind = kind_of(url)
+    if kind.native:
+        return _send_robot(name, channel, url, message, key, kind)
     ap = apprise.Apprise()
     if not ap.add(with_key(url, key, kind)):
         return f"channel {name!r}: apprise does not accept the URL {raw.split('://')[0]}://…"
@@ -92,6 +94,24 @@ def _send_one(
             why = "; ".join(r for server in ap if (r := getattr(server, "last_rejection", None)))
             detail = f"rejected: {why}" if why else "see log"
             return f"channel {name!r}: delivery failed ({kind.name}, part {i + 1}/{len(out.parts)}; {detail})"
+    return None
+
+
+def _send_robot(
+    name: str, channel: Channel, url: str, message: Message, key: str, kind: ChannelKind
+) -> str | None:
+    try:
+        robot = robots.parse(url)
+    except robots.RobotURLError as exc:
+        return f"channel {name!r}: {exc}"
+    bodies = robots.payloads(robot, message, f"ref {key}", limit_of(channel, kind))
+    for i, body in enumerate(bodies):
+        if not robots.take(robot):
+            return f"channel {name!r}: 本地限流 rate limited ({kind.name}: {kind.rate}), sent later"
+        error = robots.post(robot, body)
+        if error:
+            part = f"part {i + 1}/{len(bodies)}"
+            return f"channel {name!r}: delivery failed ({kind.name}, {part}; rejected: {error})"
     return None
 
 

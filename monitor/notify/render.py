@@ -239,13 +239,11 @@ def _lines(
         if checklist.url:
             rows.append(f"完整清单：{checklist.url}")
         blocks.append("\n".join(rows))
-    if links_inline:
-        if md and dialect in CHAT_DIALECTS:
-            blocks += (
-                [" · ".join(f"[{link.label}]({link.url})" for link in message.links)] if message.links else []
-            )
+    if links_inline and message.links:  # our own links; their labels may quote a title: escaped
+        if dialect in CHAT_DIALECTS:
+            blocks.append(" · ".join(f"[{esc(link.label, 60)}]({link.url})" for link in message.links))
         else:
-            blocks += [f"{link.label}：{link.url}" for link in message.links]
+            blocks += [f"{esc(link.label, 60)}：{link.url}" for link in message.links]
     if message.footer:
         blocks.append(message.footer)
     return blocks

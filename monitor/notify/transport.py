@@ -23,7 +23,7 @@ from monitor.notify.kinds import ChannelKind, kind_of
 from monitor.notify.message import Message
 from monitor.notify.render import render
 
-__all__ = ["limit_of", "send", "warm_up", "with_key"]
+__all__ = ["limit_of", "room_for", "send", "warm_up", "with_key"]
 
 log = logging.getLogger(__name__)
 _FORMATS = {
@@ -44,6 +44,25 @@ def with_key(url: str, key: str, kind: ChannelKind) -> str:
 def limit_of(channel: Channel, kind: ChannelKind) -> int | None:
     """The channel's ``max_length`` if set, else its kind's limit."""
     return channel.max_length or kind.limit
+
+
+def room_for(channel: Channel) -> int | None:
+    """Messages the channel's chat robots may take now (the smallest of their rate buckets); None
+    when none of its URLs is a rate-limited robot (or a URL cannot be read yet)."""
+    rooms = []
+    for raw in channel.urls:
+        try:
+            url = expand_env(raw)
+        except KeyError:
+            continue
+        if kind_of(url).native:
+            try:
+                room = robots.available(robots.parse(url))
+            except robots.RobotURLError:
+                continue
+            if room is not None:
+                rooms.append(room)
+    return min(rooms) if rooms else None
 
 
 def warm_up() -> None:

@@ -14,6 +14,7 @@ from monitor.config.rules import DIMENSIONS
 from monitor.config.settings import mask_secrets
 from monitor.runtime import Runtime
 from monitor.store import models as m
+from monitor.web import display
 from monitor.web import incidents as inc_mod
 from monitor.web import readmodel as rm
 from monitor.web.context import Req
@@ -194,7 +195,7 @@ def report_detail(req: Req) -> Response:
     report = rm.report(req.console.store, req.int_param("report_id"))
     if report is None:
         return _not_found(req, f"report #{req.param('report_id')}")
-    return req.render("report.html", report=report)
+    return req.render("report.html", report=report, report_html=display.archived_report(report.html))
 
 
 @page("admin")

@@ -51,7 +51,10 @@ EVENTS: Final = {
     "note": "记录",
 }
 
+ROLES: Final = {"admin": "管理员", "oncall": "值班", "pr": "公关客服", "viewer": "只读"}
+
 TABLES: Final = {
+    "role": ROLES,
     "platform": PLATFORMS,
     "alert_state": ALERT_STATES,
     "severity": SEVERITIES,

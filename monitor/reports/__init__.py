@@ -1,7 +1,10 @@
 """Daily report (口碑分析日报) and weekly review (复盘): build, render, archive, deliver.
 
 ``build_daily`` / ``build_weekly`` read the store and render Markdown (chat) and HTML
-(email, console archive, with the trend chart as inline SVG). ``publish`` archives a
+(email, console archive, with charts as inline SVG). The HTML is written from its own templates with
+autoescaping, never converted from Markdown: a page-derived field (SKU, keyword, title) cannot become
+a heading, a link or markup in either form (in Markdown every markup character of such a field is
+escaped, ``monitor.notify.render.escape_md``). ``publish`` archives a
 report and enqueues it to the report channels through the outbox with the idempotency
 key ``report-<kind>-<period>-<channel>``. ``run_due`` is the daemon's daily job.
 """
@@ -15,15 +18,17 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-import markdown  # type: ignore[import-untyped]
 from markupsafe import Markup
 from sqlalchemy import select
 
 from monitor.config import Config
+from monitor.hygiene import safe_url
 from monitor.notify.kinds import kind_of
 from monitor.notify.message import Attachment, Message
+from monitor.notify.render import escape_md
 from monitor.reports import data
-from monitor.reports.chart import trend_svg
+from monitor.reports.chart import bars_svg, trend_svg
+from monitor.reports.labels import platform, zh
 from monitor.store import Store, outbox
 from monitor.store import models as m
 
@@ -46,7 +51,11 @@ def _env(autoescape: bool) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )
-    env.finalize = _cell
+    if not autoescape:
+        env.finalize = _cell
+    env.filters["u"] = lambda v: escape_md(str(v), 300)  # an untrusted field inside Markdown
+    env.globals["platform"] = platform
+    env.globals["zh"] = zh
     env.globals["pct"] = lambda r: f"{r * 100:.1f}%"
     env.globals["change"] = lambda r: "—" if r.change is None else f"{r.change * 100:+.1f} pt"
     return env
@@ -67,22 +76,40 @@ class Rendered:
     chart_svg: str = ""
 
 
-def _render(
-    kind: str, period: str, title: str, template: str, ctx: dict[str, Any], trend: list[Any]
-) -> Rendered:
-    md = _MD.get_template(template).render(**ctx)
-    body = markdown.markdown(_HTML.get_template(template).render(**ctx), extensions=["tables"])
-    chart = trend_svg(
-        [t.day for t in trend], {k: [getattr(t, k) for t in trend] for k in ("neg", "neu", "pos")}
-    )
-    page = _HTML.get_template("report.html.j2").render(
-        title=title,
-        body=Markup(body),
-        chart=Markup(chart),
-        chart_caption=f"{len(trend)} 天评价趋势（按情感）",
-    )
-    data_json = ctx["d" if kind == "daily" else "w"].to_json()
-    return Rendered(kind, period, title, md, page, data_json, chart)
+def _charts(kind: str, payload: Any) -> dict[str, Markup]:
+    trend = payload.trend
+    out = {
+        "trend": trend_svg(
+            [t.day for t in trend],
+            {k: [getattr(t, k) for t in trend] for k in ("neg", "neu", "pos")},
+            title="评价趋势（按情感）",
+        ),
+        "skus": bars_svg(
+            [(r.sku, {"rate": round(r.rate * 100, 1)}) for r in payload.skus[:8]],
+            "差评率最高的商品（%）",
+            fmt="{:g}%",
+        ),
+    }
+    if kind == "daily":
+        dims = [
+            (dim, {k: float(v) for k, v in c.items()})
+            for dim, c in payload.dim_sentiment.items()
+            if sum(c.values())
+        ]
+        out["dims"] = bars_svg(dims, "维度 × 情感")
+        out["platforms"] = bars_svg(
+            [(platform(p), {"n": float(n)}) for p, n in payload.by_platform.items()], "平台分布"
+        )
+    return {k: Markup(v) for k, v in out.items()}
+
+
+def _render(kind: str, period: str, title: str, ctx: dict[str, Any], tz_label: str) -> Rendered:
+    md = _MD.get_template(f"{kind}.md.j2").render(**ctx)
+    payload = ctx["d" if kind == "daily" else "w"]
+    charts = _charts(kind, payload)
+    body = _HTML.get_template(f"{kind}.html.j2").render(charts=charts, tz_label=tz_label, **ctx)
+    page = _HTML.get_template("report.html.j2").render(title=title, body=Markup(body))
+    return Rendered(kind, period, title, md, page, payload.to_json(), str(charts["trend"]))
 
 
 def _titles(config: Config) -> dict[str, str]:
@@ -90,7 +117,19 @@ def _titles(config: Config) -> dict[str, str]:
 
 
 def _link(config: Config, kind: str, period: str) -> str:
-    return f"{config.settings.web.base_url.rstrip('/')}/reports"
+    return safe_url(f"{str(config.settings.web.base_url).rstrip('/')}/reports") or ""
+
+
+def _tz_label(config: Config) -> str:
+    return f"时区 {config.settings.tz.key}"
+
+
+def _topics(config: Config) -> dict[str, str]:
+    """A rule category's readable name: the title of its first rule (dimensions are names already)."""
+    out: dict[str, str] = {}
+    for r in config.rules:
+        out.setdefault(r.category, r.title)
+    return out
 
 
 def build_daily(store: Store, config: Config, day: date, now: datetime) -> Rendered:
@@ -98,9 +137,8 @@ def build_daily(store: Store, config: Config, day: date, now: datetime) -> Rende
         d = data.daily(s, day, config.settings.tz, _titles(config), now)
     period = day.isoformat()
     title = f"口碑分析日报 {period}"
-    return _render(
-        "daily", period, title, "daily.md.j2", {"d": d, "link": _link(config, "daily", period)}, d.trend
-    )
+    ctx: dict[str, Any] = {"d": d, "link": _link(config, "daily", period)}
+    return _render("daily", period, title, ctx, _tz_label(config))
 
 
 def build_weekly(store: Store, config: Config, week: str, now: datetime) -> Rendered:
@@ -111,9 +149,13 @@ def build_weekly(store: Store, config: Config, week: str, now: datetime) -> Rend
             s, monday, config.settings.tz, _titles(config), categories, config.settings.web.departments, now
         )
     title = f"客诉复盘 {w.week}"
-    return _render(
-        "weekly", w.week, title, "weekly.md.j2", {"w": w, "link": _link(config, "weekly", w.week)}, w.trend
-    )
+    topics = _topics(config)
+    ctx: dict[str, Any] = {
+        "w": w,
+        "link": _link(config, "weekly", w.week),
+        "topic": lambda t: topics.get(t, t),
+    }
+    return _render("weekly", w.week, title, ctx, _tz_label(config))
 
 
 def archive(store: Store, report: Rendered, now: datetime) -> int:

@@ -52,7 +52,7 @@ class StepClock:
     title: str
     step: str
     due_at: str | None
-    status: str  # met | missed | pending | overdue
+    status: str  # met | missed | skipped | pending | overdue
 
 
 @dataclass
@@ -66,6 +66,7 @@ class IncidentSummary:
     pending: int
     overdue: int
     steps: list[StepClock] = field(default_factory=list)
+    skipped: int = 0  # steps waived with a reason: neither on time nor late
 
 
 @dataclass
@@ -233,7 +234,9 @@ def incidents(s: Session, start: datetime, end: datetime, now: datetime) -> list
         for st in steps:
             if st.due_at is None:
                 continue
-            if st.state in ("done", "skipped") and st.at is not None and st.at <= at:
+            if st.state == "skipped" and st.at is not None and st.at <= at:
+                status = "skipped"
+            elif st.state == "done" and st.at is not None and st.at <= at:
                 status = "met" if st.at <= st.due_at else "missed"
             else:
                 status = "pending" if at <= st.due_at else "overdue"
@@ -347,6 +350,15 @@ def week_of(day: date) -> str:
     return f"{y}-W{w:02d}"
 
 
+def _week_so_far(s: Session, monday: date, last: date, tz: ZoneInfo, now: datetime) -> list[TrendDay]:
+    """The week's days up to today: the days still to come are not drawn as zero."""
+    today = now.astimezone(tz).date()
+    if today < monday:
+        return []
+    end = min(last, today)
+    return trend(s, end, tz, (end - monday).days + 1)
+
+
 def weekly(
     s: Session,
     monday: date,
@@ -407,6 +419,6 @@ def weekly(
         skus=sku_rates(s, start, end, prev_start, limit=15),
         departments=[DepartmentAction(k, v) for k, v in dept.items()],
         incidents=incidents(s, start, end, now),
-        trend=trend(s, last, tz, 7),
+        trend=_week_so_far(s, monday, last, tz, now),
         drifts=drifts(s, last, tz),
     )

@@ -26,7 +26,7 @@ from starlette.staticfiles import StaticFiles
 from monitor.observability import metrics_endpoint
 from monitor.outage import DatabaseState, database_unavailable
 from monitor.runtime import Runtime
-from monitor.web import ack, api, login, pages, rules_pages, shop_auth
+from monitor.web import ack, api, login, more_pages, pages, rules_pages, shop_auth
 from monitor.web.auth import SESSION_COOKIE, session_principal
 from monitor.web.context import Console
 from monitor.web.headers import SecurityHeaders
@@ -102,9 +102,16 @@ PUBLIC_PATHS = ("/healthz", "/readyz", "/metrics", "/login", "/static", *ack.PUB
 
 
 def console_routes() -> list[Route]:
-    p, r = pages, rules_pages
+    p, r, x = pages, rules_pages, more_pages
     get, post = ["GET"], ["POST"]
     return [
+        Route("/alerts/bulk", x.alerts_bulk, methods=post),
+        Route("/silences", x.silences, methods=get),
+        Route("/silences/{silence_id:int}/expire", x.silence_expire, methods=post),
+        Route("/items/{item_id:int}/full", x.item_full, methods=get),
+        Route("/users", x.users_page, methods=get),
+        Route("/users", x.users_post, methods=post),
+        Route("/rules/uncovered", x.rules_uncovered, methods=get),
         Route("/", p.home, methods=get),
         Route("/logout", login.logout, methods=post),
         Route("/items", p.items, methods=get),
@@ -117,6 +124,8 @@ def console_routes() -> list[Route]:
         Route("/incidents/{incident_id:int}", p.incident_detail, methods=get),
         Route("/incidents/{incident_id:int}/steps/{step_id:int}", p.incident_step, methods=post),
         Route("/incidents/{incident_id:int}/notes", p.incident_note, methods=post),
+        Route("/incidents/{incident_id:int}/close", p.incident_close, methods=post),
+        Route("/incidents/{incident_id:int}/export", p.incident_export, methods=get),
         Route("/sops/{sop_id}", p.sop, methods=get),
         Route("/sources", p.sources, methods=get),
         Route("/reports", p.reports, methods=get),

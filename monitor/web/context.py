@@ -14,9 +14,11 @@ from starlette.responses import HTMLResponse
 
 from monitor.config import Config
 from monitor.hygiene import link_allowed, safe_url
+from monitor.reports.labels import platform, zh
 from monitor.runtime import Runtime
 from monitor.store import Store
 from monitor.web.auth import Principal
+from monitor.web.display import split_long, unbidi
 from monitor.web.headers import nonce_of
 from monitor.web.i18n import translator
 
@@ -104,6 +106,16 @@ def render(console: Console, template: str, lang: str, status: int = 200, **ctx:
     ctx.setdefault("principal", None)
     ctx.setdefault("csp_nonce", "")
     html = console.env.get_template(template).render(
-        _=translator(lang), lang=lang, local=local, now=console.now(), link_for=link_for, **ctx
+        _=translator(lang),
+        lang=lang,
+        local=local,
+        now=console.now(),
+        link_for=link_for,
+        zh=zh,
+        platform=platform,
+        split_long=split_long,
+        unbidi=unbidi,
+        tz_name=getattr(tz, "key", str(tz)),
+        **ctx,
     )
     return HTMLResponse(html, status_code=status)

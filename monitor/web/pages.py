@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from typing import Any
 
 from starlette.responses import RedirectResponse, Response
@@ -13,13 +12,20 @@ from monitor.analyze.hits import DECISIONS
 from monitor.config.rules import DIMENSIONS
 from monitor.config.settings import mask_secrets
 from monitor.runtime import Runtime
+from monitor.sop.timeline import export_markdown
 from monitor.store import models as m
+from monitor.web import display
 from monitor.web import incidents as inc_mod
 from monitor.web import readmodel as rm
 from monitor.web.context import Req
 from monitor.web.guard import page
-
-SILENCE_CHOICES = {"1h": timedelta(hours=1), "4h": timedelta(hours=4), "24h": timedelta(hours=24)}
+from monitor.web.more_pages import (
+    SILENCE_CHOICES,
+    SILENCE_LABELS,
+    silence_matchers,
+    silenced_map,
+    silences_of,
+)
 
 
 def _not_found(req: Req, what: str) -> Response:
@@ -61,7 +67,15 @@ def alerts(req: Req) -> Response:
     state = str(req.q.get("state", "open"))
     rows = rm.alerts(req.console.store, state)
     elevated = rm.elevated(req.console.store, req.console.config)
-    return req.render("alerts.html", alerts=rows, state=state, silences=SILENCE_CHOICES, elevated=elevated)
+    return req.render(
+        "alerts.html",
+        alerts=rows,
+        state=state,
+        silences=SILENCE_CHOICES,
+        silence_labels=SILENCE_LABELS,
+        silenced=silenced_map(req, rows),
+        elevated=elevated,
+    )
 
 
 @page("read")
@@ -74,7 +88,14 @@ def alert_detail(req: Req) -> Response:
     rows = rm.alert_items(store, alert_id)
     incidents = rm.incidents_of_alert(store, alert_id)
     return req.render(
-        "alert.html", alert=alert, rows=rows, incidents=incidents, silences=SILENCE_CHOICES, titles={}
+        "alert.html",
+        alert=alert,
+        rows=rows,
+        incidents=incidents,
+        silences=SILENCE_CHOICES,
+        silence_labels=SILENCE_LABELS,
+        alert_silences=silences_of(req, alert),
+        titles={r.id: r.title for r in req.console.config.rules},
     )
 
 
@@ -105,15 +126,6 @@ def alert_resolve(req: Req) -> Response:
     return _back(req, f"/alerts/{alert_id}")
 
 
-def silence_matchers(alert: m.Alert) -> dict[str, list[object]]:
-    """Silence what makes this alert itself: its kind, rule and SKU (or source)."""
-    out: dict[str, list[object]] = {"kind": [alert.kind]}
-    for key, value in (("rule", alert.rule_id), ("sku", alert.sku), ("source", alert.source)):
-        if value:
-            out[key] = [value]
-    return out
-
-
 @page("alerts")
 def alert_silence(req: Req) -> Response:
     alert_id = req.int_param("alert_id")
@@ -131,7 +143,8 @@ def alert_silence(req: Req) -> Response:
 @page("read")
 def incidents(req: Req) -> Response:
     rows = [inc for inc, _ in rm.incidents(req.console.store)]
-    return req.render("incidents.html", incidents=rows)
+    sop_titles = {x.id: x.title for x in req.console.config.sops}
+    return req.render("incidents.html", incidents=rows, sop_titles=sop_titles)
 
 
 @page("read")
@@ -140,7 +153,35 @@ def incident_detail(req: Req) -> Response:
     view = rm.incident_view(c.store, c.config, req.int_param("incident_id"))
     if view is None:
         return _not_found(req, f"incident #{req.param('incident_id')}")
-    return req.render("incident.html", v=view, clock=rm.step_clock)
+    return req.render("incident.html", v=view, clock=rm.step_clock, timeline_labels=rm.TIMELINE_LABELS)
+
+
+@page("incidents")
+def incident_close(req: Req) -> Response:
+    incident_id = req.int_param("incident_id")
+    try:
+        found = inc_mod.close(req.console, incident_id, req.principal.name)
+    except inc_mod.StepRefused as exc:
+        return req.render("error.html", 400, title="无法关闭", message=str(exc))
+    if not found:
+        return _not_found(req, f"事件 #{incident_id} 不存在")
+    return RedirectResponse(f"/incidents/{incident_id}", status_code=303)
+
+
+@page("read")
+def incident_export(req: Req) -> Response:
+    c = req.console
+    incident_id = req.int_param("incident_id")
+    try:
+        text = export_markdown(c.store, c.config, incident_id, c.now())
+    except LookupError:
+        return _not_found(req, f"事件 #{incident_id} 不存在")
+    name = f"incident-{incident_id}.md"
+    return Response(
+        text,
+        media_type="text/markdown; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @page("incidents")
@@ -194,7 +235,7 @@ def report_detail(req: Req) -> Response:
     report = rm.report(req.console.store, req.int_param("report_id"))
     if report is None:
         return _not_found(req, f"report #{req.param('report_id')}")
-    return req.render("report.html", report=report)
+    return req.render("report.html", report=report, report_html=display.archived_report(report.html))
 
 
 @page("admin")

@@ -8,11 +8,12 @@ through the domain modules (``monitor.alerting.lifecycle``, ``monitor.sop.incide
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, cast, select
+from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session
 
 from monitor.alerting import burst_alerts, lifecycle
@@ -280,11 +281,45 @@ def step(store: Store, step_id: int) -> m.IncidentStep | None:
         return s.get(m.IncidentStep, step_id)
 
 
+def incident_row(store: Store, incident_id: int) -> m.Incident | None:
+    with store.session() as s:
+        return s.get(m.Incident, incident_id)
+
+
 @dataclass
 class Draft:
     key: str
     text: str
     findings: list[str]
+    customer: str = ""  # whose review it answers (item id and platform), one draft set per customer
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One line of the incident's single timeline (plain text: the template escapes it)."""
+
+    at: datetime
+    kind: (
+        str  # item | alert | ack | resolved | opened | step | overdue | reminder | closed | follow_up | note
+    )
+    by: str
+    text: str
+
+
+TIMELINE_LABELS = {
+    "item": "评价",
+    "alert": "告警",
+    "ack": "确认",
+    "resolved": "告警恢复",
+    "opened": "开启",
+    "step": "步骤",
+    "note": "记录",
+    "overdue": "超时",
+    "reminder": "提醒",
+    "closed": "关闭",
+    "follow_up": "回访",
+}
+DRAFT_CUSTOMERS = 10  # reply drafts are written for at most this many customers of a burst
 
 
 @dataclass
@@ -296,6 +331,46 @@ class IncidentView:
     sop: Sop | None
     alert: m.Alert | None
     drafts: list[Draft] = field(default_factory=list)
+    items: list[m.Item] = field(default_factory=list)
+    timeline: list[TimelineEntry] = field(default_factory=list)
+    item_total: int = 0
+
+
+_STEP_WORDS = {"todo": "待办", "doing": "进行中", "done": "已完成", "skipped": "已跳过"}
+
+
+def _step_text(text: str, titles: dict[str, str], key: str | None) -> str:
+    """``todo → done: reason`` in words."""
+    for code, word in _STEP_WORDS.items():
+        text = re.sub(rf"\b{code}\b", word, text)
+    return f"{titles.get(key or '', key or '')}：{text}" if key else text
+
+
+def _timeline(
+    inc: m.Incident,
+    alert: m.Alert | None,
+    items: list[m.Item],
+    notes: list[m.IncidentNote],
+    events: list[m.IncidentEvent],
+    steps: list[m.IncidentStep],
+) -> list[TimelineEntry]:
+    titles = {st.step_key: st.title for st in steps}
+    out: list[TimelineEntry] = []
+    for it in items[:20]:
+        stars = f"{it.rating}★ " if it.rating else ""
+        out.append(TimelineEntry(it.published_at or it.fetched_at, "item", "", f"{stars}{it.text[:120]}"))
+    if alert is not None:
+        out.append(TimelineEntry(alert.created_at, "alert", "", f"#{alert.id} {alert.title}"))
+        if alert.acked_at is not None:
+            out.append(TimelineEntry(alert.acked_at, "ack", alert.acked_by or "", f"告警 #{alert.id}"))
+        if alert.resolved_at is not None:
+            out.append(TimelineEntry(alert.resolved_at, "resolved", "", f"告警 #{alert.id}"))
+    for e in events:
+        text = _step_text(e.text or "", titles, e.step_key) if e.kind == "step" else (e.text or "")
+        out.append(TimelineEntry(e.at, e.kind, e.by or "", text))
+    out += [TimelineEntry(n.at, "note", n.by, n.text) for n in notes]
+    order = {k: i for i, k in enumerate(TIMELINE_LABELS)}
+    return sorted(out, key=lambda e: (e.at, order.get(e.kind, 99)))
 
 
 def incident_view(store: Store, config: Config, incident_id: int) -> IncidentView | None:
@@ -315,22 +390,44 @@ def incident_view(store: Store, config: Config, incident_id: int) -> IncidentVie
             .order_by(m.IncidentEvent.at)
         )
         alert = s.get(m.Alert, inc.alert_id) if inc.alert_id else None
-        first_item = None
+        items: list[m.Item] = []
+        total = 0
         if alert is not None:
-            first_item = s.scalars(
+            q = (
                 select(m.Item)
                 .join(m.AlertItem, m.AlertItem.item_id == m.Item.id)
                 .where(m.AlertItem.alert_id == alert.id)
                 .order_by(m.Item.id)
-            ).first()
+            )
+            items = list(s.scalars(q.limit(50)))
+            total = int(
+                s.scalar(
+                    select(func.count()).select_from(m.AlertItem).where(m.AlertItem.alert_id == alert.id)
+                )
+                or 0
+            )
         sop = config.sop(inc.sop)
-        view = IncidentView(inc, _incident_steps(s, incident_id), list(notes), list(events), sop, alert)
-        if sop is not None and first_item is not None:
-            try:
-                drafts = drafts_for_item(s, config, first_item.id, sop.id)
-            except DraftError:
-                drafts = []
-            view.drafts = [Draft(f"{d.sop}/{d.name}", d.text, [str(f) for f in d.findings]) for d in drafts]
+        steps = _incident_steps(s, incident_id)
+        notes_l, events_l = list(notes), list(events)
+        view = IncidentView(inc, steps, notes_l, events_l, sop, alert, items=items, item_total=total)
+        view.timeline = _timeline(inc, alert, items, notes_l, events_l, steps)
+        if sop is not None:
+            seen: set[str] = set()
+            for it in items:
+                who = f"{it.platform}:{it.author or it.external_id}"
+                if who in seen:
+                    continue
+                seen.add(who)
+                if len(seen) > DRAFT_CUSTOMERS:
+                    break
+                try:
+                    drafts = drafts_for_item(s, config, it.id, sop.id)
+                except DraftError:
+                    continue
+                view.drafts += [
+                    Draft(f"{d.sop}/{d.name}", d.text, [str(f) for f in d.findings], f"评价 #{it.id}")
+                    for d in drafts
+                ]
     return view
 
 

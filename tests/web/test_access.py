@@ -27,6 +27,7 @@ def concrete(path: str, ids: dict[str, int]) -> str:
         "version_id": 1,
         "name": "default.yaml",
         "sop_id": "negative_burst",
+        "silence_id": 1,
     }
     return re.sub(r"\{(\w+)(?::\w+)?\}", lambda mt: str(values[mt.group(1)]), path)
 

@@ -1,0 +1,274 @@
+"""Console pages added for phones and admins (#16): silences (list, expire, matched alerts), bulk
+actions on the alert list, an item's full text, the users page, and negative reviews no rule covers."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from starlette.responses import RedirectResponse, Response
+
+from monitor.admin import users
+from monitor.alerting import lifecycle
+from monitor.alerting.routing import matches
+from monitor.alerting.suppress import active_silence
+from monitor.analyze import Analyzer
+from monitor.config.settings import Match
+from monitor.reports.uncovered import uncovered
+from monitor.store import models as m
+from monitor.web.context import Req
+from monitor.web.guard import page
+
+SILENCE_CHOICES = {"1h": timedelta(hours=1), "4h": timedelta(hours=4), "24h": timedelta(hours=24)}
+SILENCE_LABELS = {"1h": "1 小时", "4h": "4 小时", "24h": "24 小时"}
+BULK_MAX = 500  # ids per bulk action
+
+
+def silence_matchers(alert: m.Alert) -> dict[str, list[object]]:
+    """Silence what makes this alert itself: its kind, rule and SKU (or source)."""
+    out: dict[str, list[object]] = {"kind": [alert.kind]}
+    for key, value in (("rule", alert.rule_id), ("sku", alert.sku), ("source", alert.source)):
+        if value:
+            out[key] = [value]
+    return out
+
+
+def silenced_map(req: Req, alerts: list[m.Alert]) -> dict[int, m.Silence]:
+    """The active silence muting each alert, by alert id."""
+    now = req.console.now()
+    out: dict[int, m.Silence] = {}
+    with req.console.store.session() as s:
+        for a in alerts:
+            if a.state == "resolved":
+                continue
+            sil = active_silence(s, a.labels or {}, now)
+            if sil is not None:
+                out[a.id] = sil
+    return out
+
+
+def silences_of(req: Req, alert: m.Alert) -> list[m.Silence]:
+    with req.console.store.session() as s:
+        sil = active_silence(s, alert.labels or {}, req.console.now())
+        return [] if sil is None else [sil]
+
+
+def _matched(s: Any, sil: m.Silence) -> list[m.Alert]:
+    try:
+        match = Match.model_validate(sil.matchers)
+    except ValueError:
+        return []
+    rows = s.scalars(
+        select(m.Alert).where(m.Alert.state != "resolved").order_by(m.Alert.id.desc()).limit(1000)
+    )
+    return [a for a in rows if matches(match, a.labels or {})][:50]
+
+
+_MATCHER_NAMES = {"kind": "类型", "rule": "规则", "sku": "SKU", "source": "数据源", "platform": "平台"}
+
+
+@page("read")
+def silences(req: Req) -> Response:
+    now = req.console.now()
+    titles = {r.id: r.title for r in req.console.config.rules}
+    rows: list[tuple[m.Silence, bool, list[m.Alert]]] = []
+    with req.console.store.session() as s:
+        q = (
+            select(m.Silence)
+            .where(m.Silence.ends_at > now - timedelta(days=7))
+            .order_by(m.Silence.ends_at.desc())
+            .limit(200)
+        )
+        for sil in s.scalars(q):
+            active = sil.starts_at <= now < sil.ends_at
+            rows.append((sil, active, _matched(s, sil) if active else []))
+    return req.render(
+        "silences.html", rows=rows, names=_MATCHER_NAMES, titles=titles, silence_labels=SILENCE_LABELS
+    )
+
+
+@page("alerts")
+def silence_expire(req: Req) -> Response:
+    sid = req.int_param("silence_id")
+    now = req.console.now()
+    with req.console.store.transaction() as s:
+        sil = s.get(m.Silence, sid)
+        if sil is None:
+            return req.render("error.html", 404, title="未找到", message=f"静默 #{sid} 不存在")
+        if sil.ends_at > now:
+            sil.ends_at = now
+            sil.comment = (sil.comment + f"（{req.principal.name} 提前结束）")[:2000]
+    return RedirectResponse("/silences", status_code=303)
+
+
+def _ids(req: Req) -> list[int]:
+    """The ticked alerts: one ``pick-<id>`` field per checkbox (the form is read as one value a key)."""
+    out = [int(k[5:]) for k in req.form if k.startswith("pick-") and k[5:].isdigit()]
+    return sorted(out)[:BULK_MAX]
+
+
+@page("alerts")
+def alerts_bulk(req: Req) -> Response:
+    """Acknowledge, resolve or silence the ticked alerts at once."""
+    c = req.console
+    action = req.form.get("action", "")
+    ids = _ids(req)
+    if not ids:
+        return req.render("error.html", 400, title="无法执行", message="请先勾选告警")
+    now, by = c.now(), req.principal.name
+    for alert_id in ids:
+        try:
+            if action == "ack":
+                alert = rm_alert(req, alert_id)
+                if alert is not None and alert.state == "firing":
+                    lifecycle.acknowledge(c.store, alert_id, by, now)
+            elif action == "resolve":
+                lifecycle.resolve_by_hand(c.store, c.config, alert_id, by, now)
+            elif action == "silence":
+                alert = rm_alert(req, alert_id)
+                if alert is None:
+                    continue
+                duration = SILENCE_CHOICES.get(req.form.get("duration", ""), SILENCE_CHOICES["1h"])
+                comment = f"批量静默（告警 #{alert_id}）"
+                lifecycle.silence(c.store, silence_matchers(alert), duration, by, comment, now)
+            else:
+                return req.render("error.html", 400, title="无法执行", message="未知的批量操作")
+        except lifecycle.AlertNotFound:
+            continue
+    target = req.form.get("back", "")
+    ok = target.startswith("/") and not target.startswith("//")
+    return RedirectResponse(target if ok else "/alerts", status_code=303)
+
+
+def rm_alert(req: Req, alert_id: int) -> m.Alert | None:
+    with req.console.store.session() as s:
+        return s.get(m.Alert, alert_id)
+
+
+@page("read")
+def item_full(req: Req) -> Response:
+    item_id = req.int_param("item_id")
+    with req.console.store.session() as s:
+        item = s.get(m.Item, item_id)
+        full = s.get(m.ItemFullText, item_id)
+    if item is None:
+        return req.render("error.html", 404, title="未找到", message=f"评价 #{item_id} 不存在")
+    return req.render("item_full.html", item=item, full=full.text if full else item.text)
+
+
+# ---- users (admin) ---------------------------------------------------------------------------
+_USER_ERRORS = [
+    (re.compile(r"exists"), "该用户名已存在"),
+    (re.compile(r"no user"), "没有这个用户"),
+    (re.compile(r"1-80 characters"), "用户名需要 1 到 80 个字符"),
+    (re.compile(r"at least|password"), "密码太短或不符合要求（至少 12 个字符）"),
+    (re.compile(r"disabled"), "该用户已停用，请先启用"),
+    (re.compile(r"already revoked"), "该令牌已经吊销"),
+    (re.compile(r"no token"), "没有这个令牌"),
+    (re.compile(r"unknown role"), "未知角色"),
+    (re.compile(r"unknown scope"), "未知权限范围"),
+]
+
+
+def _zh_error(exc: Exception) -> str:
+    text = str(exc)
+    for pattern, zh in _USER_ERRORS:
+        if pattern.search(text):
+            return zh
+    return "操作失败，请检查输入"
+
+
+def _users_page(req: Req, status: int = 200, **extra: Any) -> Response:
+    now = req.console.now()
+    tokens = users.list_tokens(req.console.store)
+    ctx: dict[str, Any] = {"message": "", "error": "", "new_token": ""}
+    ctx.update(extra)
+    return req.render(
+        "users.html",
+        status,
+        users=users.list_users(req.console.store),
+        tokens=tokens,
+        roles=users.ROLES,
+        scopes=users.SCOPES,
+        token_state=lambda t: t.state(now),
+        **ctx,
+    )
+
+
+@page("admin")
+def users_page(req: Req) -> Response:
+    return _users_page(req)
+
+
+@page("admin")
+def users_post(req: Req) -> Response:
+    c, f = req.console, req.form
+    action, name = f.get("action", ""), f.get("name", "").strip()
+    now = c.now()
+    try:
+        if action == "add":
+            users.add_user(c.store, name, f.get("role", "viewer"), f.get("password", ""), now)
+            return _users_page(req, message=f"已添加用户 {name}")
+        if action == "role":
+            if name == req.principal.name:
+                return _users_page(req, 400, error="不能修改自己的角色")
+            users.set_role(c.store, name, f.get("role", ""))
+            return _users_page(req, message=f"{name} 的角色已修改")
+        if action in ("disable", "enable"):
+            if name == req.principal.name:
+                return _users_page(req, 400, error="不能停用自己")
+            users.set_disabled(c.store, name, action == "disable", now)
+            return _users_page(req, message=f"{name} 已{'停用' if action == 'disable' else '启用'}")
+        if action == "token":
+            days = f.get("days", "90")
+            lifetime = timedelta(days=int(days)) if days.isdigit() and int(days) > 0 else None
+            token = users.create_token(
+                c.store, name, f.get("label", "")[:100], now, scope=f.get("scope", "read"), lifetime=lifetime
+            )
+            return _users_page(req, message=f"已为 {name} 创建令牌（只显示这一次）", new_token=token)
+        if action == "revoke":
+            tid = f.get("token_id", "")
+            info = users.revoke_token(c.store, int(tid) if tid.isdigit() else -1, now)
+            return _users_page(req, message=f"令牌 #{info.id} 已吊销")
+    except (users.UserError, ValueError) as exc:
+        return _users_page(req, 400, error=_zh_error(exc))
+    return _users_page(req, 400, error="未知操作")
+
+
+# ---- negative reviews no rule covers (rules) ----------------------------------------------------
+_ANALYZERS: dict[str, tuple[Any, Analyzer]] = {}  # the analyzer of the config now loaded
+
+
+@page("rules")
+def rules_uncovered(req: Req) -> Response:
+    c = req.console
+    days = req.q.get("days", "7")
+    window = timedelta(days=int(days) if str(days).isdigit() and 0 < int(days) <= 90 else 7)
+    config = c.config
+    cached = _ANALYZERS.get("current")
+    if cached is None or cached[0] is not config:
+        try:
+            cached = (config, Analyzer.from_config(config))
+        except (OSError, ValueError):
+            return req.render("error.html", 503, title="暂不可用", message="情感模型无法读取，请查看日志")
+        _ANALYZERS["current"] = cached
+    analyzer = cached[1]
+    report = uncovered(c.store, analyzer, window, c.now())
+    since = datetime.fromisoformat(report.since)
+    return req.render("uncovered.html", report=report, since=since, days=window.days)
+
+
+__all__ = [
+    "SILENCE_CHOICES",
+    "SILENCE_LABELS",
+    "alerts_bulk",
+    "item_full",
+    "rules_uncovered",
+    "silence_expire",
+    "silence_matchers",
+    "silences",
+    "users_page",
+    "users_post",
+]

@@ -35,6 +35,7 @@ MAX_BACKOFF = timedelta(hours=1)
 BATCH = 100
 SEND_PARALLEL = 8
 RATE_WAIT = timedelta(seconds=20)  # a robot over its rate is asked again after this
+UNDIGESTED = ("report", "test", "heartbeat", "digest")  # sent whole, never folded into a digest
 # Seconds between tries to record a round's outcomes (about 30 s in all: a database restart takes a few).
 RECORD_RETRIES = (0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0, 5.0, 5.0, 5.0)
 
@@ -108,13 +109,16 @@ def _batched(
             for row, _ in rows:
                 held[row.id] = _Held("pending", "chat robot rate limit", now + RATE_WAIT)
             continue
-        if len(rows) > config.settings.chat.digest_over or len(rows) > room:
-            head = rows[0][0]
-            out.append((head, digest([msg for _, msg in rows])))
-            batches[head.id] = [row for row, _ in rows]
-            log.info("%d notifications to %s go as one digest", len(rows), name)
+        whole = [(row, msg) for row, msg in rows if msg.event in UNDIGESTED]  # reports keep their body
+        short = [(row, msg) for row, msg in rows if msg.event not in UNDIGESTED]
+        out += whole
+        if len(short) > 1 and (len(short) > config.settings.chat.digest_over or len(rows) > room):
+            head = short[0][0]
+            out.append((head, digest([msg for _, msg in short])))
+            batches[head.id] = [row for row, _ in short]
+            log.info("%d notifications to %s go as one digest", len(short), name)
         else:
-            out += rows
+            out += short
     return out, batches
 
 

@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~])")
-_URL = re.compile(r"(?i)\b(?:https?|ftp)://|www\.")
+_URL = re.compile(r"(?i)\b(?:https?|ftp)://|www\.|\b(?:javascript|vbscript|data|file):")
 # Every character a robot's Markdown (DingTalk, WeCom, Feishu lark_md) may read as markup, and its
 # full-width twin. ``@`` too: WeCom and Feishu mention by tag, DingTalk by ``@mobile`` in the text.
 _FULL_WIDTH = str.maketrans(

@@ -119,7 +119,7 @@ def _dingtalk(message: Message, kind: ChannelKind, limit: int, ref: str) -> list
     mobiles = [p.dingtalk for p in message.mentions if p.dingtalk]
     at_line = " ".join(f"@{m}" for m in mobiles)  # DingTalk highlights @mobile written in the text
     buttons = bool(message.links) and not mobiles
-    preview = plain(title_line(message), 60)  # the chat list's preview line: not Markdown
+    preview = title_line(message, "dingtalk")[:60]  # the chat list's preview line: escaped all the same
     out: list[dict[str, Any]] = []
     for part in _parts(message, kind, limit, [heading, at_line, ref], inline=not buttons):
         text = _join(heading, part, at_line, ref)
@@ -155,7 +155,7 @@ def _wecom(message: Message, kind: ChannelKind, limit: int, ref: str) -> list[di
 def _feishu(message: Message, kind: ChannelKind, limit: int, ref: str) -> list[dict[str, Any]]:
     at_line = " ".join(f"<at id={p.feishu}></at>" for p in message.mentions if p.feishu)
     header = {
-        "title": {"tag": "plain_text", "content": plain(title_line(message), 200)},
+        "title": {"tag": "plain_text", "content": title_line(message, "feishu")},  # plain, escaped anyway
         "template": TEMPLATES.get(message.severity or "", "green" if message.event == "resolved" else "blue"),
     }
     out: list[dict[str, Any]] = []

@@ -220,6 +220,17 @@ def write_atomically(path: Path, text: str) -> None:
         raise
 
 
+def unwritable_message(path: Path, exc: OSError) -> str:
+    """What an admin reads when the rules directory cannot be written (a read-only ConfigMap, a
+    read-only root file system, systemd ``ProtectSystem=strict``): where, and what to do."""
+    why = "只读" if isinstance(exc, PermissionError) or exc.errno in (13, 30) else "无法写入"
+    return (
+        f"规则目录{why}：{path.parent}（{exc.strerror or type(exc).__name__}）。未保存，旧规则仍然生效，"
+        "你的修改仍在编辑框里。请把 rules_dir 设到可写的数据卷（例如 /var/lib/monitor/rules，"
+        "见 README“在部署环境中编辑规则”），或复制修改后用 `monitor rules check` 检查再更新配置。"
+    )
+
+
 def save(runtime: Reloadable, path: Path, text: str) -> SaveResult:
     """Validate, write, reload. Refused (and nothing changes) when the text is invalid; put back
     when the daemon's full reload rejects it."""
@@ -227,7 +238,10 @@ def save(runtime: Reloadable, path: Path, text: str) -> SaveResult:
     if checked.parsed is None:
         return SaveResult(False, checked.errors)
     old = path.read_text(encoding="utf-8") if path.exists() else None
-    write_atomically(path, text)
+    try:
+        write_atomically(path, text)
+    except OSError as exc:
+        return SaveResult(False, reload_errors=[unwritable_message(path, exc)])
     if runtime.reload():
         return SaveResult(True)
     problems = list(runtime.reload_errors)

@@ -17,6 +17,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
 from monitor.analyze import Analyzer, MatchContext, RuleSet, explain
 from monitor.config import Config, ConfigError, ConfigInvalid, yaml_files
 from monitor.config.rules import Rule, RuleFile
@@ -267,6 +269,29 @@ def record_versions(store: Store, config: Config, now: datetime) -> int:
 def versions(store: Store, config: Config, path: Path) -> list[m.RuleVersion]:
     """The stored versions of ``path``, newest first (the console offers them for rollback)."""
     return stored.versions(store, display_path(config, path))
+
+
+def diff(old: str, new: str, old_name: str = "生效中", new_name: str = "编辑后") -> list[str]:
+    """A unified diff of two versions of a rules file, line by line (empty when equal)."""
+    import difflib
+
+    return list(
+        difflib.unified_diff(old.splitlines(), new.splitlines(), old_name, new_name, n=2, lineterm="")
+    )
+
+
+def mark_author(store: Store, config: Config, path: Path, author: str) -> None:
+    """Name ``author`` on the stored version of ``path`` that ``config`` (just reloaded) runs."""
+    shown = display_path(config, path)
+    sha = config.files.get(shown)
+    if sha is None:
+        return
+    with store.transaction() as s:
+        row = s.scalars(
+            select(m.RuleVersion).where(m.RuleVersion.path == shown, m.RuleVersion.sha256 == sha)
+        ).first()
+        if row is not None and row.author is None:
+            row.author = author[:120]
 
 
 def version(store: Store, version_id: int) -> m.RuleVersion | None:

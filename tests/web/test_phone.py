@@ -290,11 +290,19 @@ def test_admin_rule_error_fix_replay_save_rollback(browser: Any, daemon: Any, id
     page.fill("#yaml", fixed)
     page.click("#replay")
     page.wait_for_load_state()
+    assert (
+        "+" in page.locator("#pending-diff").inner_text()
+        and "气死" in page.locator("#pending-diff").inner_text()
+    )
     assert page.locator("tr.replay-row[data-rule='damaged'] .after").inner_text() == "1"
     page.fill("#yaml", fixed)
     page.click("#save")
     page.wait_for_load_state()
     assert page.locator("#saved").is_visible() and path.read_text(encoding="utf-8") == fixed
+    newest = page.locator("table.versions tr").first
+    assert "admin" in newest.locator(".author").inner_text()
+    assert "+" in (newest.locator("pre.diff").text_content() or "")
+    assert "气死" in (newest.locator("pre.diff").text_content() or "")
     first = page.locator("table.versions form button").last
     first.click()
     page.wait_for_load_state()

@@ -130,7 +130,7 @@ def _routes(app: Any, ids: dict[str, int]) -> list[str]:
     for method, path, _ in guarded(app):
         if method != "GET" or path.startswith("/api/") or path == "/shop-auth/callback" or path == "/":
             continue
-        if path.endswith("/export"):
+        if path.endswith(("/export", ".csv")):
             continue  # a download, not a page
         out.append(concrete(path, {**ids, "item": ids["big"]}))
     out += [f"/alerts/{ids['burst']}", f"/items/{ids['big']}/full", "/alerts?state=all", "/items?lang=en"]

@@ -158,3 +158,17 @@ def test_rule_save_into_a_read_only_directory_is_a_clear_message(
     assert "规则目录只读" in r.text and "气死" in r.text
     assert path.read_text(encoding="utf-8") == before
     assert "气死" not in str([r.keywords for r in daemon.config.rules if r.id == "damaged"])
+
+
+def test_report_exports_as_a_spreadsheet_without_formulas(
+    daemon: Any, ids: dict[str, int], client: Any
+) -> None:
+    _poison(daemon, ids, '=HYPERLINK("http://127.0.0.1:9","x")')
+    r = build_daily(daemon.store, daemon.config, NOW.astimezone(daemon.config.settings.tz).date(), NOW)
+    rid = publish(daemon.store, daemon.config, r, NOW)
+    login(client, "viewer")
+    res = client.get(f"/reports/{rid}/export.csv")
+    assert res.status_code == 200 and res.headers["content-type"].startswith("text/csv")
+    text = res.content.decode("utf-8-sig")
+    assert "评价量,2" in text and "维度,负向,中性,正向" in text
+    assert "\n=" not in text and ",=" not in text

@@ -17,6 +17,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
 from monitor.analyze import Analyzer, MatchContext, RuleSet, explain
 from monitor.config import Config, ConfigError, ConfigInvalid, yaml_files
 from monitor.config.rules import Rule, RuleFile
@@ -220,6 +222,17 @@ def write_atomically(path: Path, text: str) -> None:
         raise
 
 
+def unwritable_message(path: Path, exc: OSError) -> str:
+    """What an admin reads when the rules directory cannot be written (a read-only ConfigMap, a
+    read-only root file system, systemd ``ProtectSystem=strict``): where, and what to do."""
+    why = "只读" if isinstance(exc, PermissionError) or exc.errno in (13, 30) else "无法写入"
+    return (
+        f"规则目录{why}：{path.parent}（{exc.strerror or type(exc).__name__}）。未保存，旧规则仍然生效，"
+        "你的修改仍在编辑框里。请把 rules_dir 设到可写的数据卷（例如 /var/lib/monitor/rules，"
+        "见 README“在部署环境中编辑规则”），或复制修改后用 `monitor rules check` 检查再更新配置。"
+    )
+
+
 def save(runtime: Reloadable, path: Path, text: str) -> SaveResult:
     """Validate, write, reload. Refused (and nothing changes) when the text is invalid; put back
     when the daemon's full reload rejects it."""
@@ -227,7 +240,10 @@ def save(runtime: Reloadable, path: Path, text: str) -> SaveResult:
     if checked.parsed is None:
         return SaveResult(False, checked.errors)
     old = path.read_text(encoding="utf-8") if path.exists() else None
-    write_atomically(path, text)
+    try:
+        write_atomically(path, text)
+    except OSError as exc:
+        return SaveResult(False, reload_errors=[unwritable_message(path, exc)])
     if runtime.reload():
         return SaveResult(True)
     problems = list(runtime.reload_errors)
@@ -253,6 +269,29 @@ def record_versions(store: Store, config: Config, now: datetime) -> int:
 def versions(store: Store, config: Config, path: Path) -> list[m.RuleVersion]:
     """The stored versions of ``path``, newest first (the console offers them for rollback)."""
     return stored.versions(store, display_path(config, path))
+
+
+def diff(old: str, new: str, old_name: str = "生效中", new_name: str = "编辑后") -> list[str]:
+    """A unified diff of two versions of a rules file, line by line (empty when equal)."""
+    import difflib
+
+    return list(
+        difflib.unified_diff(old.splitlines(), new.splitlines(), old_name, new_name, n=2, lineterm="")
+    )
+
+
+def mark_author(store: Store, config: Config, path: Path, author: str) -> None:
+    """Name ``author`` on the stored version of ``path`` that ``config`` (just reloaded) runs."""
+    shown = display_path(config, path)
+    sha = config.files.get(shown)
+    if sha is None:
+        return
+    with store.transaction() as s:
+        row = s.scalars(
+            select(m.RuleVersion).where(m.RuleVersion.path == shown, m.RuleVersion.sha256 == sha)
+        ).first()
+        if row is not None and row.author is None:
+            row.author = author[:120]
 
 
 def version(store: Store, version_id: int) -> m.RuleVersion | None:

@@ -7,6 +7,7 @@ channels), runs the scenario in ``monitor.demo.scenario`` and prints what happen
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -183,7 +184,11 @@ def run_demo(
         tmp = tempfile.TemporaryDirectory(prefix="monitor-demo-")
         workdir = Path(tmp.name)
     started = time.monotonic()
-    config_path = write_config(workdir, front, sink, rules_dir or default_rules_dir())
+    # the demo edits its own copy of the rules: saving in its console never touches the checkout
+    own_rules = Path(workdir) / "rules"
+    if not own_rules.exists():
+        shutil.copytree(rules_dir or default_rules_dir(), own_rules)
+    config_path = write_config(workdir, front, sink, own_rules)
 
     def progress(result: Any) -> None:
         if result.new or result.updated or result.alerts or result.verdict != "ok":

@@ -250,6 +250,7 @@ class RuleVersion(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     content: Mapped[str] = mapped_column(Text)
     loaded_at: Mapped[datetime]
+    author: Mapped[str | None] = mapped_column(String(120))  # who saved it in the console; None: from disk
 
 
 class DetectorState(Base):

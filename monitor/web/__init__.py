@@ -109,6 +109,7 @@ def console_routes() -> list[Route]:
         Route("/silences", x.silences, methods=get),
         Route("/silences/{silence_id:int}/expire", x.silence_expire, methods=post),
         Route("/items/{item_id:int}/full", x.item_full, methods=get),
+        Route("/reports/{report_id:int}/export.csv", x.report_export, methods=get),
         Route("/users", x.users_page, methods=get),
         Route("/users", x.users_post, methods=post),
         Route("/rules/uncovered", x.rules_uncovered, methods=get),

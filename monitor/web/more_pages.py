@@ -16,6 +16,7 @@ from monitor.alerting.routing import matches
 from monitor.alerting.suppress import active_silence
 from monitor.analyze import Analyzer
 from monitor.config.settings import Match
+from monitor.reports.labels import platform as platform_name
 from monitor.reports.uncovered import uncovered
 from monitor.store import models as m
 from monitor.web.context import Req
@@ -158,6 +159,57 @@ def item_full(req: Req) -> Response:
     return req.render("item_full.html", item=item, full=full.text if full else item.text)
 
 
+# ---- report export (a spreadsheet: Excel opens UTF-8 CSV with a BOM) ------------------------------
+def _csv_rows(kind: str, data: dict[str, Any]) -> list[list[object]]:
+    rows: list[list[object]] = [["报告", "日报" if kind == "daily" else "周报"]]
+    rows.append(["评价量", data.get("volume", 0)])
+    for k, label in (("neg", "负向"), ("neu", "中性"), ("pos", "正向")):
+        rows.append([label, (data.get("by_sentiment") or {}).get(k, 0)])
+    rows += [[], ["平台", "评价"]]
+    rows += [[platform_name(p), n] for p, n in (data.get("by_platform") or {}).items()]
+    rows += [[], ["维度", "负向", "中性", "正向"]]
+    for dim, c in (data.get("dim_sentiment") or {}).items():
+        rows.append([dim, c.get("neg", 0), c.get("neu", 0), c.get("pos", 0)])
+    rows += [[], ["问题", "条数"]]
+    rows += [[r[1], r[2]] for r in data.get("top_rules") or []]
+    rows += [[r["title"], r["count"]] for r in data.get("recurring") or []]
+    rows += [[], ["SKU", "评价", "负向", "差评率"]]
+    rows += [[r["sku"], r["items"], r["negative"], f"{r['rate'] * 100:.1f}%"] for r in data.get("skus") or []]
+    rows += [[], ["日期", "负向", "中性", "正向"]]
+    rows += [[t["day"], t["neg"], t["neu"], t["pos"]] for t in data.get("trend") or []]
+    return rows
+
+
+def _csv_cell(v: object) -> str:
+    """One CSV cell; a page-derived value starting with = + - @ is not a formula in Excel."""
+    text = "" if v is None else str(v)
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not isinstance(v, int | float):
+        text = "'" + text
+    return text
+
+
+@page("read")
+def report_export(req: Req) -> Response:
+    import csv
+    import io
+
+    rid = req.int_param("report_id")
+    with req.console.store.session() as s:
+        row = s.get(m.Report, rid)
+    if row is None:
+        return req.render("error.html", 404, title="未找到", message=f"报告 #{rid} 不存在")
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    for r in _csv_rows(row.kind, dict(row.data or {})):
+        writer.writerow([_csv_cell(v) for v in r])
+    name = f"report-{row.kind}-{row.period}.csv"
+    return Response(
+        "\ufeff" + buf.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
 # ---- users (admin) ---------------------------------------------------------------------------
 _USER_ERRORS = [
     (re.compile(r"exists"), "该用户名已存在"),
@@ -265,6 +317,7 @@ __all__ = [
     "SILENCE_LABELS",
     "alerts_bulk",
     "item_full",
+    "report_export",
     "rules_uncovered",
     "silence_expire",
     "silence_matchers",

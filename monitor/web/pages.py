@@ -177,10 +177,11 @@ def incident_export(req: Req) -> Response:
     except LookupError:
         return _not_found(req, f"事件 #{incident_id} 不存在")
     name = f"incident-{incident_id}.md"
+    # shown in the browser (a phone can share or save it from there), named for saving
     return Response(
         text,
-        media_type="text/markdown; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        media_type="text/plain; charset=utf-8",
+        headers={"Content-Disposition": f'inline; filename="{name}"'},
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,12 @@ def _editor(req: Req, path: Path, text: str, status: int = 200, **extra: Any) ->
     by_line: dict[int, list[str]] = {}
     for e in errors:
         by_line.setdefault(e.line, []).append(f"{e.key}: {e.message}" if e.key else e.message)
+    current = path.read_text(encoding="utf-8") if path.exists() else ""
+    versions = re_.versions(c.store, c.config, path)
+    version_diffs = {
+        v.id: re_.diff(older.content, v.content, f"#{older.id}", f"#{v.id}")
+        for v, older in itertools.pairwise(versions)
+    }
     return req.render(
         "rule_edit.html",
         status,
@@ -39,7 +46,9 @@ def _editor(req: Req, path: Path, text: str, status: int = 200, **extra: Any) ->
         lines=text.split("\n"),
         by_line=by_line,
         errors=errors,
-        versions=re_.versions(c.store, c.config, path),
+        versions=versions,
+        version_diffs=version_diffs,
+        pending_diff=re_.diff(current, text) if text != current else [],
         sentence=req.form.get("sentence", ""),
         rating=req.form.get("rating", ""),
         days=_days(req),
@@ -125,6 +134,7 @@ def rule_save(req: Req) -> Response:
         return req.render("error.html", 404, title="未找到", message=req.param("name"))
     result = re_.save(req.console.runtime, path, text)
     if result.ok:
+        re_.mark_author(req.console.store, req.console.config, path, req.principal.name)
         return _editor(req, path, path.read_text(encoding="utf-8"), saved=True)
     return _editor(
         req, path, text, 422, errors=result.errors, refused=True, reload_refused=result.reload_errors
@@ -141,6 +151,9 @@ def rule_rollback(req: Req) -> Response:
         return req.render("error.html", 404, title="未找到", message=f"version #{req.param('version_id')}")
     result = re_.save(req.console.runtime, path, v.content)
     if result.ok:
+        re_.mark_author(
+            req.console.store, req.console.config, path, f"{req.principal.name}（回滚到 #{v.id}）"
+        )
         return _editor(req, path, path.read_text(encoding="utf-8"), saved=True)
     return _editor(
         req, path, v.content, 422, errors=result.errors, refused=True, reload_refused=result.reload_errors

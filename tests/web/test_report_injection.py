@@ -129,3 +129,46 @@ def test_archived_report_keeps_scoped_styles_and_own_links() -> None:
         )
     )
     assert '<a href="/reports">' in out and ".mreport h1" in out
+
+
+def test_rule_save_into_a_read_only_directory_is_a_clear_message(
+    daemon: Any, client: Any, monkeypatch: Any
+) -> None:
+    """A read-only rules directory (ConfigMap, ProtectSystem=strict: EROFS on write): a message on the
+    page, never a 500; the old rules keep running; the edit stays in the box. (The tests run as root,
+    for whom a chmod does not make a directory read-only: the write raises EROFS as the kernel would.)"""
+    import errno
+    import os
+
+    from monitor.admin import rules as admin_rules
+
+    path = daemon.config.path("rules") / "default.yaml"
+    before = path.read_text(encoding="utf-8")
+    real_mkstemp = admin_rules.tempfile.mkstemp
+
+    def read_only(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(admin_rules.tempfile, "mkstemp", read_only)
+    csrf = login(client, "admin")
+    edited = before.replace("keywords: [破损, ", "keywords: [气死, 破损, ", 1)
+    r = client.post("/rules/default.yaml/save", data={"csrf": csrf, "text": edited})
+    monkeypatch.setattr(admin_rules.tempfile, "mkstemp", real_mkstemp)
+    assert r.status_code == 422, r.status_code
+    assert "规则目录只读" in r.text and "气死" in r.text
+    assert path.read_text(encoding="utf-8") == before
+    assert "气死" not in str([r.keywords for r in daemon.config.rules if r.id == "damaged"])
+
+
+def test_report_exports_as_a_spreadsheet_without_formulas(
+    daemon: Any, ids: dict[str, int], client: Any
+) -> None:
+    _poison(daemon, ids, '=HYPERLINK("http://127.0.0.1:9","x")')
+    r = build_daily(daemon.store, daemon.config, NOW.astimezone(daemon.config.settings.tz).date(), NOW)
+    rid = publish(daemon.store, daemon.config, r, NOW)
+    login(client, "viewer")
+    res = client.get(f"/reports/{rid}/export.csv")
+    assert res.status_code == 200 and res.headers["content-type"].startswith("text/csv")
+    text = res.content.decode("utf-8-sig")
+    assert "评价量,2" in text and "维度,负向,中性,正向" in text
+    assert "\n=" not in text and ",=" not in text

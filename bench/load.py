@@ -512,7 +512,7 @@ def report(phases: list[Phase], args: argparse.Namespace) -> str:
     notes = (
         f"{args.sources:,} `json` sources (interval {args.interval}s, jitter 0s) on one loopback asyncio "
         f"server; per replica `workers: {args.workers}`, `analysis: {{workers: 0}}`, "
-        "`fetch: {per_host: 32, min_interval: 0s, retries: 0}` (the per-host gate would otherwise allow one "
+        "`fetch: {per_host: 32, min_interval: 0s, retries: 0, allow_private: [127.0.0.1]}` (the per-host gate would otherwise allow one "
         "request a second to the single loopback host), `cluster: {lease: 30s, claim_every: 0.25s}` "
         "(PostgreSQL; SQLite is one process). "
         f"Warm-up {args.warmup}s after every replica has polled, then a {args.seconds}s window. "

@@ -78,8 +78,11 @@ def test_action_tokens_are_bound_to_purpose_person_and_lifetime() -> None:
     assert verify_action(secret, 7, tok, NOW + timedelta(hours=2, seconds=1))[0] == "link expired"
 
 
-def project(tmp_path: Path, storefront: Storefront, sink: WebhookSink, extra: str = "") -> Any:
-    return load_config(write_project(tmp_path, storefront.base_url, sink.url, extra), registry())
+def project(tmp_path: Path, storefront: Storefront, sink: WebhookSink, chat: str = "") -> Any:
+    path = write_project(tmp_path, storefront.base_url, sink.url)
+    text = path.read_text(encoding="utf-8").replace("chat:\n", "chat:\n" + chat)
+    path.write_text(text, encoding="utf-8")
+    return load_config(path, registry())
 
 
 def two_alerts(store: Store) -> tuple[int, int]:
@@ -150,7 +153,7 @@ def test_a_link_for_a_person_claims_in_their_name_only(
 
 
 def test_link_lifetime_is_configurable(tmp_path: Path, storefront: Storefront, sink: WebhookSink) -> None:
-    config = project(tmp_path, storefront, sink, "chat:\n  ack_link_ttl: 2h\n")
+    config = project(tmp_path, storefront, sink, "  ack_link_ttl: 2h\n")
     store = Store.open(config.database_url)
     a_id, _ = two_alerts(store)
     clock = {"now": NOW}

@@ -6,9 +6,10 @@ dialect of each channel kind (``monitor.notify.kinds``). Untrusted fields — re
 SKUs and platform names taken from a page — stay plain data until the renderer, which escapes them
 its own way, so a new dialect (a DingTalk ActionCard, a Feishu card) needs no change here.
 
-Fields are trusted unless their docstring says otherwise: ``title`` and ``summary`` are built by us
-from admin-edited names and may carry a SKU or source name (escaped by renderers whose titles
-interpret markup); ``MessageItem`` fields and facts marked ``untrusted`` are never markup.
+Only ``text``/``html`` (a report, an incident checklist written by us) and ``Link`` URLs are trusted
+markup. ``title`` and ``summary`` are built by us but quote page-derived values (a SKU, a "source
+blind" reason): every renderer escapes them like ``MessageItem`` fields and facts marked ``untrusted``,
+which are never markup. ``mentions`` come from the on-call rota only.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@ analyses everything but pages nobody; ``summary`` says so in one message; ``aler
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -35,12 +36,15 @@ def test_the_first_poll_over_history_pages_nobody_by_default(
 ) -> None:
     ctx = make_ctx(tmp_path, storefront, sink)
     cfg = tmp_path / "monitor.yaml"
-    if policy != "quiet":  # quiet is the default: nothing to write
-        cfg.write_text(cfg.read_text(encoding="utf-8") + f"chat:\n  backfill: {policy}\n", encoding="utf-8")
+    text = re.sub(r"chat:\n  backfill: alert.*\n", "", cfg.read_text(encoding="utf-8"))  # tests opt out
+    if policy != "quiet":  # quiet is the default: nothing to write for it
+        text += f"chat:\n  backfill: {policy}\n"
+    cfg.write_text(text, encoding="utf-8")
     from monitor.adapters import registry
     from monitor.config import load_config
 
     ctx.config = load_config(cfg, registry())
+    assert ctx.config.settings.chat.backfill == policy  # "quiet" without writing anything: the default
     try:
         poll_all(ctx, LATER)
         items, alerts, incidents, rows = counts(ctx)
@@ -63,11 +67,20 @@ def test_the_first_poll_over_history_pages_nobody_by_default(
         ctx.store.close()
 
 
-def test_the_first_polls_recent_items_are_news(
+def test_the_first_polls_recent_items_are_news_even_when_quiet(
     tmp_path: Path, storefront: Storefront, sink: WebhookSink
 ) -> None:
     """Items published within ``chat.backfill_age`` of the first poll still alert."""
     ctx = make_ctx(tmp_path, storefront, sink)
+    cfg = tmp_path / "monitor.yaml"
+    cfg.write_text(
+        cfg.read_text(encoding="utf-8").replace("  backfill: alert", "  backfill: quiet"), encoding="utf-8"
+    )
+    from monitor.adapters import registry
+    from monitor.config import load_config
+
+    ctx.config = load_config(cfg, registry())
+    assert ctx.config.settings.chat.backfill == "quiet"
     try:
         poll_all(ctx, NOW)  # the storefront's reviews are "now" for this clock
         _, alerts, _, rows = counts(ctx)

@@ -172,3 +172,10 @@ def test_report_exports_as_a_spreadsheet_without_formulas(
     text = res.content.decode("utf-8-sig")
     assert "评价量,2" in text and "维度,负向,中性,正向" in text
     assert "\n=" not in text and ",=" not in text
+
+
+def test_settings_read_in_words(client: Any) -> None:
+    login(client, "admin")
+    text = client.get("/settings").text
+    assert "PT" not in text.split("<main>", 1)[1]  # no ISO-8601 durations
+    assert "分钟" in text or "小时" in text or "秒" in text

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from monitor.alerting.compose import mask_name
 from monitor.config import Config
 from monitor.config.compliance import Finding
 from monitor.config.sops import Sop
+from monitor.reports.labels import platform as platform_name
 from monitor.store import models as m
 
 __all__ = ["Draft", "DraftError", "drafts_for_item", "offer_of", "sops_for_item"]
@@ -36,6 +36,14 @@ class Draft:
     offer: list[str]
     missing: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+
+
+def addressed(author: str | None) -> str:
+    """The nickname a reply greets, or "" when there is none or the platform masked it."""
+    name = (author or "").strip()
+    if not name or "*" in name or "＊" in name or name in ("匿名用户", "匿名"):
+        return ""
+    return name[:40]
 
 
 def offer_of(sop: Sop) -> list[str]:
@@ -77,12 +85,14 @@ def drafts_for_item(s: Session, config: Config, item_id: int, sop_id: str | None
     if not sops:
         raise DraftError(f"item #{item_id} fired no rule with an SOP; choose one with --sop")
     values = {
-        "customer": mask_name(item.author),
-        "product": item.product or (f"商品（SKU {item.sku}）" if item.sku else "您购买的商品"),
+        # the draft is addressed to this customer: their own nickname, never a masked one (a name the
+        # platform already masked, "维***李", is left out: "您好，…")
+        "customer": addressed(item.author),
+        "product": item.product,
         "sku": item.sku,
         "order": _attr(item, ORDER_KEYS),
         "carrier": _attr(item, CARRIER_KEYS),
-        "platform": item.platform,
+        "platform": platform_name(item.platform),
     }
     out: list[Draft] = []
     for sop in sops:
@@ -91,6 +101,9 @@ def drafts_for_item(s: Session, config: Config, item_id: int, sop_id: str | None
         filled["offer"] = "，或".join(f"{'①②'[i]}{o}" for i, o in enumerate(offer)) or "【补偿方案待定】"
         for name, template in sop.replies.items():
             used = {f for f in MISSING if "{" + f + "}" in template}
+            # a template with its own {sku} gets the product without the SKU: never "（SKU …）（SKU …）"
+            with_sku = item.sku and "{sku}" not in template
+            filled["product"] = item.product or (f"商品（SKU {item.sku}）" if with_sku else "您购买的商品")
             text = template.format(**filled)
             missing = sorted(f for f in used if not values.get(f))
             out.append(Draft(sop.id, name, text, offer, missing, sop.compensation.check(text)))

@@ -7,7 +7,6 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from starlette.responses import RedirectResponse, Response
 
 from monitor.admin import users
@@ -19,6 +18,7 @@ from monitor.config.settings import Match
 from monitor.reports.labels import platform as platform_name
 from monitor.reports.uncovered import uncovered
 from monitor.store import models as m
+from monitor.web import readmodel as rm
 from monitor.web.context import Req
 from monitor.web.guard import page
 
@@ -56,15 +56,12 @@ def silences_of(req: Req, alert: m.Alert) -> list[m.Silence]:
         return [] if sil is None else [sil]
 
 
-def _matched(s: Any, sil: m.Silence) -> list[m.Alert]:
+def _matched(sil: m.Silence, alerts: list[m.Alert]) -> list[m.Alert]:
     try:
         match = Match.model_validate(sil.matchers)
     except ValueError:
         return []
-    rows = s.scalars(
-        select(m.Alert).where(m.Alert.state != "resolved").order_by(m.Alert.id.desc()).limit(1000)
-    )
-    return [a for a in rows if matches(match, a.labels or {})][:50]
+    return [a for a in alerts if matches(match, a.labels or {})][:50]
 
 
 _MATCHER_NAMES = {"kind": "类型", "rule": "规则", "sku": "SKU", "source": "数据源", "platform": "平台"}
@@ -75,16 +72,11 @@ def silences(req: Req) -> Response:
     now = req.console.now()
     titles = {r.id: r.title for r in req.console.config.rules}
     rows: list[tuple[m.Silence, bool, list[m.Alert]]] = []
-    with req.console.store.session() as s:
-        q = (
-            select(m.Silence)
-            .where(m.Silence.ends_at > now - timedelta(days=7))
-            .order_by(m.Silence.ends_at.desc())
-            .limit(200)
-        )
-        for sil in s.scalars(q):
-            active = sil.starts_at <= now < sil.ends_at
-            rows.append((sil, active, _matched(s, sil) if active else []))
+    store = req.console.store
+    open_alerts = rm.unresolved_alerts(store)
+    for sil in rm.silences_since(store, now - timedelta(days=7)):
+        active = sil.starts_at <= now < sil.ends_at
+        rows.append((sil, active, _matched(sil, open_alerts) if active else []))
     return req.render(
         "silences.html", rows=rows, names=_MATCHER_NAMES, titles=titles, silence_labels=SILENCE_LABELS
     )

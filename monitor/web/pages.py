@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 from starlette.responses import RedirectResponse, Response
@@ -250,20 +251,53 @@ def report_detail(req: Req) -> Response:
     return req.render("report.html", report=report, report_html=display.archived_report(report.html))
 
 
+def duration_zh(d: timedelta) -> str:
+    """``timedelta(minutes=90)`` → ``1 小时 30 分钟``."""
+    total = int(d.total_seconds())
+    parts = []
+    for size, unit in ((86400, "天"), (3600, "小时"), (60, "分钟"), (1, "秒")):
+        if total >= size:
+            parts.append(f"{total // size} {unit}")
+            total %= size
+    return " ".join(parts) or "0 秒"
+
+
+def flat_settings(value: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """(dotted key, value in words) for every leaf: durations in Chinese, lists joined, secrets masked."""
+    if isinstance(value, dict):
+        out: list[tuple[str, str]] = []
+        for k, v in value.items():
+            out += flat_settings(v, f"{prefix}.{k}" if prefix else str(k))
+        return out
+    if isinstance(value, timedelta):
+        return [(prefix, duration_zh(value))]
+    if isinstance(value, list | tuple):
+        if all(not isinstance(v, dict | list) for v in value):
+            return [(prefix, "、".join(str(v) for v in value) or "（空）")]
+        out = []
+        for i, v in enumerate(value, 1):
+            out += flat_settings(v, f"{prefix}[{i}]")
+        return out
+    if isinstance(value, bool):
+        return [(prefix, "是" if value else "否")]
+    return [(prefix, "（未设置）" if value is None else str(value))]
+
+
 @page("admin")
 def settings(req: Req) -> Response:
     c = req.console
     st = c.config.settings
     channels = {name: [mask_secrets(u) for u in ch.urls] for name, ch in st.channels.items()}
-    data: dict[str, Any] = st.model_dump(mode="json", exclude={"channels"}, by_alias=True)
+    data: dict[str, Any] = st.model_dump(mode="python", exclude={"channels"}, by_alias=True)
     if data.get("database"):
         data["database"] = mask_secrets(str(data["database"]))
+    status = _status(c.runtime)
     return req.render(
         "settings.html",
         channels=channels,
-        settings_json=json.dumps(data, ensure_ascii=False, indent=2),
+        settings_rows=flat_settings(data),
         reload_errors=list(c.runtime.reload_errors),
-        daemon_status=json.dumps(_status(c.runtime), ensure_ascii=False, indent=2, default=str),
+        status_rows=flat_settings(json.loads(json.dumps(status, default=str))),
     )
 
 

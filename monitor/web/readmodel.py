@@ -465,3 +465,22 @@ def reports(store: Store) -> list[tuple[int, str, str, datetime]]:
 def report(store: Store, report_id: int) -> m.Report | None:
     with store.session() as s:
         return s.get(m.Report, report_id)
+
+
+def silences_since(store: Store, ended_after: datetime, limit: int = 200) -> list[m.Silence]:
+    """Silences still running or ended after ``ended_after``, latest end first."""
+    with store.session() as s:
+        q = (
+            select(m.Silence)
+            .where(m.Silence.ends_at > ended_after)
+            .order_by(m.Silence.ends_at.desc())
+            .limit(limit)
+        )
+        return list(s.scalars(q))
+
+
+def unresolved_alerts(store: Store, limit: int = 1000) -> list[m.Alert]:
+    """The newest alerts not resolved (what a silence may be muting now)."""
+    with store.session() as s:
+        q = select(m.Alert).where(m.Alert.state != "resolved").order_by(m.Alert.id.desc()).limit(limit)
+        return list(s.scalars(q))

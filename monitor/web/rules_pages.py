@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -24,13 +25,41 @@ def _days(req: Req) -> int:
     return max(1, min(int(v), 90)) if v.isdigit() else 7
 
 
+_INDEX = re.compile(r"(\w+)\[(\d+)\]")
+_SECTIONS = {"rules": "规则", "concepts": "概念组", "sops": "处置流程", "steps": "步骤", "sources": "数据源"}
+_MESSAGES = [
+    (re.compile(r"^YAML syntax error: "), "YAML 语法错误："),
+    (re.compile(r"^Input should be "), "取值应为 "),
+    (re.compile(r"^Field required"), "缺少必填字段"),
+    (re.compile(r"^Extra inputs are not permitted"), "不认识的字段（拼写错误？）"),
+    (re.compile(r"\(got (.*)\)$"), r"（实际为 \1）"),
+]
+
+
+def readable_key(key: str) -> str:
+    """``rules[1].severity`` → ``第 2 条规则.severity``: 1-based, in words."""
+    return _INDEX.sub(
+        lambda mt: f"第 {int(mt.group(2)) + 1} 条{_SECTIONS.get(mt.group(1), mt.group(1))}", key
+    )
+
+
+def zh_message(message: str) -> str:
+    """The common schema and YAML messages led in Chinese (the detail stays as the checker wrote it)."""
+    for pattern, zh in _MESSAGES:
+        message = pattern.sub(zh, message)
+    return message
+
+
 def _editor(req: Req, path: Path, text: str, status: int = 200, **extra: Any) -> Response:
     c = req.console
     shown = re_.display_path(c.config, path)
     errors = extra.pop("errors", [])
     by_line: dict[int, list[str]] = {}
     for e in errors:
-        by_line.setdefault(e.line, []).append(f"{e.key}: {e.message}" if e.key else e.message)
+        key = readable_key(e.key)
+        by_line.setdefault(e.line, []).append(
+            f"{key}：{zh_message(e.message)}" if key else zh_message(e.message)
+        )
     current = path.read_text(encoding="utf-8") if path.exists() else ""
     versions = re_.versions(c.store, c.config, path)
     version_diffs = {

@@ -262,7 +262,8 @@ def test_reply_drafts_are_filled_masked_and_within_the_ceiling(ctx: Context, pro
         again = drafts_for_item(s, ctx.config, item.id, "slow_delivery")
     private = next(d for d in again if d.name == "private")
     assert "订单 JD-20261123-7" in private.text and "顺丰" in private.text
-    assert "张*丰" in private.text and "张三丰" not in private.text
+    # addressed to this customer: their own nickname, never masked (#16); a platform-masked one is left out
+    assert "您好张三丰" in private.text and "张*丰" not in private.text
     assert private.missing == []
     out = CliRunner().invoke(sop_group, ["draft", "-c", str(project), str(item.id)])
     assert out.exit_code == 0, out.output

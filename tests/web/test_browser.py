@@ -146,7 +146,8 @@ def test_rule_schema_error_shown_at_its_line(page: Any, daemon: Any) -> None:
     page.click("#save")
     page.wait_for_load_state()
     line = page.locator(f"li.err-line[data-line='{bad_line}']")
-    assert "severity" in line.locator(".err-msg").inner_text()
+    msg = line.locator(".err-msg").inner_text()
+    assert "severity" in msg and "条规则" in msg and "取值应为" in msg and "rules[" not in msg
 
 
 def test_replay_preview(page: Any, daemon: Any, ids: dict[str, int]) -> None:

@@ -172,3 +172,24 @@ def test_report_exports_as_a_spreadsheet_without_formulas(
     text = res.content.decode("utf-8-sig")
     assert "评价量,2" in text and "维度,负向,中性,正向" in text
     assert "\n=" not in text and ",=" not in text
+
+
+def test_settings_read_in_words(client: Any) -> None:
+    login(client, "admin")
+    text = client.get("/settings").text
+    assert "PT" not in text.split("<main>", 1)[1]  # no ISO-8601 durations
+    assert "分钟" in text or "小时" in text or "秒" in text
+
+
+def test_reply_drafts_greet_the_customer_once_with_the_sku_once(daemon: Any, ids: dict[str, int]) -> None:
+    """#16: no "（SKU …）（SKU …）", no greeting to a platform-masked nickname, platforms in Chinese."""
+    from monitor.sop.drafts import addressed, drafts_for_item
+
+    assert addressed("维***李") == "" and addressed("张三丰") == "张三丰" and addressed(None) == ""
+    with daemon.store.transaction() as s:
+        s.get(m.Item, ids["item"]).author = "维***李"
+    with daemon.store.session() as s:
+        drafts = drafts_for_item(s, daemon.config, ids["item"], "negative_burst")
+    private = next(d for d in drafts if d.name == "private")
+    assert private.text.count("SKU0") == 1 and "维***李" not in private.text
+    assert private.text.startswith("您好，") or private.text.startswith("您好")

@@ -313,7 +313,8 @@ class Daemon:
                     self.poll, trigger, args=[cfg.name], id=job_id, name=job_id, next_run_time=now
                 )
 
-    def poll(self, name: str) -> RunResult | None:
+    def poll(self, name: str, at: datetime | None = None) -> RunResult | None:
+        """Poll ``name`` now (``at``: the time to record, already read by the caller)."""
         with self._lock:
             ctx, cfg = self.ctx, self.config.sources.get(name)
             running = self._running.setdefault(name, threading.Lock())
@@ -322,15 +323,15 @@ class Daemon:
             self._pools.borrow(ctx.analysis)
         try:
             with running:  # never two runs of one source at once, whoever asks (scheduler, CLI, console)
-                return self._poll(name, ctx, cfg)
+                return self._poll(name, ctx, cfg, at)
         finally:
             self._pools.give_back(ctx.analysis)
 
-    def _poll(self, name: str, ctx: Context, cfg: SourceConfig) -> RunResult | None:
+    def _poll(self, name: str, ctx: Context, cfg: SourceConfig, at: datetime | None) -> RunResult | None:
         t0 = time.monotonic()
         try:
             self.crash_point("poll.start")
-            result = run_source(ctx, cfg, self.now())
+            result = run_source(ctx, cfg, at or self.now())
             self.crash_point("poll.stored")
         except Interrupted:
             log.info("poll of %s interrupted by shutdown; nothing stored", name)
@@ -442,17 +443,19 @@ class Daemon:
 
     def _poll_claimed(self, name: str, claimed_at: datetime) -> None:
         result = None
+        # a claimed poll may wait in the queue: the next one is due an interval after this one started
+        started = max(self.now(), claimed_at)
         try:
-            result = self.poll(name)
+            result = self.poll(name, started)
         finally:
             cfg = self.config.sources.get(name)
             if cfg is None:
-                due = claimed_at
+                due = started
             else:
-                interval, jitter, _ = effective_interval(cfg, self.config, claimed_at)
+                interval, jitter, _ = effective_interval(cfg, self.config, started)
                 if result is None:  # nothing was stored (crash of the poll, collision): retry sooner
                     interval = min(interval, self.config.settings.cluster.lease)
-                due = cluster.next_due(claimed_at, interval, jitter)
+                due = cluster.next_due(started, interval, jitter)
             with self._ended_lock:
                 self._ended.append((name, due))
                 ended = len(self._ended)

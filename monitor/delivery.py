@@ -163,7 +163,8 @@ def _record(
         except OperationalError as exc:
             if wait is None:
                 raise
-            log.warning("recording sent notifications failed, retrying in %.1f s: %s", wait, exc.orig)
+            # at debug: an outage is logged once by the daemon's database state, not per attempt (#17)
+            log.debug("recording sent notifications failed, retrying in %.1f s: %s", wait, exc.orig)
             time.sleep(wait)
             continue
         report.sent, report.failed = attempt.sent, attempt.failed

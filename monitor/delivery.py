@@ -124,7 +124,9 @@ def _record(
         except OperationalError as exc:
             if wait is None:
                 raise
-            log.warning("recording sent notifications failed, retrying in %.1f s: %s", wait, exc.orig)
+            # INFO: a database outage is said once, when it starts and ends (monitor.outage); the last
+            # failure is raised and reaches it through the job wrapper
+            log.info("recording sent notifications failed, retrying in %.1f s: %s", wait, exc.orig)
             time.sleep(wait)
             continue
         report.sent, report.failed = attempt.sent, attempt.failed

@@ -63,11 +63,12 @@ class Robot:
     @property
     def endpoint(self) -> str:
         """Where messages are posted (without a signature), also the rate bucket's key."""
+        for slot in ("{token}", "{key}"):  # ``api=`` may say where the token goes, as apprise's do
+            if slot in self.api:
+                return self.api.replace(slot, quote(self.token))
         if self.kind.name == "dingtalk":
             return f"{self.api}{'&' if '?' in self.api else '?'}access_token={quote(self.token)}"
         if self.kind.name == "wecombot":
-            if "{key}" in self.api:
-                return self.api.format(key=quote(self.token))
             return f"{self.api}{'&' if '?' in self.api else '?'}key={quote(self.token)}"
         return f"{self.api.rstrip('/')}/{quote(self.token)}"
 

@@ -348,11 +348,13 @@ def review_prob(
     """P(positive) of a review read clause by clause (see the comment above); a text without
     another target or time and without a turn scores as a whole (one regex search each).
     ``z`` is ``model.score(text)`` when the caller has it already."""
-    from monitor.analyze.context import mentions_other, other_target, other_time
-
     t = text[:4000]
     if z is None or len(text) > 4000:
         z = model.score(t)
+    if not drop_other and turn_weight <= 0:
+        return _sigmoid(z)
+    from monitor.analyze.context import mentions_other, other_target, other_time
+
     if drop_other and mentions_other(t):
         clauses = [c for c in _CLAUSE_SPLIT.split(t) if c.strip()]
         kept = [c for c in clauses if not (other_target(c) or other_time(c))]

@@ -110,6 +110,7 @@ class Analyzer:
         self._polarity = sentiment.polarity
         self._review_prob = sentiment.review_prob
         self._sentiment_text = sentiment.sentiment_text
+        self._whole_text = not (sentiment.DEFAULT_DROP_OTHER or sentiment.DEFAULT_TURN_WEIGHT)
         self.model: SentimentModel
         if model is not None:
             self.model = model
@@ -157,7 +158,10 @@ class Analyzer:
             # The review's own sentiment: social-post noise out, opinion emoji in, read clause by
             # clause (the rules above weigh each match's clause themselves).
             read = self._sentiment_text(folded, text)
-            p = self._review_prob(self.model, read, z=z if read == folded else None)
+            if read is folded and self._whole_text:
+                p = _logistic(z)  # the default whole-text reading, without a call
+            else:
+                p = self._review_prob(self.model, read, z=z if read == folded else None)
         sentiment, _conf = self._polarity(p, ctx.rating)
         grade, reasons = grade_of(self.ruleset, ev, sentiment, ctx.rating)
         return Analysis(

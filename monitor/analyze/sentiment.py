@@ -285,7 +285,8 @@ _SOCIAL = re.compile(
 _SPACE_RUN = re.compile(r"\s+")
 _SOCIAL_HINT = re.compile(r"[@＠#＃]|转发|https?://")
 # ``fold`` removes emoji; the commonest opinion emoji are read as a word the model knows. Written by
-# hand (not chosen on any evaluation data): faces of anger, crying and disgust, thumbs, hearts.
+# hand (not chosen on any evaluation data): faces of anger, crying and disgust, thumbs, hearts
+# (all above U+1F000, so most texts are ruled out by their highest character alone).
 _EMOJI_WORDS = {
     "\U0001f621": "生气",  # 😡
     "\U0001f620": "生气",  # 😠
@@ -299,11 +300,11 @@ _EMOJI_WORDS = {
     "\U0001f44d": "赞",  # 👍
     "\U0001f970": "喜欢",  # 🥰
     "\U0001f60d": "喜欢",  # 😍
-    "\u2764": "喜欢",  # ❤
     "\U0001f496": "喜欢",  # 💖
     "\U0001f4af": "满分",  # 💯
 }
 _EMOJI_HINT = re.compile("[" + "".join(sorted(_EMOJI_WORDS)) + "]")
+_EMOJI_LOWEST = min(_EMOJI_WORDS)  # a text whose highest character is below this has none of them
 
 
 def sentiment_text(folded: str, raw: str | None = None) -> str:
@@ -311,14 +312,16 @@ def sentiment_text(folded: str, raw: str | None = None) -> str:
     chains, 转发微博, links, #), plus a word for each opinion emoji of the raw text (``fold``
     drops emoji). Texts without any of these are returned as they are (one regex search each)."""
     t = folded
-    if _SOCIAL_HINT.search(folded):
+    if ("@" in folded or "#" in folded or "转发" in folded or "http" in folded) and _SOCIAL_HINT.search(
+        folded
+    ):
         if raw is not None:
             from monitor.analyze.text import fold
 
             t = fold(_SOCIAL.sub(" ", raw))
         else:
             t = _SPACE_RUN.sub(" ", _SOCIAL.sub(" ", folded)).strip()
-    if raw is not None and _EMOJI_HINT.search(raw):
+    if raw and max(raw) >= _EMOJI_LOWEST and _EMOJI_HINT.search(raw):
         extra = []
         for ch in _EMOJI_HINT.findall(raw)[:20]:
             extra.append(_EMOJI_WORDS[ch])
@@ -348,11 +351,13 @@ def review_prob(
     """P(positive) of a review read clause by clause (see the comment above); a text without
     another target or time and without a turn scores as a whole (one regex search each).
     ``z`` is ``model.score(text)`` when the caller has it already."""
-    from monitor.analyze.context import mentions_other, other_target, other_time
-
     t = text[:4000]
     if z is None or len(text) > 4000:
         z = model.score(t)
+    if not drop_other and turn_weight <= 0:
+        return _sigmoid(z)
+    from monitor.analyze.context import mentions_other, other_target, other_time
+
     if drop_other and mentions_other(t):
         clauses = [c for c in _CLAUSE_SPLIT.split(t) if c.strip()]
         kept = [c for c in clauses if not (other_target(c) or other_time(c))]

@@ -117,7 +117,7 @@ channels:
 routing: {{default: [webhook], admins: [webhook]}}
 alerting: {{group_wait: 0s}}
 analysis: {{workers: 0}}
-fetch: {{per_host: 8, min_interval: 0s}}
+fetch: {{per_host: 8, min_interval: 0s, allow_private: [127.0.0.1]}}
 schedule: {{normal: {{interval: {interval}s, jitter: {jitter}s}}, promotion: {{interval: {interval}s, jitter: {jitter}s}}}}
 """,
             encoding="utf-8",

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import re
@@ -40,14 +41,15 @@ import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.exc import OperationalError
 
 from bench._results import table, write_section
+from monitor.store import models as m
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -163,7 +165,7 @@ channels:
   console: {{urls: ["console://"]}}
 routing: {{default: [console], admins: [console]}}
 analysis: {{workers: 0}}
-fetch: {{per_host: 32, min_interval: 0s, retries: 0}}
+fetch: {{per_host: 32, min_interval: 0s, retries: 0, allow_private: [127.0.0.1]}}
 cluster: {{lease: 30s, claim_every: 0.25s}}
 web: {{bind: "127.0.0.1:{port}", report_time: null}}
 schedule:
@@ -174,6 +176,66 @@ schedule:
         )
         out.append((path, port))
     return out
+
+
+# ---- the raw floor ----------------------------------------------------------------------------
+FLOOR_DDL = (
+    "CREATE TABLE IF NOT EXISTS floor_items (source VARCHAR(64) NOT NULL, external_id VARCHAR(64) NOT NULL,"
+    " text TEXT, author VARCHAR(64), rating INTEGER, published VARCHAR(40), PRIMARY KEY (source, external_id))"
+)
+
+
+def floor_child(db: str, port: int, sources: int, workers: int, seconds: float) -> None:
+    """The raw loop, in a process of its own like a replica: ``workers`` threads, each polling the next
+    source (httpx GET on a keep-alive client, JSON parse) and inserting its items in one transaction
+    (executemany, ``ON CONFLICT DO NOTHING``). Prints {"polls", "seconds", "cpu"} as JSON."""
+    import httpx
+    from sqlalchemy import text as sql
+
+    eng = create_engine(db, pool_size=workers, max_overflow=0)
+    with eng.begin() as conn:
+        conn.execute(sql(FLOOR_DDL))
+    ins = sql(
+        "INSERT INTO floor_items (source, external_id, text, author, rating, published)"
+        " VALUES (:source, :external_id, :text, :author, :rating, :published) ON CONFLICT DO NOTHING"
+    )
+    counter = iter(range(10**12))
+    lock = threading.Lock()
+    polls = [0] * workers
+    stop = time.monotonic() + seconds
+
+    def work(w: int) -> None:
+        with httpx.Client(timeout=10) as client:
+            while time.monotonic() < stop:
+                with lock:
+                    i = next(counter) % sources
+                body = client.get(f"http://127.0.0.1:{port}/p/{i}").json()
+                rows = [
+                    {"source": f"s{i:05d}", "external_id": c["id"], "text": c["content"],
+                     "author": c["nickname"], "rating": c["score"], "published": c["creationTime"]}
+                    for c in body["comments"]
+                ]  # fmt: skip
+                with eng.begin() as conn:
+                    conn.execute(ins, rows)
+                polls[w] += 1
+
+    c0, t0 = time.process_time(), time.monotonic()
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out = {"polls": sum(polls), "seconds": time.monotonic() - t0, "cpu": time.process_time() - c0}
+    eng.dispose()
+    print(json.dumps(out), flush=True)
+
+
+def run_floor(args: argparse.Namespace, front: Front, db: str) -> dict[str, float]:
+    cmd = [sys.executable, "-m", "bench.load", "--floor-child", db, "--floor-port", str(front.port),
+           "--sources", str(args.sources), "--workers", str(args.workers), "--seconds", str(args.floor_seconds)]  # fmt: skip
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True, timeout=600)
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
 
 
 # ---- measuring a replica ----------------------------------------------------------------------
@@ -244,6 +306,8 @@ class Replica:
 @dataclass
 class Phase:
     replicas: int
+    backend: str = "postgresql"
+    floor: dict[str, float] | None = None
     startup: float = 0.0
     window: float = 0.0
     polls: int = 0
@@ -255,6 +319,10 @@ class Phase:
     members: list[Replica] = field(default_factory=list)
     tracebacks: int = 0
     errors: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"{self.backend}, {self.replicas} replica(s)"
 
 
 def retrying(what: str, fn: Callable[[], T], attempts: int = 30) -> T:
@@ -270,7 +338,20 @@ def retrying(what: str, fn: Callable[[], T], attempts: int = 30) -> T:
     raise AssertionError("unreachable")
 
 
-def run_phase(args: argparse.Namespace, front: Front, workdir: Path, n: int) -> Phase:
+def run_phase(args: argparse.Namespace, front: Front, workdir: Path, n: int, backend: str) -> Phase:
+    """One phase: ``n`` replicas on a fresh PostgreSQL schema, or one daemon on a fresh SQLite file."""
+    phase = Phase(n, backend)
+    if backend == "sqlite":
+        db = f"sqlite:///{workdir / f'phase-sqlite-{uuid.uuid4().hex[:6]}.db'}"
+        eng = create_engine(db)
+        try:
+            measure(args, front, workdir, phase, db, eng)
+            if args.floor_seconds > 0:
+                phase.floor = run_floor(args, front, f"sqlite:///{workdir / 'floor.db'}")
+        finally:
+            eng.dispose()
+        _scan_logs(phase)
+        return phase
     schema = f"bench_load_{uuid.uuid4().hex[:10]}"
     admin = create_engine(args.pg, pool_pre_ping=True)
 
@@ -279,15 +360,21 @@ def run_phase(args: argparse.Namespace, front: Front, workdir: Path, n: int) -> 
             conn.execute(text(sql))
 
     retrying("create schema", lambda: ddl(f"CREATE SCHEMA {schema}"))
-    phase = Phase(n)
     db = schema_url(args.pg, schema)
     eng = create_engine(db, pool_pre_ping=True)
     try:
         measure(args, front, workdir, phase, db, eng)
+        if n == 1 and args.floor_seconds > 0:
+            phase.floor = run_floor(args, front, db)
     finally:
         eng.dispose()
         retrying("drop schema", lambda: ddl(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
         admin.dispose()
+    _scan_logs(phase)
+    return phase
+
+
+def _scan_logs(phase: Phase) -> None:
     for r in phase.members:
         log = r.log.read_text(encoding="utf-8", errors="replace")
         phase.tracebacks += log.count("Traceback")
@@ -295,17 +382,18 @@ def run_phase(args: argparse.Namespace, front: Front, workdir: Path, n: int) -> 
             if " ERROR " in line or re.match(r"^[\w.]+(Error|Exception)\b", line):
                 key = re.sub(r"\d+", "N", line.split(" ERROR ", 1)[-1])[:160]
                 phase.errors[key] = phase.errors.get(key, 0) + 1
-    return phase
 
 
 def measure(
     args: argparse.Namespace, front: Front, workdir: Path, phase: Phase, db: str, eng: Engine
 ) -> None:
     n = phase.replicas
+    t0 = t1 = datetime.now(UTC)
     try:
         configs = write_project(workdir, front.port, db, args.sources, args.interval, args.workers, n)
         phase.members = [
-            Replica(c, p, workdir / f"phase{n}-replica{i}.log") for i, (c, p) in enumerate(configs)
+            Replica(c, p, workdir / f"phase{n}-{phase.backend}-replica{i}.log")
+            for i, (c, p) in enumerate(configs)
         ]
         t_start = time.monotonic()
         for r in phase.members:
@@ -323,21 +411,21 @@ def measure(
                 raise SystemExit(f"replicas not polling after {args.startup_timeout}s; see {workdir}")
             time.sleep(0.5)
         phase.startup = time.monotonic() - t_start
-        print(f"[{n} replica(s)] all polling after {phase.startup:.1f}s; warm-up {args.warmup}s", flush=True)
+        print(f"[{phase.label}] all polling after {phase.startup:.1f}s; warm-up {args.warmup}s", flush=True)
         time.sleep(args.warmup)
-        t0 = retrying("read the time", lambda: db_now(eng))
+        t0 = datetime.now(UTC)
         for r in phase.members:
             r.snapshot()
         w0 = time.monotonic()
         time.sleep(args.seconds)
-        t1 = retrying("read the time", lambda: db_now(eng))
+        t1 = datetime.now(UTC)
         for r in phase.members:
             r.snapshot()
             assert r.proc is not None
             r.rss = rss_mb(r.proc.pid)
             r.rss_now = rss_mb(r.proc.pid, "VmRSS")
         phase.window = time.monotonic() - w0
-        print(f"[{n} replica(s)] measured {phase.window:.1f}s; stopping", flush=True)
+        print(f"[{phase.label}] measured {phase.window:.1f}s; stopping", flush=True)
     finally:
         t_stop = time.monotonic()
         for r in phase.members:
@@ -348,99 +436,107 @@ def measure(
     retrying("read the results", lambda: results(args, phase, eng, t0, t1))
 
 
-def db_now(eng: Engine) -> datetime:
-    with eng.connect() as conn:
-        return conn.execute(text("SELECT now()")).scalar_one()
-
-
 def results(args: argparse.Namespace, phase: Phase, eng: Engine, t0: datetime, t1: datetime) -> None:
+    """Counted in Python from the ``polls`` rows (the same on both databases)."""
     with eng.connect() as conn:
-        rows = conn.execute(
-            text("SELECT verdict, count(*) FROM polls WHERE started_at >= :a AND started_at < :b GROUP BY 1"),
-            {"a": t0, "b": t1},
-        ).all()
-        phase.verdicts = {v: int(c) for v, c in rows}
-        phase.polls = sum(phase.verdicts.values())
-        # consecutive polls of a source, over the whole phase: interval - jitter (jitter is 0 here)
-        gaps = conn.execute(
-            text(
-                "SELECT count(*) FILTER (WHERE gap < make_interval(secs => :iv)),"
-                " extract(epoch FROM min(gap)), count(DISTINCT source) FROM ("
-                "  SELECT source, started_at - lag(started_at) OVER (PARTITION BY source ORDER BY started_at)"
-                "  AS gap FROM polls) g"
-            ),
-            {"iv": args.interval},
-        ).one()
-        phase.doubles = int(gaps[0])
-        phase.min_gap = float(gaps[1]) if gaps[1] is not None else None
-        phase.sources_polled = int(conn.scalar(text("SELECT count(DISTINCT source) FROM polls")) or 0)
-        doubles = conn.execute(
-            text(
-                "SELECT source, prev, started_at FROM (SELECT source, started_at, lag(started_at) OVER"
-                " (PARTITION BY source ORDER BY started_at) AS prev FROM polls) g"
-                " WHERE started_at - prev < make_interval(secs => :iv) ORDER BY started_at LIMIT 5"
-            ),
-            {"iv": args.interval},
-        ).all()
-        phase.examples = [f"{src}: {a:%H:%M:%S.%f} then {b:%H:%M:%S.%f}" for src, a, b in doubles]
+        rows = conn.execute(select(m.Poll.source, m.Poll.started_at, m.Poll.verdict)).all()
+    phase.verdicts = {}
+    by_source: dict[str, list[datetime]] = {}
+    for source, started, verdict in rows:
+        by_source.setdefault(source, []).append(started)
+        if t0 <= started < t1:
+            phase.verdicts[verdict] = phase.verdicts.get(verdict, 0) + 1
+    phase.polls = sum(phase.verdicts.values())
+    phase.sources_polled = len(by_source)
+    # consecutive polls of a source, over the whole phase, closer than the interval (jitter is 0 here)
+    limit = timedelta(seconds=args.interval)
+    doubles: list[tuple[datetime, str, datetime]] = []
+    min_gap: timedelta | None = None
+    for source, times in by_source.items():
+        times.sort()
+        for a, b in itertools.pairwise(times):
+            gap = b - a
+            min_gap = gap if min_gap is None or gap < min_gap else min_gap
+            if gap < limit:
+                doubles.append((b, source, a))
+    phase.doubles = len(doubles)
+    phase.min_gap = min_gap.total_seconds() if min_gap is not None else None
+    phase.examples = [f"{src}: {a:%H:%M:%S.%f} then {b:%H:%M:%S.%f}" for b, src, a in sorted(doubles)[:5]]
 
 
 def report(phases: list[Phase], args: argparse.Namespace) -> str:
-    headers = ["replicas", "replica", "polls/s", "share of polls", "CPU s (window)", "CPU %", "peak RSS MB",
-               "RSS MB at end", "stop s", "exit code"]  # fmt: skip
+    headers = ["database", "replicas", "replica", "polls/s", "share of polls", "CPU s (window)", "CPU %",
+               "CPU ms per poll", "peak RSS MB", "RSS MB at end", "stop s", "exit code"]  # fmt: skip
     rows: list[list[object]] = []
+    floors: list[list[object]] = []
     for ph in phases:
         counted = [r.polls[1] - r.polls[0] for r in ph.members]
         total = sum(counted) or 1.0
+        cpu_all = 0.0
         for i, r in enumerate(ph.members):
             cpu = r.cpu[1] - r.cpu[0]
+            cpu_all += cpu
             share = counted[i] / total
             rate = counted[i] / ph.window
             pct = cpu / ph.window
+            per = f"{1000 * cpu / counted[i]:.1f}" if counted[i] else "-"
             rows.append(
-                [
-                    ph.replicas,
-                    i,
-                    f"{rate:.1f}",
-                    f"{share:.0%}",
-                    f"{cpu:.1f}",
-                    f"{pct:.0%}",
-                    f"{r.rss:.0f}",
-                    f"{r.rss_now:.0f}",
-                    f"{r.stop_s:.1f}",
-                    r.code if r.code is None or r.code >= 0 else f"killed ({r.code})",
-                ]
-            )
-        rows.append([ph.replicas, "**all**", f"**{ph.polls / ph.window:.1f}**", "", "", "", "", "", "", ""])
+                [ph.backend, ph.replicas, i, f"{rate:.1f}", f"{share:.0%}", f"{cpu:.1f}", f"{pct:.0%}", per,
+                 f"{r.rss:.0f}", f"{r.rss_now:.0f}", f"{r.stop_s:.1f}",
+                 r.code if r.code is None or r.code >= 0 else f"killed ({r.code})"]
+            )  # fmt: skip
+        rate_all = ph.polls / ph.window if ph.window else 0.0
+        per_all = f"**{1000 * cpu_all / ph.polls:.1f}**" if ph.polls else "-"
+        rows.append([ph.backend, ph.replicas, "**all**", f"**{rate_all:.1f}**", "", f"{cpu_all:.1f}", "",
+                     per_all, "", "", "", ""])  # fmt: skip
+        if ph.floor is not None:
+            f = ph.floor
+            f_rate = f["polls"] / f["seconds"]
+            f_cpu = 1000 * f["cpu"] / f["polls"] if f["polls"] else float("nan")
+            floors.append([ph.backend, f"{rate_all:.1f}", f"{f_rate:.1f}", f"**{rate_all / f_rate:.2f}×**",
+                           per_all.strip("*"), f"{f_cpu:.1f}"])  # fmt: skip
     summary = table(
-        ["replicas", "start-up s", "window s", "polls in window", "verdicts", "sources polled (phase)",
+        ["database", "replicas", "start-up s", "window s", "polls in window", "verdicts", "sources polled (phase)",
          "double polls", "min gap s", "tracebacks in logs"],
-        [[ph.replicas, f"{ph.startup:.1f}", f"{ph.window:.1f}", ph.polls,
+        [[ph.backend, ph.replicas, f"{ph.startup:.1f}", f"{ph.window:.1f}", ph.polls,
           ", ".join(f"{k} {v}" for k, v in sorted(ph.verdicts.items())), ph.sources_polled, ph.doubles,
           f"{ph.min_gap:.1f}" if ph.min_gap is not None else "-", ph.tracebacks] for ph in phases],
     )  # fmt: skip
+    floor_table = ""
+    if floors:
+        floor_table = "\n\n" + table(
+            ["database", "monitor polls/s (1 replica)", "raw floor polls/s", "monitor ÷ floor",
+             "monitor CPU ms/poll", "floor CPU ms/poll"],
+            floors,
+        )  # fmt: skip
     notes = (
         f"{args.sources:,} `json` sources (interval {args.interval}s, jitter 0s) on one loopback asyncio "
         f"server; per replica `workers: {args.workers}`, `analysis: {{workers: 0}}`, "
-        "`fetch: {per_host: 32, min_interval: 0s, retries: 0}` (the per-host gate would otherwise allow one "
-        "request a second to the single loopback host), `cluster: {lease: 30s, claim_every: 0.25s}`. "
+        "`fetch: {per_host: 32, min_interval: 0s, retries: 0, allow_private: [127.0.0.1]}` (the per-host gate would otherwise allow one "
+        "request a second to the single loopback host), `cluster: {lease: 30s, claim_every: 0.25s}` "
+        "(PostgreSQL; SQLite is one process). "
         f"Warm-up {args.warmup}s after every replica has polled, then a {args.seconds}s window. "
         "polls/s (all) counts `polls` rows whose `started_at` is in the window; the per-replica split is "
         "the delta of each replica's `/metrics` `monitor_polls_total` over the window. CPU: utime+stime from "
-        "`/proc/<pid>/stat` over the window; peak RSS: `VmHWM` of `/proc/<pid>/status` (the whole run, config "
+        "`/proc/<pid>/stat` over the window (the replica's own process; PostgreSQL's server CPU is not in it); "
+        "peak RSS: `VmHWM` of `/proc/<pid>/status` (the whole run, config "
         "loading included), RSS at end: `VmRSS` at the end of the window. "
         "Double polls: consecutive polls of one source, over the whole phase, closer than interval - jitter. "
-        f"stop s: from SIGTERM (sent to all replicas at once) to exit; SIGKILL after {args.stop_timeout:g}s."
+        f"stop s: from SIGTERM (sent to all replicas at once) to exit; SIGKILL after {args.stop_timeout:g}s. "
+        f"Raw floor (after the 1-replica phase, {args.floor_seconds:g}s, its own process): the same server, "
+        f"{args.workers} threads, each an httpx GET of the next source's page + JSON parse + one transaction "
+        "inserting its two items (executemany, ON CONFLICT DO NOTHING) into the same database. The machine is "
+        "shared by several sessions: polls/s swing with its load; CPU ms per poll is the steadier figure."
     )
-    errors = [f"- {ph.replicas} replica(s), {c}x: `{e}`" for ph in phases for e, c in ph.errors.items()]
+    errors = [f"- {ph.label}, {c}x: `{e}`" for ph in phases for e, c in ph.errors.items()]
     if errors:
         notes += "\n\nERROR log lines and exceptions in the replicas' logs (digits as N):\n\n" + "\n".join(
             errors
         )
-    examples = [f"- {ph.replicas} replica(s): {e}" for ph in phases for e in ph.examples]
+    examples = [f"- {ph.label}: {e}" for ph in phases for e in ph.examples]
     if examples:
         notes += "\n\nDouble polls (first five of each phase):\n\n" + "\n".join(examples)
-    return table(headers, rows) + "\n\n" + summary + "\n\n" + notes
+    return table(headers, rows) + floor_table + "\n\n" + summary + "\n\n" + notes
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -450,19 +546,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=float, default=20.0, help="after every replica has polled")
     ap.add_argument("--interval", type=int, default=60, help="seconds between polls of one source")
     ap.add_argument("--workers", type=int, default=8, help="concurrent polls per replica")
-    ap.add_argument("--replicas", default="1,3", help="phases, e.g. 1,3")
+    ap.add_argument("--replicas", default="1,3", help="PostgreSQL phases, e.g. 1,3 (empty: none)")
+    ap.add_argument("--sqlite", action="store_true", help="also one daemon on SQLite (first)")
+    ap.add_argument("--floor-seconds", type=float, default=20.0, help="the raw loop's run (0: none)")
     ap.add_argument("--startup-timeout", type=float, default=180.0)
     ap.add_argument("--stop-timeout", type=float, default=60.0, help="SIGKILL a replica not stopped by then")
     ap.add_argument("--pg", default=os.environ.get("MONITOR_TEST_PG_URL") or DEFAULT_PG)
     ap.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs, configs)")
+    ap.add_argument("--floor-child", help=argparse.SUPPRESS)
+    ap.add_argument("--floor-port", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.floor_child:
+        floor_child(args.floor_child, args.floor_port, args.sources, args.workers, args.seconds)
+        return 0
     front = Front().start()
     workdir = Path(tempfile.mkdtemp(prefix="bench-load-"))
     phases: list[Phase] = []
     try:
-        for n in (int(x) for x in args.replicas.split(",")):
-            phases.append(run_phase(args, front, workdir, n))
+        if args.sqlite:
+            phases.append(run_phase(args, front, workdir, 1, "sqlite"))
+        for n in (int(x) for x in args.replicas.split(",") if x.strip()):
+            phases.append(run_phase(args, front, workdir, n, "postgresql"))
     finally:
         front.stop()
         if args.keep:
@@ -473,7 +578,8 @@ def main(argv: list[str] | None = None) -> int:
     print(body)
     if not args.no_write:
         command = "python -m bench.load " + " ".join(argv if argv is not None else sys.argv[1:])
-        write_section("load", "Load: sources per replica on PostgreSQL", command.strip(), body)
+        write_section("load", "Load: sources per replica, SQLite and PostgreSQL, against the raw floor",
+                      command.strip(), body)  # fmt: skip
     bad = [ph for ph in phases if ph.doubles]
     return 1 if bad else 0
 

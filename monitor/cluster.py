@@ -28,13 +28,14 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Table, bindparam, delete, func, or_, select, update
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from monitor.config.settings import Cluster as ClusterSettings
 from monitor.store import Store, StoreError
@@ -158,6 +159,7 @@ class Coordinator:
         self._job_locks: dict[str, threading.Lock] = {}  # one thread per job name in this process
         self._namespace = ""
         self._seen_written: datetime | None = None
+        self._renewed_at: datetime | None = None
         if enabled:
             with store.engine.connect() as conn:
                 self._namespace = str(conn.scalar(select(func.current_schema())) or "")
@@ -222,16 +224,24 @@ class Coordinator:
                 update(SS).where(SS.next_due_at.is_not(None), SS.name.not_in(wanted)).values(next_due_at=None)
             )
 
-    def claim(self, now: datetime, limit: int, horizon: timedelta) -> list[str]:
+    def claim(
+        self,
+        now: datetime,
+        limit: int,
+        horizon: timedelta,
+        ended: Sequence[tuple[str, datetime]] = (),
+    ) -> list[str]:
         """Lease up to ``limit`` due sources to this replica and return their names, most overdue first.
 
         ``horizon``: the longest interval a source can have; a due time further ahead than that (or a
         lease further ahead than two lease periods) was written by a clock that has since gone back.
+        ``ended``: polls over since the last round, (name, next due time), recorded first in the same
+        transaction (as ``finish`` would, one statement for all of them).
         """
-        if not self.enabled or limit <= 0:
+        if not self.enabled or (limit <= 0 and not ended):
             return []
         with self._mutex:
-            busy = sorted(self.inflight)
+            busy = sorted(self.inflight - {name for name, _ in ended})
         lease_ok = or_(
             SS.lease_until.is_(None),
             SS.lease_until <= now,
@@ -251,25 +261,45 @@ class Coordinator:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        with self.store.transaction() as s:
-            names = list(s.scalars(q))
-            if names:
-                s.execute(
-                    update(SS)
-                    .where(SS.name.in_(names))
-                    .values(lease_owner=self.owner, lease_until=now + self.lease)
-                )
+        try:
+            with self.store.transaction() as s:
+                if ended:
+                    self._record_ends(s, ended)
+                names = list(s.scalars(q)) if limit > 0 else []
+                if names:
+                    s.execute(
+                        update(SS)
+                        .where(SS.name.in_(names))
+                        .values(lease_owner=self.owner, lease_until=now + self.lease)
+                    )
+        finally:
+            with self._mutex:
+                self.inflight.difference_update(name for name, _ in ended)
         with self._mutex:
             self.inflight.update(names)
         return names
 
-    def renew(self, now: datetime) -> None:
-        """Extend the leases of polls still running here; refresh this replica's ``seen_at``."""
+    def _record_ends(self, s: Session, ended: Sequence[tuple[str, datetime]]) -> None:
+        t = cast(Table, SS.__table__)
+        stmt = (
+            update(t)
+            .where(t.c.name == bindparam("n_"), t.c.lease_owner == self.owner)
+            .values(next_due_at=bindparam("due_"), lease_owner=None, lease_until=None)
+        )
+        s.connection().execute(stmt, [{"n_": name, "due_": due} for name, due in ended])
+
+    def renew(self, now: datetime, *, force: bool = True) -> None:
+        """Extend the leases of polls still running here (``force``: now; else at most every lease/4);
+        refresh this replica's ``seen_at``."""
         if not self.enabled:
             return
         with self._mutex:
             busy = sorted(self.inflight)
         write_seen = self._seen_written is None or abs(now - self._seen_written) >= self.lease / 4
+        # a claimed poll's lease runs a whole lease period: renewing every lease/4 keeps 3/4 of it ahead
+        renew_due = self._renewed_at is None or abs(now - self._renewed_at) >= self.lease / 4 or force
+        if not renew_due:
+            busy = []
         if not busy and not write_seen:
             return
         with self.store.transaction() as s:
@@ -294,6 +324,8 @@ class Coordinator:
                 s.execute(delete(m.Replica).where(m.Replica.seen_at < now - 10 * self.lease))
         if write_seen:
             self._seen_written = now
+        if busy:
+            self._renewed_at = now
 
     def finish(self, name: str, next_due: datetime) -> None:
         """The poll of ``name`` is over: set its next due time and drop the lease (if still ours).

@@ -1,4 +1,10 @@
-"""The daemon: one APScheduler job per source, outbox delivery, config reload, signals.
+"""The daemon: polls on a schedule, outbox delivery, config reload, signals.
+
+Single process (SQLite): one APScheduler job per source. Replicas (PostgreSQL): one dispatcher thread
+claims due polls from the database (``monitor.cluster``) in batches and hands them to a pool of
+``workers`` threads; it claims again as soon as half its queue has run, and at least every
+``cluster.claim_every``. The end of a poll (its next due time) is written with the next claim round,
+in the same transaction.
 
 Signal handlers only set flags; the main thread acts on them.
 """
@@ -12,6 +18,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor as PollPool
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -141,6 +148,13 @@ class Daemon:
         self._pools = PoolLoans()
         self._faults: Faults | None = None
         self.database = DatabaseState(lambda: self.config.settings.tz)  # outages: a line each way
+        # replicas: the dispatcher thread, its pool of poll threads, polls ended but not yet recorded
+        self._dispatcher: threading.Thread | None = None
+        self._dispatch_wake = threading.Event()
+        self._poll_pool: PollPool | None = None
+        self._ended: list[tuple[str, datetime]] = []
+        self._ended_lock = threading.Lock()
+        self._horizon_cache: tuple[Config, str, timedelta] | None = None
 
     # ---- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -208,6 +222,8 @@ class Daemon:
             if trigger is not None:
                 self.scheduler.add_job(self.run_job, trigger, args=[job.name], id=job.name, executor="system")
         self.scheduler.start()
+        if self._dispatcher is not None:
+            self._dispatcher.start()
         self._deliverer.start()
         if self._http_enabled:
             from monitor.web import Server, create_app
@@ -252,6 +268,12 @@ class Daemon:
             pass
         with contextlib.suppress(SchedulerNotRunningError):
             self.scheduler.shutdown(wait=True)
+        self._dispatch_wake.set()
+        if self._dispatcher is not None and self._dispatcher.is_alive():
+            self._dispatcher.join(timeout=30)
+        if self._poll_pool is not None:
+            self._poll_pool.shutdown(wait=True, cancel_futures=True)  # queued polls never start
+            self._record_ended(self.now())  # so the replicas left do not poll them again at once
         if self._deliverer.is_alive():
             self._deliverer.join(timeout=30)
         if self.http is not None:
@@ -270,14 +292,11 @@ class Daemon:
             now.astimezone(self.config.settings.tz).date()
         )[0]
         wanted = {f"source:{n}": c for n, c in self.config.sources.items() if c.enabled}
-        if self.cluster.enabled:  # replicas: one claim job instead of a job per source
+        if self.cluster.enabled:  # replicas: one dispatcher thread instead of a job per source
             self.cluster.register([c.name for c in wanted.values()], now)
-            if self.scheduler.get_job("dispatch") is None:
-                every = self.config.settings.cluster.claim_every.total_seconds()
-                self.scheduler.add_job(
-                    self.dispatch, IntervalTrigger(seconds=every), id="dispatch", executor="system",
-                    next_run_time=now,
-                )  # fmt: skip
+            if self._dispatcher is None:
+                self._poll_pool = PollPool(self.config.settings.workers, thread_name_prefix="poll")
+                self._dispatcher = threading.Thread(target=self._dispatch_loop, name="dispatch", daemon=True)
             wanted = {}
         for job in self.scheduler.get_jobs():
             if job.id.startswith("source:") and job.id not in wanted:
@@ -294,7 +313,8 @@ class Daemon:
                     self.poll, trigger, args=[cfg.name], id=job_id, name=job_id, next_run_time=now
                 )
 
-    def poll(self, name: str) -> RunResult | None:
+    def poll(self, name: str, at: datetime | None = None) -> RunResult | None:
+        """Poll ``name`` now (``at``: the time to record, already read by the caller)."""
         with self._lock:
             ctx, cfg = self.ctx, self.config.sources.get(name)
             running = self._running.setdefault(name, threading.Lock())
@@ -303,15 +323,15 @@ class Daemon:
             self._pools.borrow(ctx.analysis)
         try:
             with running:  # never two runs of one source at once, whoever asks (scheduler, CLI, console)
-                return self._poll(name, ctx, cfg)
+                return self._poll(name, ctx, cfg, at)
         finally:
             self._pools.give_back(ctx.analysis)
 
-    def _poll(self, name: str, ctx: Context, cfg: SourceConfig) -> RunResult | None:
+    def _poll(self, name: str, ctx: Context, cfg: SourceConfig, at: datetime | None) -> RunResult | None:
         t0 = time.monotonic()
         try:
             self.crash_point("poll.start")
-            result = run_source(ctx, cfg, self.now())
+            result = run_source(ctx, cfg, at or self.now())
             self.crash_point("poll.stored")
         except Interrupted:
             log.info("poll of %s interrupted by shutdown; nothing stored", name)
@@ -342,54 +362,106 @@ class Daemon:
         else:
             log.error("poll of %s failed unexpectedly", name, exc_info=exc)
 
+    def _capacity(self) -> int:
+        """Polls this replica holds at most: its workers busy, and as many queued behind them."""
+        return 2 * self.config.settings.workers
+
+    def _horizon(self, config: Config, now: datetime) -> timedelta | None:
+        """The longest interval + jitter of any enabled source, plus a lease (``Coordinator.claim``);
+        None without sources. Computed once per config and schedule profile, not every round."""
+        profile = config.settings.schedule.profile_for(now.astimezone(config.settings.tz).date())[0]
+        cached = self._horizon_cache
+        if cached is not None and cached[0] is config and cached[1] == profile:
+            return cached[2]
+        sources = [c for c in config.sources.values() if c.enabled]
+        if not sources:
+            return None
+        day = [effective_interval(c, config, now) for c in sources]
+        horizon = max(i + j for i, j, _ in day) + config.settings.cluster.lease
+        self._horizon_cache = (config, profile, horizon)
+        return horizon
+
+    def _dispatch_loop(self) -> None:
+        every = self.config.settings.cluster.claim_every.total_seconds()
+        while not self.stop_event.is_set():
+            self._dispatch_wake.wait(every)
+            self._dispatch_wake.clear()
+            if self.stop_event.is_set():
+                break
+            try:
+                self.dispatch()
+            except Exception:  # never let the thread die: the next round tries again
+                log.exception("claim round failed; will retry")
+
     def dispatch(self) -> list[str]:
-        """Replicas: renew our leases, claim due polls for the free workers, run them."""
+        """Replicas, one round: record the polls that ended, renew our leases, claim due polls for the
+        free places of our queue (one transaction), hand them to the poll threads."""
         if self.stop_event.is_set():
             return []
         now = self.now()
         with self._lock:
             config = self.config
-        sources = [c for c in config.sources.values() if c.enabled]
-        if not sources:
+        horizon = self._horizon(config, now)
+        with self._ended_lock:
+            ended, self._ended = self._ended, []
+        if horizon is None:
+            self._finish(ended, now)
             return []
-        day = [effective_interval(c, config, now) for c in sources]
-        horizon = max(i + j for i, j, _ in day) + config.settings.cluster.lease
         try:
-            self.cluster.renew(now)
-            names = self.cluster.claim(now, config.settings.workers - self.cluster.held(), horizon)
+            self.cluster.renew(now, force=False)
+            free = self._capacity() - self.cluster.held() + len(ended)
+            names = self.cluster.claim(now, free, horizon, ended)
         except Exception as exc:  # the database is away: try again next round
+            for name, _ in ended:
+                self.cluster.forget(name)  # the lease runs out and the poll is due again then
             if not self.database.failed(exc, now, "claiming polls"):
                 log.warning("claiming polls failed; will retry: %s", exc)
             return []
         self.database.ok(now)
-        with self._sched_lock:  # see shutdown(): no scheduler call may start once we are stopping
-            if self.stop_event.is_set():
+        with self._sched_lock:  # see shutdown(): no poll may be queued once we are stopping
+            if self.stop_event.is_set() or self._poll_pool is None:
                 for name in names:
                     self.cluster.forget(name)  # the leases run out; another replica takes them
                 return []
             for name in names:
-                self.scheduler.add_job(self._poll_claimed, args=[name, now], id=f"claimed:{name}", name=name)
+                self._poll_pool.submit(self._poll_claimed, name, now)
         return names
 
-    def _poll_claimed(self, name: str, claimed_at: datetime) -> None:
-        result = None
-        try:
-            result = self.poll(name)
-        finally:
-            cfg = self.config.sources.get(name)
-            if cfg is None:
-                due = claimed_at
-            else:
-                interval, jitter, _ = effective_interval(cfg, self.config, claimed_at)
-                if result is None:  # nothing was stored (crash of the poll, collision): retry sooner
-                    interval = min(interval, self.config.settings.cluster.lease)
-                due = cluster.next_due(claimed_at, interval, jitter)
+    def _finish(self, ended: list[tuple[str, datetime]], now: datetime) -> None:
+        for name, due in ended:
             try:
                 self.cluster.finish(name, due)
             except Exception as exc:  # the lease runs out and the poll is due again then
                 self.cluster.forget(name)
-                if not self.database.failed(exc, self.now(), f"recording the end of the poll of {name}"):
+                if not self.database.failed(exc, now, f"recording the end of the poll of {name}"):
                     log.warning("could not record the end of the poll of %s: %s", name, exc)
+
+    def _record_ended(self, now: datetime) -> None:
+        with self._ended_lock:
+            ended, self._ended = self._ended, []
+        self._finish(ended, now)
+
+    def _poll_claimed(self, name: str, claimed_at: datetime) -> None:
+        result = None
+        # a claimed poll may wait in the queue: the next one is due an interval after this one started
+        started = max(self.now(), claimed_at)
+        try:
+            result = self.poll(name, started)
+        finally:
+            cfg = self.config.sources.get(name)
+            if cfg is None:
+                due = started
+            else:
+                interval, jitter, _ = effective_interval(cfg, self.config, started)
+                if result is None:  # nothing was stored (crash of the poll, collision): retry sooner
+                    interval = min(interval, self.config.settings.cluster.lease)
+                due = cluster.next_due(started, interval, jitter)
+            with self._ended_lock:
+                self._ended.append((name, due))
+                ended = len(self._ended)
+            # half the queue has run: claim the next batch now rather than at the next claim_every
+            if self.cluster.held() - ended <= self._capacity() // 2:
+                self._dispatch_wake.set()
 
     def wake_delivery(self) -> None:
         """Something was enqueued: deliver now rather than at the next ``deliver_every``."""

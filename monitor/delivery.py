@@ -22,8 +22,9 @@ from sqlalchemy.orm import Session
 
 from monitor.alerting import suppress
 from monitor.config import Config
+from monitor.notify.digest import digest
 from monitor.notify.message import Message, MessageError
-from monitor.notify.transport import send
+from monitor.notify.transport import room_for, send
 from monitor.store import Store, outbox
 from monitor.store import models as m
 
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF = timedelta(hours=1)
 BATCH = 100
 SEND_PARALLEL = 8
+RATE_WAIT = timedelta(seconds=20)  # a robot over its rate is asked again after this
+UNDIGESTED = ("report", "test", "heartbeat", "digest")  # sent whole, never folded into a digest
 # Seconds between tries to record a round's outcomes (about 30 s in all: a database restart takes a few).
 RECORD_RETRIES = (0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0, 5.0, 5.0, 5.0)
 
@@ -78,9 +81,45 @@ def deliver_due(store: Store, config: Config, now: datetime, limit: int = BATCH)
                 held[row.id] = _Held("pending", verdict.text, verdict.until)
             else:
                 to_send.append((row, message))
+    to_send, batches = _batched(config, to_send, held, now)
     results = _send_all(config, to_send)
+    results = [(r, ok, err) for row, ok, err in results for r in batches.get(row.id, [row])]
     _record(store, config, now, held, results, report)
     return report
+
+
+def _batched(
+    config: Config, to_send: list[tuple[m.Outbox, Message]], held: dict[int, _Held], now: datetime
+) -> tuple[list[tuple[m.Outbox, Message]], dict[int, list[m.Outbox]]]:
+    """Per chat robot channel: rows beyond its rate wait (not an attempt), and more rows than
+    ``chat.digest_over`` due at once go as one digest (``monitor.notify.digest``) whose outcome is
+    recorded for each row it covers. Returns what to send and, per digest row, the rows it covers."""
+    by_channel: dict[str, list[tuple[m.Outbox, Message]]] = {}
+    for row, message in to_send:
+        by_channel.setdefault(row.channel, []).append((row, message))
+    out: list[tuple[m.Outbox, Message]] = []
+    batches: dict[int, list[m.Outbox]] = {}
+    for name, rows in by_channel.items():
+        channel = config.settings.channels.get(name)
+        room = room_for(channel) if channel is not None else None
+        if room is None:
+            out += rows
+            continue
+        if room <= 0:  # the robot's rate is used up: wait, it is not a failure
+            for row, _ in rows:
+                held[row.id] = _Held("pending", "chat robot rate limit", now + RATE_WAIT)
+            continue
+        whole = [(row, msg) for row, msg in rows if msg.event in UNDIGESTED]  # reports keep their body
+        short = [(row, msg) for row, msg in rows if msg.event not in UNDIGESTED]
+        out += whole
+        if len(short) > 1 and (len(short) > config.settings.chat.digest_over or len(rows) > room):
+            head = short[0][0]
+            out.append((head, digest([msg for _, msg in short])))
+            batches[head.id] = [row for row, _ in short]
+            log.info("%d notifications to %s go as one digest", len(short), name)
+        else:
+            out += short
+    return out, batches
 
 
 def _send_all(
@@ -124,7 +163,8 @@ def _record(
         except OperationalError as exc:
             if wait is None:
                 raise
-            log.warning("recording sent notifications failed, retrying in %.1f s: %s", wait, exc.orig)
+            # at debug: an outage is logged once by the daemon's database state, not per attempt (#17)
+            log.debug("recording sent notifications failed, retrying in %.1f s: %s", wait, exc.orig)
             time.sleep(wait)
             continue
         report.sent, report.failed = attempt.sent, attempt.failed

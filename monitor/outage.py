@@ -78,6 +78,7 @@ class DatabaseState:
         self._tz = tz
         self._lock = threading.Lock()
         self.down_since: datetime | None = None
+        self.up_since: datetime | None = None  # when the last outage ended
         self.failures = 0
 
     @property
@@ -93,7 +94,10 @@ class DatabaseState:
         if not database_unavailable(exc):
             return False
         with self._lock:
-            first = self.down_since is None
+            # an operation that started before the last recovery and failed during the outage (a delivery
+            # round still retrying its records) is that outage's, not a new one
+            stale = self.down_since is None and self.up_since is not None and now < self.up_since
+            first = self.down_since is None and not stale
             if first:
                 self.down_since, self.failures = now, 0
             self.failures += 1
@@ -115,7 +119,7 @@ class DatabaseState:
             since, failures = self.down_since, self.failures
             if since is None:
                 return
-            self.down_since = None
+            self.down_since, self.up_since = None, now
         log.warning(
             "数据库恢复 database available again at %s, after %s (%d operations failed meanwhile)",
             self._local(now),

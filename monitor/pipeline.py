@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import DataError
 
 from monitor import catchup, hygiene
@@ -31,7 +32,7 @@ from monitor.adapters.base import (
     RawItem,
     SourceError,
 )
-from monitor.alerting import evaluate, health
+from monitor.alerting import backfill, evaluate, health
 from monitor.analyze import Analysis, MatchContext
 from monitor.analyze.pool import AnalysisPool
 from monitor.config import Config
@@ -257,10 +258,14 @@ def run_source(ctx: Context, source: SourceConfig, now: datetime) -> RunResult:
         cursor = dict(state.cursor or {})
         had_items = state.had_items
         s.commit()
+    # what the paging lookups learnt, (external id, payload hash) -> the change (None: unchanged), so
+    # the store stage asks the database only about items they did not see
+    looked_up: Memo = {}
 
     def all_known(page_items: list[Item]) -> bool:
         with ctx.store.session() as s:
             changed = ctx.store.diff(s, page_items)
+        _remember(looked_up, page_items, changed)
         # a truncated item differs from its stored, completed self until the follow-up stage runs
         return all(ch.kind == "updated" and ch.item.attrs.get("truncated") for ch in changed)
 
@@ -288,8 +293,7 @@ def run_source(ctx: Context, source: SourceConfig, now: datetime) -> RunResult:
     items = result.items
     result.reason = hygiene.reason_line(_with_notes(result, caught))
 
-    with ctx.store.session() as s:
-        changes = ctx.store.diff(s, items)
+    changes = _diff(ctx, items, looked_up)
     analyses = ctx.analysis.analyze_many([(ch.item.analysis_text, _match_context(ch.item)) for ch in changes])
     analyses = [
         a if ch.item.text else _without_words(a, ch.item.rating)
@@ -310,6 +314,40 @@ def run_source(ctx: Context, source: SourceConfig, now: datetime) -> RunResult:
     if ctx.on_stored:
         ctx.on_stored(result)
     return result
+
+
+Memo = dict[tuple[str, str, str], ItemChange | None]
+
+
+def _key(it: Item) -> tuple[str, str, str]:
+    return it.source, it.external_id, it.payload_hash
+
+
+def _remember(looked_up: Memo, items: list[Item], changed: list[ItemChange]) -> None:
+    by_key = {_key(ch.item): ch for ch in changed}
+    for it in items:
+        key = _key(it)
+        looked_up.setdefault(key, by_key.get(key))
+
+
+def _diff(ctx: Context, items: list[Item], looked_up: Memo) -> list[ItemChange]:
+    """``Store.diff`` of the poll's items, reusing the paging lookups: one query only for the items
+    they did not see (follow-ups changed them, catching up found them), none when they saw them all."""
+    if not items:
+        return []
+    if all(_key(it) in looked_up for it in items):
+        seen: set[tuple[str, str]] = set()
+        out: list[ItemChange] = []
+        for it in items:
+            if (it.source, it.external_id) in seen:  # duplicates keep the first, as Store.diff does
+                continue
+            seen.add((it.source, it.external_id))
+            ch = looked_up[_key(it)]
+            if ch is not None:
+                out.append(ItemChange(it, ch.kind, ch.row_id))
+        return out
+    with ctx.store.session() as s:
+        return ctx.store.diff(s, items)
 
 
 def _catch_up(
@@ -359,12 +397,12 @@ def _commit(
         for change, row in zip(changes, rows, strict=False):
             if change.kind == "updated" and change.item.attrs:
                 row.attrs = {**(row.attrs or {}), **change.item.attrs}
-        for row, analysis in zip(rows, analyses, strict=True):
-            _save_analysis(s, row, analysis, now)
-        events = evaluate(s, ctx.config, rows, analyses, now)
-        incidents.open_for_events(s, ctx.config, events, now)
-        incidents.open_for_events(s, ctx.config, events, now)
+        _save_analyses(s, changes, rows, analyses, now)
         state = ctx.store.source_state(s, source.name)
+        # a new source's history stays quiet (chat.backfill, monitor.alerting.backfill)
+        fresh, fresh_analyses = backfill.news(s, ctx.config, state, rows, analyses, now)
+        events = evaluate(s, ctx.config, fresh, fresh_analyses, now)
+        incidents.open_for_events(s, ctx.config, events, now)
         health.record(s, ctx.config, state, result.verdict, result.reason, now)
         if result.verdict == "ok":
             state.had_items = state.had_items or bool(items)
@@ -414,22 +452,32 @@ def _match_context(item: Item) -> MatchContext:
     return MatchContext(source=item.source, platform=item.platform, sku=item.sku, rating=item.rating)
 
 
-def _save_analysis(s: Any, row: m.Item, a: Analysis, now: datetime) -> None:
-    existing = s.get(m.Analysis, row.id)
-    values = dict(  # noqa: C408
-        normalized=a.normalized[: hygiene.TEXT_CAP],  # of the whole text; the whole one is kept apart
-        rules=a.rules,
-        hits=[h.__dict__ for h in a.hits],
-        sentiment=a.sentiment,
-        sentiment_score=a.sentiment_score,
-        dimensions=a.dimensions,
-        grade=a.grade,
-        grade_reasons=a.grade_reasons,
-        severity=a.severity,
-        analyzed_at=now,
-    )
-    if existing is None:
-        s.add(m.Analysis(item_id=row.id, **values))
-    else:
-        for k, v in values.items():
-            setattr(existing, k, v)
+def _save_analyses(
+    s: Any, changes: list[ItemChange], rows: list[m.Item], analyses: list[Analysis], now: datetime
+) -> None:
+    """The analyses of the stored rows: new items get theirs added (no lookup: they cannot have one),
+    edited ones have theirs replaced, all read in one query."""
+    edited = [row.id for ch, row in zip(changes, rows, strict=False) if ch.kind != "new"]
+    existing: dict[int, m.Analysis] = {}
+    if edited:
+        q = select(m.Analysis).where(m.Analysis.item_id.in_(edited))
+        existing = {a.item_id: a for a in s.scalars(q)}
+    for row, a in zip(rows, analyses, strict=True):
+        values = dict(  # noqa: C408
+            normalized=a.normalized[: hygiene.TEXT_CAP],  # of the whole text; the whole one is kept apart
+            rules=a.rules,
+            hits=[h.__dict__ for h in a.hits],
+            sentiment=a.sentiment,
+            sentiment_score=a.sentiment_score,
+            dimensions=a.dimensions,
+            grade=a.grade,
+            grade_reasons=a.grade_reasons,
+            severity=a.severity,
+            analyzed_at=now,
+        )
+        kept = existing.get(row.id)
+        if kept is None:
+            s.add(m.Analysis(item_id=row.id, **values))
+        else:
+            for k, v in values.items():
+                setattr(kept, k, v)

@@ -103,6 +103,8 @@ fetch:
   allow_private: [127.0.0.1]  # the loopback servers; sources are public-only by default
 web:
   bind: 127.0.0.1:0
+chat:
+  backfill: alert  # the scenario's reviews are days old by a daemon's real clock: alert on them anyway
 schedule:
   normal: {{interval: 1s, jitter: 0s}}
   promotion: {{interval: 1s, jitter: 0s, interval_factor: 0.5}}

@@ -176,11 +176,11 @@ def test_quiet_hours_defer_all_but_critical(
         poll_all(ctx)  # NOW is 12:00 in Shanghai: inside quiet hours
         report = delivery.deliver_due(ctx.store, ctx.config, NOW)
         titles = [x["title"] for x in sink.messages()]
-        assert titles and all("[critical]" in t for t in titles)
+        assert titles and all("【严重】" in t for t in titles)  # critical, in Chinese first
         assert report.deferred >= 1
         later = NOW + timedelta(hours=1, minutes=1)  # 13:01 local
         delivery.deliver_due(ctx.store, ctx.config, later)
-        assert any("[low]" in x["title"] or "[medium]" in x["title"] for x in sink.messages())
+        assert any("【低】" in x["title"] or "【中】" in x["title"] for x in sink.messages())
     finally:
         ctx.fetcher.close()
         ctx.store.close()
@@ -306,7 +306,7 @@ def test_checklist_is_trimmed_to_a_small_channel_with_a_link(
         delivery.deliver_due(ctx.store, ctx.config, NOW)
         burst = next(x for x in sink.messages() if "差评爆发" in x["title"] and x["_path"] == "/hook")
         body = burst["message"]
-        assert "Full checklist: http" in body and "more" in body  # trimmed, with the link to all steps
+        assert "完整清单：http" in body and "另有" in body  # trimmed, with the link to all steps
         assert "(1/" not in body  # trimming made it fit: no split
     finally:
         ctx.fetcher.close()

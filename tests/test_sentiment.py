@@ -17,9 +17,12 @@ from click.testing import CliRunner
 
 from monitor.analyze.sentiment import (
     DEFAULT_MODEL_PATH,
+    NEUTRAL_HALF,
     SentimentModel,
     TrainingDataError,
     polarity,
+    review_prob,
+    sentiment_text,
     train_from_file,
 )
 from monitor.analyze.text import fold
@@ -98,7 +101,9 @@ def test_polarity_without_rating_has_a_neutral_band() -> None:
     assert polarity(0.9, None)[0] == "pos"
     assert polarity(0.1, None)[0] == "neg"
     assert polarity(0.5, None) == ("neu", 1.0)
-    assert polarity(0.55, None)[0] == "neu"
+    assert polarity(0.52, None)[0] == "neu"
+    assert polarity(0.5 + NEUTRAL_HALF, None)[0] == "pos"
+    assert polarity(0.5 - NEUTRAL_HALF - 1e-9, None)[0] == "neg"
     label, conf = polarity(0.95, None)
     assert label == "pos"
     assert conf == pytest.approx(0.95)
@@ -322,3 +327,100 @@ def test_accuracy_on_online_shopping_sample() -> None:
     probs = SentimentModel.load_default().prob_positive_many([fold(t) for t, _ in sample])
     acc = sum((p >= 0.5) == (y == 1) for p, (_, y) in zip(probs, sample, strict=True)) / len(sample)
     assert acc >= SAMPLE_ACCURACY - MARGIN, f"accuracy {acc:.4f} on the {SAMPLE_ROWS}-row sample"
+
+
+# ---- held-out fixture of our own writing (never used to choose anything) ----------------------------
+HELDOUT = ROOT / "tests" / "analysis" / "sentiment_heldout.yaml"
+# Floors per domain: a model that degrades drops below them. See bench/RESULTS.md
+# ("Sentiment recipe by leave-one-category-out cross-validation") for the measured figures.
+# Measured at this change: social 0.900 (54/60), food_delivery 0.933 (28/30), hotel 0.950 (19/20);
+# the floors are the issue's goals for food delivery (0.88) and hotel (0.90), and 0.85 for social
+# posts (the issue's Weibo goal is 0.75). ``clauses`` (one-clause verdicts) is scored with the clause
+# reading (0.75, 15/20; the whole text gets 0.45), see test_clause_reading_on_the_fixture.
+HELDOUT_FLOORS = {"social": 0.85, "food_delivery": 0.88, "hotel": 0.90}
+CLAUSES_FLOOR = 0.70
+
+
+def _heldout() -> dict[str, list[tuple[int, str]]]:
+    import yaml
+
+    doc = yaml.safe_load(HELDOUT.read_text(encoding="utf-8"))
+    return {dom: [(int(y), str(t)) for y, t in doc[dom]] for dom in (*HELDOUT_FLOORS, "clauses")}
+
+
+@pytest.mark.parametrize("domain", sorted(HELDOUT_FLOORS))
+def test_heldout_fixture_accuracy_per_domain(domain: str) -> None:
+    model = SentimentModel.load_default()
+    items = _heldout()[domain]
+    assert len(items) >= 20
+    assert {y for y, _ in items} == {0, 1}
+    right = sum((review_prob(model, sentiment_text(fold(t), t)) >= 0.5) == (y == 1) for y, t in items)
+    assert right / len(items) >= HELDOUT_FLOORS[domain], f"{domain}: {right}/{len(items)}"
+
+
+def test_heldout_fixture_neutral_band_holds_at_most_a_tenth() -> None:
+    model = SentimentModel.load_default()
+    items = [it for dom in _heldout().values() for it in dom]
+    ps = [review_prob(model, sentiment_text(fold(t), t)) for _, t in items]
+    assert sum(polarity(p, None)[0] == "neu" for p in ps) <= 0.1 * len(ps)
+
+
+def test_clause_reading_on_the_fixture() -> None:
+    model = SentimentModel.load_default()
+    items = _heldout()["clauses"]
+    right = sum(
+        (review_prob(model, sentiment_text(fold(t), t), drop_other=True, turn_weight=0.3) >= 0.5) == (y == 1)
+        for y, t in items
+    )
+    assert right / len(items) >= CLAUSES_FLOOR, f"{right}/{len(items)}"
+
+
+def test_clause_reading_drops_other_stores_and_times() -> None:
+    """The whole text of 隔壁那家客服态度差，这家很好 reads negative; read clause by clause, the
+    review's verdict is the clause about this store. (Off by default: the cross-validation chose the
+    whole text; see DEFAULT_DROP_OTHER.)"""
+    model = SentimentModel.load_default()
+    for text in ("隔壁那家客服态度差，这家很好", "去年那台用坏了，这台很稳"):
+        assert review_prob(model, fold(text), drop_other=True) > 0.5, text
+    for text in ("隔壁那家客服态度差，这家很好", "之前在别家买的一直漏水，这家的完全没问题"):
+        folded = fold(text)
+        assert review_prob(model, folded, drop_other=False) < review_prob(model, folded, drop_other=True)
+    # nothing about another store or time, no turn: the clause reading is the whole text
+    plain = fold("质量很好，物流也快")
+    assert review_prob(model, plain, drop_other=True, turn_weight=0.3) == pytest.approx(
+        model.prob_positive(plain)
+    )
+    # the defaults are the cross-validated choice: the whole text
+    other = fold("隔壁那家客服态度差，这家很好")
+    assert review_prob(model, other) == pytest.approx(model.prob_positive(other))
+
+
+def test_clause_reading_weighs_the_turn() -> None:
+    """After a turn (但是) the score moves toward the last clause's by ``turn_weight``."""
+    model = SentimentModel.load_default()
+    folded = fold("虽然物流慢了两天，但是东西真的很好，值得等")
+    p = review_prob(model, folded, turn_weight=0.5)
+    z = 0.5 * model.score(folded) + 0.5 * model.score("东西真的很好,值得等")
+    assert p == pytest.approx(1 / (1 + np.exp(-z)))
+    assert review_prob(model, folded, turn_weight=0.0) == pytest.approx(model.prob_positive(folded))
+
+
+def test_sentiment_text_strips_social_noise_and_reads_emoji() -> None:
+    raw = "转发微博 //@阿May:这家店真的可以 @小鹿的日常 #好物推荐# https://t.cn/abc 😡👍"
+    read = sentiment_text(fold(raw), raw)
+    for gone in ("@", "阿may", "小鹿的日常", "转发微博", "http", "#"):
+        assert gone not in read, gone
+    assert "这家店真的可以" in read and "好物推荐" in read
+    assert read.endswith("生气 赞")
+    plain = fold("质量很好")
+    assert sentiment_text(plain, "质量很好") is plain
+
+
+def test_analyzer_reads_social_posts() -> None:
+    from monitor.analyze import Analyzer, RuleSet
+
+    analyzer = Analyzer(RuleSet([], []))
+    a = analyzer.analyze("转发微博 //@阿May:这家店真的可以，回购第三次了[赞]")
+    assert a.sentiment == "pos"
+    assert a.normalized.startswith("转发微博")  # the stored reading is untouched
+    assert analyzer.analyze("【避雷】这款洗面奶用了脸上全是痘，再也不买了😡").sentiment == "neg"

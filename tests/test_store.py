@@ -51,6 +51,35 @@ def test_migrations_are_idempotent(store: Store) -> None:
     assert current_revision(store.engine) == head()
 
 
+def test_a_first_migration_cut_short_leaves_nothing_and_the_next_start_migrates(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A daemon killed during its first start left tables without a recorded revision on SQLite (the
+    driver committed each CREATE on its own): every later start failed with "table … already exists"."""
+    import alembic.op
+    from sqlalchemy import inspect
+
+    from monitor.store.engine import make_engine
+
+    real, made = alembic.op.create_table, []
+
+    def create_then_die(*args: object, **kwargs: object) -> object:
+        made.append(real(*args, **kwargs))  # type: ignore[arg-type]
+        if len(made) == 3:
+            raise KeyboardInterrupt("killed")  # as good as a SIGKILL for the transaction
+        return made[-1]
+
+    engine = make_engine(f"sqlite:///{tmp_path}/monitor.db")
+    monkeypatch.setattr(alembic.op, "create_table", create_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        upgrade(engine)
+    assert len(made) == 3 and inspect(engine).get_table_names() == []
+    monkeypatch.undo()
+    upgrade(engine)
+    assert current_revision(engine) == head()
+    engine.dispose()
+
+
 def test_models_and_migrations_agree(store: Store) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext

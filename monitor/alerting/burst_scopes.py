@@ -145,12 +145,23 @@ def scopes_for(
     return out
 
 
-def enabled_kinds(config: Config) -> set[str]:
-    """The scope kinds watched; platform scopes only when the sources span several platforms."""
+_KINDS_OF: list[tuple[Config, frozenset[str]]] = []  # the last config's kinds (a reload makes a new one)
+
+
+def enabled_kinds(config: Config) -> frozenset[str]:
+    """The scope kinds watched; platform scopes only when the sources span several platforms.
+
+    Asked by every poll; counting the platforms of 10,000 sources each time cost more than the rest of
+    a poll's alert decisions, so the answer is kept for the config object it was computed for."""
+    cached = _KINDS_OF[:1]
+    if cached and cached[0][0] is config:
+        return cached[0][1]
     kinds: set[str] = set(config.settings.alerting.burst_scopes)
     if len({c.platform for c in config.sources.values()}) < 2:
         kinds.discard("platform")
-    return kinds
+    out = frozenset(kinds)
+    _KINDS_OF[:] = [(config, out)]
+    return out
 
 
 def detector_config(config: Config) -> BurstConfig:

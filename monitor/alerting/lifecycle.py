@@ -14,12 +14,20 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from monitor import oncall
 from monitor.alerting import burst_scopes, suppress
 from monitor.alerting.alerts import resolve
+from monitor.alerting.compose import (
+    STATE_NAMES,
+    alert_message,
+    detail_url,
+    local_time,
+)
 from monitor.alerting.notices import enqueue_alert
-from monitor.alerting.routing import decide_alert
+from monitor.alerting.routing import channels_so_far, decide_alert
 from monitor.config import Config
-from monitor.store import Store, lock_alert_writers
+from monitor.notify.message import Link, Message
+from monitor.store import Store, lock_alert_writers, outbox
 from monitor.store import models as m
 
 log = logging.getLogger(__name__)
@@ -84,9 +92,16 @@ def _remind(s: Session, config: Config, alert: m.Alert, now: datetime) -> bool:
 
 
 def _escalate(s: Session, config: Config, alert: m.Alert, now: datetime) -> bool:
-    """Not acknowledged within a tier's ``after``: the next tier is told too (and reminded with the rest)."""
+    """Not acknowledged within a tier's ``after``: the next tier is told too (and reminded with the rest).
+    With an on-call rota, unclaimed for ``escalate_after``: the next person in its chain is @mentioned."""
     steps = decide_alert(config, alert).escalate
     level = alert.escalation_level
+    role = oncall.role_for(config, {**(alert.labels or {}), "kind": alert.kind, "grade": alert.grade})
+    if role is not None and oncall.escalation_due(config, role, level, alert.created_at, now):
+        alert.escalation_level = level + 1
+        enqueue_alert(s, config, alert, "escalation", now)
+        log.warning("alert #%d not claimed: escalated to the next person on call (%s)", alert.id, role)
+        return True
     if level >= len(steps) or now - alert.created_at < steps[level].after:
         return False
     alert.escalation_level = level + 1
@@ -186,3 +201,90 @@ def silence(
         s.add(sil)
         s.flush()
         return sil
+
+
+# ---- claiming from a chat link ----------------------------------------------------------------
+@dataclass(frozen=True)
+class Claim:
+    """What a 认领/确认 link did: ``claimed`` now, already ``taken`` by someone, or ``resolved``."""
+
+    outcome: str
+    alert_id: int
+    title: str
+    state: str
+    by: str | None
+    at: str  # local time, labelled
+    message: Message  # the alert as a notification would show it (for the page)
+
+
+def view(store: Store, config: Config, alert_id: int, now: datetime) -> Claim:
+    """What a 认领/确认 link shows before it is pressed (read only): open, taken or resolved."""
+    with store.session() as s:
+        alert = get(s, alert_id)
+        return _claim_of(s, config, alert, _outcome(alert), now)
+
+
+def _outcome(alert: m.Alert) -> str:
+    return {"resolved": "resolved", "acknowledged": "taken"}.get(alert.state, "open")
+
+
+def _claim_of(s: Session, config: Config, alert: m.Alert, outcome: str, now: datetime) -> Claim:
+    if alert.state == "resolved":
+        who, at = (alert.labels or {}).get("resolved_by"), alert.resolved_at
+    else:
+        who, at = alert.acked_by, alert.acked_at
+    return Claim(
+        outcome,
+        alert.id,
+        alert.title,
+        STATE_NAMES.get(alert.state, alert.state),
+        str(who) if who else None,
+        local_time(at, config.settings.tz) if at else "",
+        alert_message(s, config, alert, "firing", now),
+    )
+
+
+def claim(store: Store, config: Config, alert_id: int, by: str, now: datetime) -> Claim:
+    """Claim ``alert_id`` for ``by`` once: a second person learns who took it and when; a link used
+    after the alert resolved says so. A claim tells the alert's channels in one short message."""
+    with store.transaction() as s:
+        alert = s.scalars(select(m.Alert).where(m.Alert.id == alert_id).with_for_update()).first()
+        if alert is None:
+            raise AlertNotFound(f"no alert #{alert_id}")
+        outcome = _outcome(alert)
+        if outcome == "open":
+            alert.state, alert.acked_by, alert.acked_at, alert.updated_at = "acknowledged", by, now, now
+            outcome = "claimed"
+            _tell_claimed(s, config, alert, by, now)
+        return _claim_of(s, config, alert, outcome, now)
+
+
+def _tell_claimed(s: Session, config: Config, alert: m.Alert, by: str, now: datetime) -> None:
+    """One short message to everyone told about the alert: who took it, when."""
+    when = local_time(now, config.settings.tz, "%H:%M")
+    message = Message(
+        title=alert.title,
+        event="claimed",
+        severity=None,
+        summary=f"{by} 已于 {when} 认领，提醒与升级停止",
+        links=(Link(label="查看事件", url=detail_url(s, config, alert.id)),),
+        footer=f"告警 #{alert.id} · 已认领",
+        alert_id=alert.id,
+    )
+    for ch in channels_so_far(config, alert):
+        outbox.enqueue(s, ch, message, f"alert-{alert.id}-claimed-{ch}", now, alert_id=alert.id)
+
+
+def silence_alert(
+    store: Store, config: Config, alert_id: int, by: str, duration: timedelta, now: datetime
+) -> m.Silence:
+    """Silence alerts like ``alert_id`` (same kind and rule, or source, or SKU) for ``duration``."""
+    with store.session() as s:
+        alert = get(s, alert_id)
+        labels = dict(alert.labels or {})
+    matchers: dict[str, list[object]] = {"kind": [labels.get("kind") or alert.kind]}
+    for key in ("rule", "sku", "source"):
+        if labels.get(key):
+            matchers[key] = [labels[key]]
+            break
+    return silence(store, matchers, duration, by, f"静默 1 小时（告警 #{alert_id} 的链接）", now)

@@ -157,6 +157,28 @@ def suggest_rule(phrase: str) -> str:
     )
 
 
+def with_suggested_rule(file_text: str, suggested: str) -> str | None:
+    """A rules file's text with the suggested rule (:func:`suggest_rule`) added at the end of its
+    ``rules:`` list, for the rule editor's replay preview; None when the file's ``rules:`` is not a
+    block list this can extend (flow style). Comments and layout of the file are kept."""
+    entry = suggested.split("\n", 1)[1].rstrip("\n").split("\n")  # the list item, without `rules:`
+    lines = file_text.rstrip("\n").split("\n") if file_text.strip() else []
+    start = next((i for i, line in enumerate(lines) if line.split("#", 1)[0].rstrip() == "rules:"), None)
+    if start is None:
+        if any(line.startswith("rules:") for line in lines):
+            return None
+        return "\n".join([*lines, "rules:", *entry]) + "\n"
+    end = next(
+        (i for i in range(start + 1, len(lines)) if lines[i][:1] not in ("", " ", "\t", "#", "-")), len(lines)
+    )
+    while end > start + 1 and not lines[end - 1].strip():
+        end -= 1
+    item = next((line for line in lines[start + 1 : end] if line.lstrip().startswith("- ")), "  - ")
+    indent = item[: len(item) - len(item.lstrip())]
+    moved = [indent + line[2:] if line.startswith("  ") else line for line in entry]
+    return "\n".join([*lines[:end], *moved, *lines[end:]]) + "\n"
+
+
 def raise_alerts(
     s: Session, config: Config, rows: Sequence[m.Item], analyses: Sequence[Analysis], now: datetime
 ) -> list[AlertEvent]:

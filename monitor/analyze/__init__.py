@@ -8,6 +8,7 @@ Each rule hit carries a decision (``analyze/hits.py``); only ``complaint`` hits 
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,11 @@ __all__ = [
     "dimensions_of",
     "grade_of",
 ]
+
+
+def _logistic(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+
 
 # An escalation word raises the grade one step, but only legal/media/fraud rules reach 5.
 _ESCALATION_CAP = 4
@@ -102,6 +108,8 @@ class Analyzer:
 
         self.ruleset = ruleset
         self._polarity = sentiment.polarity
+        self._review_prob = sentiment.review_prob
+        self._sentiment_text = sentiment.sentiment_text
         self.model: SentimentModel
         if model is not None:
             self.model = model
@@ -109,6 +117,7 @@ class Analyzer:
             self.model = sentiment.SentimentModel.load(Path(sentiment_model_path))
         else:
             self.model = sentiment.SentimentModel.load_default()
+        self._linear = callable(getattr(self.model, "score", None))
 
     @classmethod
     def from_config(
@@ -133,11 +142,22 @@ class Analyzer:
 
     def analyze(self, text: str, ctx: MatchContext = NO_CONTEXT, *, explain: bool = False) -> Analysis:
         folded, breaks = fold_with_breaks(text)
-        p = self.model.prob_positive(folded)
-        ev = self.ruleset.evaluate(folded, ctx, breaks, explain=explain, model=self.model, review_p=p)
-        if ev.text != folded:  # sound-alike spellings were restored
-            folded = ev.text
+        if not self._linear:  # a stand-in scorer (rules test without a model): no clause reading
             p = self.model.prob_positive(folded)
+            ev = self.ruleset.evaluate(folded, ctx, breaks, explain=explain, model=self.model, review_p=p)
+            folded = ev.text
+        else:
+            z = self.model.score(folded)
+            ev = self.ruleset.evaluate(
+                folded, ctx, breaks, explain=explain, model=self.model, review_p=_logistic(z)
+            )
+            if ev.text != folded:  # sound-alike spellings were restored
+                folded = ev.text
+                z = self.model.score(folded)
+            # The review's own sentiment: social-post noise out, opinion emoji in, read clause by
+            # clause (the rules above weigh each match's clause themselves).
+            read = self._sentiment_text(folded, text)
+            p = self._review_prob(self.model, read, z=z if read == folded else None)
         sentiment, _conf = self._polarity(p, ctx.rating)
         grade, reasons = grade_of(self.ruleset, ev, sentiment, ctx.rating)
         return Analysis(

@@ -148,12 +148,31 @@ def load_config(config_path: Path | str, kinds: SourceKinds) -> Config:
     if errors:
         raise ConfigInvalid(errors)
     warnings = [
-        f"{settings_path}: channel {name!r} uses ${{{var}}} which is not set in the environment"
+        f"{settings_path}:{_line(settings_file, ['channels', name, 'urls'])}: channels.{name}.urls: "
+        f"${{{var}}} is not set in the environment"
         for name, ch in settings.channels.items()
         for var in ch.env_vars()
         if var not in os.environ
     ]
+    warnings += _relay_warnings(settings, settings_file, settings_path)
     return Config(root, settings, sources, rules, priority, origins, files, texts, warnings, sops)
+
+
+def _line(loaded: LoadedYaml | None, kp: list[str | int]) -> int:
+    return loaded.line_of(kp) if loaded else 1
+
+
+def _relay_warnings(settings: Settings, loaded: LoadedYaml | None, path: str) -> list[str]:
+    from monitor.config.channels import url_problems
+
+    out = []
+    for name, ch in settings.channels.items():
+        for i, url in enumerate(ch.urls):
+            _, warning = url_problems(url)
+            if warning:
+                where = f"{path}:{_line(loaded, ['channels', name, 'urls', i])}"
+                out.append(f"{where}: channels.{name}.urls[{i}]: {warning}")
+    return out
 
 
 def _load_sops(
@@ -336,6 +355,17 @@ def _cross_check(
     for name, channel in settings.channels.items():
         if channel.fallback:
             refs.append((["channels", name, "fallback"], channel.fallback))
+    from monitor.config.channels import url_problems
+    from monitor.config.oncall import problems as oncall_problems
+
+    for name, channel in settings.channels.items():
+        for i, url in enumerate(channel.urls):
+            error, _ = url_problems(url)
+            if error:
+                kp = ["channels", name, "urls", i]
+                errors.append(ConfigError(settings_path, settings_line(kp), dotted(kp), error))
+    for kp, msg in oncall_problems(settings.oncall):
+        errors.append(ConfigError(settings_path, settings_line(kp), dotted(kp), msg))
     for kp, ch_name in refs:
         if ch_name not in channels:
             errors.append(

@@ -461,6 +461,9 @@ class Observability(Strict):
     )
 
 
+from monitor.config.oncall import Chat, OnCall  # noqa: E402  (it uses Match, defined above)
+
+
 class Settings(Strict):
     data_dir: str = "data"
     database: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite in data_dir")
@@ -479,6 +482,8 @@ class Settings(Strict):
     web: Web = Web()
     cluster: Cluster = Cluster()
     observability: Observability = Observability()
+    oncall: OnCall = OnCall()
+    chat: Chat = Chat()
 
     @field_validator("timezone")
     @classmethod

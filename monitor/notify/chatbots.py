@@ -1,5 +1,9 @@
 # mypy: disable-error-code="no-untyped-call,override,attr-defined"
-"""DingTalk, WeCom, Feishu and Lark robots that count a rejected message as a failure.
+"""DingTalk, WeCom, Feishu and Lark robots for apprise that count a rejected message as a failure.
+
+The product sends to these robots natively (``monitor.notify.robots``); these plugins remain so that
+an apprise URL of these schemes behaves the same when apprise itself sends it (``monitor check``
+resolves schemes through apprise's plugin table, and third-party callers may use apprise directly).
 
 Those bots answer HTTP 200 with ``{"errcode": 310000, ...}`` (or Feishu's ``{"code": 9499, ...}``)
 when they refuse a message, and apprise's stock plugins report that as success. We

@@ -12,7 +12,9 @@ from typing import Literal
 
 __all__ = ["GENERIC", "KINDS", "ChannelKind", "Dialect", "kind_of"]
 
-Dialect = Literal["markdown", "text"]
+# markdown: CommonMark-ish (webhooks, e-mail, other apprise services); text: the console; the rest
+# are the chat robots' own Markdown subsets, sent as native payloads by ``monitor.notify.robots``.
+Dialect = Literal["markdown", "text", "dingtalk", "wecom", "feishu"]
 
 
 @dataclass(frozen=True)
@@ -26,21 +28,63 @@ class ChannelKind:
     key_in_payload: bool = False  # the idempotency key travels as a payload field and a header
     takes_html: bool = False  # a message's trusted HTML (e-mailed reports) is sent as HTML
     refuses_with_200: bool = False  # errcode ≠ 0 in an HTTP 200 answer is a failure (chatbots)
+    native: bool = False  # posted by ``monitor.notify.robots`` (httpx) in the platform's own schema
+    rate: tuple[int, float] | None = None  # at most n messages per this many seconds, per robot
 
     def size(self, text: str) -> int:
         return len(text.encode("utf-8")) if self.unit == "bytes" else len(text)
 
 
-# Limits sit a margin below the documented ones (DingTalk markdown 20 000 bytes; WeCom text 2 048
-# bytes; Feishu cards 30 KB) so a split part with its marker still fits.
+# The platforms' documented formats and limits (each robot is one row; the payloads are built in
+# ``monitor.notify.robots``):
+# - DingTalk custom robot: msgtype markdown {title, text} with at {atMobiles, isAtAll}, or actionCard
+#   {title, text, btnOrientation, btns[{title, actionURL}]}; 20 messages a minute per robot, over
+#   that the robot is throttled for 10 minutes (open.dingtalk.com "自定义机器人接入", 调用频率限制).
+#   The text limit is not published; messages of ~5 000 characters are reported to go through, so we
+#   stay at 4 000 characters.
+# - WeCom group robot: msgtype markdown {content}, content at most 4 096 bytes of UTF-8 (errcode 40058
+#   beyond), mentions as <@userid> in the content; 20 messages a minute per robot
+#   (developer.work.weixin.qq.com/document/path/99110 "群机器人配置说明").
+# - Feishu / Lark custom bot: msg_type interactive with a card {header, elements}; the request body at
+#   most 20 KB (code 9499 beyond); signed with timestamp + sign = base64(HmacSHA256(key=timestamp +
+#   "\n" + secret, msg="")); 100 requests a minute, 5 a second (open.feishu.cn
+#   "自定义机器人使用指南"). We keep the card's text to 15 000 bytes.
 KINDS: tuple[ChannelKind, ...] = (
     ChannelKind("console", ("console",), "text"),
-    ChannelKind("dingtalk", ("dingtalk",), "markdown", limit=6000, refuses_with_200=True),
     ChannelKind(
-        "wecombot", ("wecombot",), "text", limit=2000, unit="bytes", title_in_body=True, refuses_with_200=True
+        "dingtalk", ("dingtalk",), "dingtalk", limit=4000, refuses_with_200=True, native=True, rate=(20, 60.0)
     ),
-    ChannelKind("feishu", ("feishu",), "markdown", limit=10000, refuses_with_200=True),
-    ChannelKind("lark", ("lark",), "markdown", limit=10000, refuses_with_200=True),
+    ChannelKind(
+        "wecombot",
+        ("wecombot",),
+        "wecom",
+        limit=4096,
+        unit="bytes",
+        title_in_body=True,
+        refuses_with_200=True,
+        native=True,
+        rate=(20, 60.0),
+    ),
+    ChannelKind(
+        "feishu",
+        ("feishu",),
+        "feishu",
+        limit=15000,
+        unit="bytes",
+        refuses_with_200=True,
+        native=True,
+        rate=(5, 1.0),
+    ),
+    ChannelKind(
+        "lark",
+        ("lark",),
+        "feishu",
+        limit=15000,
+        unit="bytes",
+        refuses_with_200=True,
+        native=True,
+        rate=(5, 1.0),
+    ),
     ChannelKind(
         "webhook", ("json", "jsons", "form", "forms", "xml", "xmls"), "markdown", key_in_payload=True
     ),

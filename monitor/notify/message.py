@@ -6,9 +6,10 @@ dialect of each channel kind (``monitor.notify.kinds``). Untrusted fields — re
 SKUs and platform names taken from a page — stay plain data until the renderer, which escapes them
 its own way, so a new dialect (a DingTalk ActionCard, a Feishu card) needs no change here.
 
-Fields are trusted unless their docstring says otherwise: ``title`` and ``summary`` are built by us
-from admin-edited names and may carry a SKU or source name (escaped by renderers whose titles
-interpret markup); ``MessageItem`` fields and facts marked ``untrusted`` are never markup.
+Only ``text``/``html`` (a report, an incident checklist written by us) and ``Link`` URLs are trusted
+markup. ``title`` and ``summary`` are built by us but quote page-derived values (a SKU, a "source
+blind" reason): every renderer escapes them like ``MessageItem`` fields and facts marked ``untrusted``,
+which are never markup. ``mentions`` come from the on-call rota only.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ __all__ = [
     "Event",
     "Fact",
     "Link",
+    "Mention",
     "Message",
     "MessageError",
     "MessageItem",
@@ -40,6 +42,9 @@ Event = Literal[
     "overdue",
     "checklist",
     "follow_up",
+    "claimed",
+    "backfill",
+    "digest",
     "report",
     "heartbeat",
     "test",
@@ -71,6 +76,9 @@ class MessageItem(_Data):
     sku: str | None = None
     rating: int | None = Field(default=None, ge=1, le=5)
     when: str = Field(default="", description='local time, labelled, e.g. "11-23 12:00 UTC+8"')
+    url: str | None = Field(
+        default=None, description="the item's page; a link only when http(s) on the platform's own host"
+    )
 
 
 class Checklist(_Data):
@@ -83,8 +91,19 @@ class Checklist(_Data):
 
 
 class Link(_Data):
+    """A link we made (acknowledge, the incident, a silence); robots show it as a button."""
+
     label: str
     url: str
+
+
+class Mention(_Data):
+    """Someone to @mention, from the on-call rota (trusted config, never from a page)."""
+
+    name: str
+    dingtalk: str | None = Field(default=None, description="mobile number the DingTalk robot @s")
+    wecom: str | None = Field(default=None, description="WeCom userid")
+    feishu: str | None = Field(default=None, description="Feishu open_id (ou_…) or user_id")
 
 
 class Attachment(_Data):
@@ -112,6 +131,8 @@ class Message(_Data):
     attachments: tuple[Attachment, ...] = ()
     footer: str = Field(default="", description='e.g. "alert #12 · keyword · firing"')
     alert_id: int | None = Field(default=None, description="for renderers with buttons and links")
+    detail_url: str | None = Field(default=None, description="the console page with everything")
+    mentions: tuple[Mention, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

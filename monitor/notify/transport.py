@@ -17,13 +17,13 @@ from urllib.parse import quote
 import apprise
 
 from monitor.config.settings import Channel, expand_env
-from monitor.notify import chatbots
+from monitor.notify import chatbots, robots
 from monitor.notify import console as _console  # noqa: F401  (registers console://)
 from monitor.notify.kinds import ChannelKind, kind_of
 from monitor.notify.message import Message
 from monitor.notify.render import render
 
-__all__ = ["limit_of", "send", "warm_up", "with_key"]
+__all__ = ["limit_of", "room_for", "send", "warm_up", "with_key"]
 
 log = logging.getLogger(__name__)
 _FORMATS = {
@@ -44,6 +44,25 @@ def with_key(url: str, key: str, kind: ChannelKind) -> str:
 def limit_of(channel: Channel, kind: ChannelKind) -> int | None:
     """The channel's ``max_length`` if set, else its kind's limit."""
     return channel.max_length or kind.limit
+
+
+def room_for(channel: Channel) -> int | None:
+    """Messages the channel's chat robots may take now (the smallest of their rate buckets); None
+    when none of its URLs is a rate-limited robot (or a URL cannot be read yet)."""
+    rooms = []
+    for raw in channel.urls:
+        try:
+            url = expand_env(raw)
+        except KeyError:
+            continue
+        if kind_of(url).native:
+            try:
+                room = robots.available(robots.parse(url))
+            except robots.RobotURLError:
+                continue
+            if room is not None:
+                rooms.append(room)
+    return min(rooms) if rooms else None
 
 
 def warm_up() -> None:
@@ -75,6 +94,8 @@ def _send_one(
     except KeyError as exc:
         return f"channel {name!r}: environment variable {exc.args[0]} is not set"
     kind = kind_of(url)
+    if kind.native:
+        return _send_robot(name, channel, url, message, key, kind)
     ap = apprise.Apprise()
     if not ap.add(with_key(url, key, kind)):
         return f"channel {name!r}: apprise does not accept the URL {raw.split('://')[0]}://…"
@@ -92,6 +113,24 @@ def _send_one(
             why = "; ".join(r for server in ap if (r := getattr(server, "last_rejection", None)))
             detail = f"rejected: {why}" if why else "see log"
             return f"channel {name!r}: delivery failed ({kind.name}, part {i + 1}/{len(out.parts)}; {detail})"
+    return None
+
+
+def _send_robot(
+    name: str, channel: Channel, url: str, message: Message, key: str, kind: ChannelKind
+) -> str | None:
+    try:
+        robot = robots.parse(url)
+    except robots.RobotURLError as exc:
+        return f"channel {name!r}: {exc}"
+    bodies = robots.payloads(robot, message, f"ref {key}", limit_of(channel, kind))
+    for i, body in enumerate(bodies):
+        if not robots.take(robot):
+            return f"channel {name!r}: 本地限流 rate limited ({kind.name}: {kind.rate}), sent later"
+        error = robots.post(robot, body)
+        if error:
+            part = f"part {i + 1}/{len(bodies)}"
+            return f"channel {name!r}: delivery failed ({kind.name}, {part}; rejected: {error})"
     return None
 
 

@@ -60,9 +60,37 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     from alembic import command
 
     cfg = alembic_config(engine)
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+    on_file = engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:")
+    migrating = _transactional_sqlite(engine) if on_file else engine
+    try:
+        with migrating.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+    finally:
+        if migrating is not engine:
+            migrating.dispose()
+
+
+def _transactional_sqlite(engine: Engine) -> Engine:
+    """An engine on the same SQLite file whose transactions really enclose DDL. The sqlite3 driver
+    opens no transaction before CREATE / ALTER / DROP, so each statement of a migration committed on its
+    own: a daemon killed during its first start left tables without a recorded revision, and every
+    later start failed ("table alerts already exists"). SQLAlchemy's documented recipe: the driver in
+    autocommit, and an explicit BEGIN (IMMEDIATE: one migrating process at a time)."""
+    from sqlalchemy.pool import NullPool
+
+    mig = create_engine(engine.url, connect_args={"timeout": 30}, poolclass=NullPool)
+
+    @event.listens_for(mig, "connect")
+    def _connect(dbapi_conn: Any, record: Any) -> None:
+        _sqlite_pragmas(dbapi_conn, record)
+        dbapi_conn.isolation_level = None
+
+    @event.listens_for(mig, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return mig
 
 
 def current_revision(engine: Engine) -> str | None:

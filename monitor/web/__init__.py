@@ -10,7 +10,6 @@ it needs (``monitor.web.guard``); the roles that hold each permission are in
 
 from __future__ import annotations
 
-import html
 import logging
 import threading
 from pathlib import Path
@@ -20,16 +19,14 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from monitor.alerting import lifecycle
 from monitor.observability import metrics_endpoint
 from monitor.outage import DatabaseState, database_unavailable
 from monitor.runtime import Runtime
-from monitor.signing import secret_of, verify_ack
-from monitor.web import api, login, more_pages, pages, rules_pages, shop_auth
+from monitor.web import ack, api, login, more_pages, pages, rules_pages, shop_auth
 from monitor.web.auth import SESSION_COOKIE, session_principal
 from monitor.web.context import Console
 from monitor.web.headers import SecurityHeaders
@@ -38,17 +35,6 @@ from monitor.web.unavailable import DatabaseGuard
 __all__ = ["PUBLIC_PATHS", "Server", "create_app"]
 
 log = logging.getLogger(__name__)
-STYLE = 'style="font-family:sans-serif;max-width:40em;margin:2em auto"'
-
-
-def _page(title: str, message: str, status: int = 200) -> HTMLResponse:
-    body = (
-        '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{html.escape(title)}</title></head><body {STYLE}>"
-        f"<h1>{html.escape(title)}</h1><p>{html.escape(message)}</p></body></html>"
-    )
-    return HTMLResponse(body, status_code=status)
 
 
 def create_app(runtime: Runtime) -> Starlette:
@@ -83,48 +69,12 @@ def create_app(runtime: Runtime) -> Starlette:
             return False
         return who is not None and who.can("admin")
 
-    def _secret() -> bytes:
-        return secret_of(runtime.config.path(runtime.config.settings.data_dir))
-
-    async def ack_form(request: Request) -> Response:
-        alert_id = int(request.path_params["alert_id"])
-        token = request.query_params.get("t", "")
-        problem = verify_ack(_secret(), alert_id, token, now())
-        if problem:
-            return _page("链接无效 / link not valid", problem, 403)
-        # A GET must not change state (link previewers in chat apps fetch URLs): confirm with a POST.
-        body = (
-            '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">'
-            '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>确认告警</title></head><body {STYLE}>"
-            f"<h1>确认告警 #{alert_id} / acknowledge alert #{alert_id}</h1>"
-            f'<form method="post"><input type="hidden" name="t" value="{html.escape(token)}">'
-            '<label>姓名 / name <input name="by" required maxlength="60"></label> '
-            '<button type="submit">确认 / acknowledge</button></form></body></html>'
-        )
-        return HTMLResponse(body)
-
-    async def ack_post(request: Request) -> Response:
-        alert_id = int(request.path_params["alert_id"])
-        form = await request.form()
-        token = str(form.get("t", ""))
-        by = str(form.get("by", "")).strip()[:60] or "link"
-        problem = verify_ack(_secret(), alert_id, token, now())
-        if problem:
-            return _page("链接无效 / link not valid", problem, 403)
-        try:
-            alert = lifecycle.acknowledge(runtime.store, alert_id, f"{by} (link)", now())
-        except lifecycle.AlertNotFound:
-            return _page("告警不存在 / no such alert", f"alert #{alert_id}", 404)
-        return _page("已确认 / acknowledged", f"#{alert.id} {alert.title} — {alert.state}")
-
     routes = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         # Prometheus scrapes without a login, like /healthz; it shows counts, never review text or names.
         Route("/metrics", metrics_endpoint(lambda: runtime.metrics)),
-        Route("/ack/{alert_id:int}", ack_form, methods=["GET"]),
-        Route("/ack/{alert_id:int}", ack_post, methods=["POST"]),
+        *ack.routes(runtime),  # signed chat links (monitor.web.ack)
         Route("/login", login.login_form, methods=["GET"]),
         Route("/login", login.login_post, methods=["POST"]),
         Mount("/static", app=StaticFiles(directory=str(STATIC)), name="static"),
@@ -148,7 +98,7 @@ def create_app(runtime: Runtime) -> Starlette:
 
 STATIC = Path(__file__).with_name("static")
 # Routes anyone may call (health checks, login, static files, signed ack links).
-PUBLIC_PATHS = ("/healthz", "/readyz", "/metrics", "/login", "/static", "/ack/{alert_id:int}")
+PUBLIC_PATHS = ("/healthz", "/readyz", "/metrics", "/login", "/static", *ack.PUBLIC)
 
 
 def console_routes() -> list[Route]:

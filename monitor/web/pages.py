@@ -8,7 +8,9 @@ from typing import Any
 
 from starlette.responses import RedirectResponse, Response
 
+from monitor.admin import rules as rules_admin
 from monitor.alerting import lifecycle
+from monitor.alerting.new_problems import with_suggested_rule
 from monitor.analyze.hits import DECISIONS
 from monitor.config.rules import DIMENSIONS
 from monitor.config.settings import mask_secrets
@@ -88,6 +90,13 @@ def alert_detail(req: Req) -> Response:
         return _not_found(req, f"alert #{alert_id}")
     rows = rm.alert_items(store, alert_id)
     incidents = rm.incidents_of_alert(store, alert_id)
+    suggested = str((alert.labels or {}).get("suggested_rule") or "")
+    previews: list[tuple[str, str]] = []  # 新问题: (rules file, its text with the rule) for the editor
+    if suggested and req.principal.can("rules"):
+        for name, path in sorted(rules_admin.files(req.console.config).items()):
+            text = with_suggested_rule(path.read_text(encoding="utf-8"), suggested)
+            if text is not None:
+                previews.append((name, text))
     return req.render(
         "alert.html",
         alert=alert,
@@ -97,6 +106,8 @@ def alert_detail(req: Req) -> Response:
         silence_labels=SILENCE_LABELS,
         alert_silences=silences_of(req, alert),
         titles={r.id: r.title for r in req.console.config.rules},
+        suggested=suggested,
+        previews=previews,
     )
 
 

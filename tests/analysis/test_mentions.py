@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from starlette.testclient import TestClient
 
 from monitor.admin import users
 from monitor.analyze import Analyzer, MatchContext, RuleSet
-from monitor.pipeline import _save_analysis
+from monitor.pipeline import _save_analyses
 from monitor.reports import build_daily
 from monitor.store import Store
 from monitor.store import models as m
@@ -53,7 +54,8 @@ def daemon(tmp_path: Path) -> Iterator[ConsoleDaemon]:
             )
             s.add(row)
             s.flush()
-            _save_analysis(s, row, analyzer.analyze(text, MatchContext(rating=rating)), NOW)
+            analysis = analyzer.analyze(text, MatchContext(rating=rating))
+            _save_analyses(s, [SimpleNamespace(kind="new")], [row], [analysis], NOW)  # type: ignore[list-item]
     yield d
     store.close()
 
@@ -77,7 +79,7 @@ def test_daily_report_counts_mentions_apart(daemon: ConsoleDaemon) -> None:
     mentions = {x[0]: x[2] for x in r.data["mentions"]}
     assert mentions == {"counterfeit": 1, "service_attitude": 1, "quality_defect": 1}
     assert r.data["mention_reasons"] == {"被否定": 1, "说的是别家/别人": 1, "已解决": 1}
-    assert "仅提及、未告警" in r.markdown and "服务态度差（service_attitude）1" in r.markdown
+    assert "仅提及、未告警" in r.markdown and "- 服务态度差 1" in r.markdown
 
 
 def test_review_board_and_rule_tester_show_why(daemon: ConsoleDaemon) -> None:

@@ -41,6 +41,29 @@ def test_each_due_source_goes_to_exactly_one_replica(store: Store) -> None:
     assert sorted(b.claim(NOW + timedelta(seconds=61), 100, HORIZON)) == sorted(got_a)
 
 
+def test_a_claim_round_records_the_polls_that_ended_in_its_transaction(store: Store) -> None:
+    a, b = Coordinator(store, LEASE, owner="a"), Coordinator(store, LEASE, owner="b")
+    a.register(NAMES, NOW)
+    first = a.claim(NOW, 4, HORIZON)
+    assert a.held() == 4
+    ended = [(n, NOW + timedelta(seconds=60)) for n in first[:3]]
+    second = a.claim(NOW + timedelta(seconds=1), 2, HORIZON, ended)
+    assert set(second).isdisjoint(first) and len(second) == 2
+    assert a.held() == 3  # the one still running and the two just claimed
+    with store.session() as s:
+        rows = {r.name: r for r in s.scalars(select(m.SourceState).where(m.SourceState.name.in_(first)))}
+    for n, due in ended:  # ended: due in a minute, lease dropped
+        assert rows[n].next_due_at == due and rows[n].lease_owner is None
+    assert rows[first[3]].lease_owner == "a"
+    # nobody polls the ended ones again before they are due; b takes the rest
+    taken = b.claim(NOW + timedelta(seconds=2), 100, HORIZON)
+    assert set(taken) == set(NAMES) - set(first) - set(second)
+    # once every lease has run out, only the ended ones wait for their due time
+    c = Coordinator(store, LEASE, owner="c")
+    assert set(c.claim(NOW + timedelta(seconds=13), 100, HORIZON)) == set(NAMES) - {n for n, _ in ended}
+    assert sorted(c.claim(NOW + timedelta(seconds=61), 100, HORIZON)) == sorted(n for n, _ in ended)
+
+
 def test_dead_replica_loses_its_leases_after_one_lease_period(store: Store) -> None:
     a, b = Coordinator(store, LEASE, owner="a"), Coordinator(store, LEASE, owner="b")
     a.register(NAMES, NOW)

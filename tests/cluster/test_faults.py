@@ -252,3 +252,6 @@ def test_only_outages_fold_into_that_line_bugs_and_conflicts_are_logged_as_befor
     assert state.failed(read_only, NOW, "x") and state.failed(read_only, NOW, "y") and not state.available
     state.ok(NOW + timedelta(seconds=75))
     assert state.available and state.failures == 2
+    # a round that started during the outage and reports its failure after the recovery is not a new outage
+    assert state.failed(read_only, NOW + timedelta(seconds=70), "deliver round") and state.available
+    assert state.failed(read_only, NOW + timedelta(seconds=80), "poll") and not state.available

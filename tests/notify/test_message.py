@@ -72,7 +72,7 @@ def test_the_checklist_is_trimmed_to_the_limit_before_anything_is_split(kind: ob
     limit = 700 if k.unit == "chars" else 1400
     out = render(FULL, k, limit=limit, ref="ref alert-3-escalation-1-ch")
     assert len(out.parts) == 1 and k.size(out.parts[0]) <= limit
-    assert "Full checklist: http://x/sops/a" in out.parts[0] and "more" in out.parts[0]
+    assert "完整清单：http://x/sops/a" in out.parts[0] and "另有" in out.parts[0]
     assert "ref alert-3-escalation-1-ch" in out.parts[0]
 
 

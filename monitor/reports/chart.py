@@ -51,8 +51,10 @@ def trend_svg(
     step = max(1, -(-n // MAX_X_LABELS))
     for i, d in enumerate(days):
         if (n - 1 - i) % step == 0:  # always the last day; then every step-th day back
+            # the edge labels are anchored inside the chart, so none is cut off
+            anchor = "end" if i == n - 1 and n > 1 else ("start" if i == 0 and n > 1 else "middle")
             parts.append(
-                f'<text x="{x(i):.1f}" y="{top + h + 14}" text-anchor="middle">{escape(d[5:])}</text>'
+                f'<text x="{x(i):.1f}" y="{top + h + 14}" text-anchor="{anchor}">{escape(d[5:])}</text>'
             )
     for k, (name, vals) in enumerate(series.items()):
         color = COLORS.get(name, "#1565c0")

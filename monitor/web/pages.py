@@ -8,6 +8,7 @@ from typing import Any
 
 from starlette.responses import RedirectResponse, Response
 
+from monitor import oncall
 from monitor.admin import rules as rules_admin
 from monitor.alerting import lifecycle
 from monitor.alerting.new_problems import with_suggested_rule
@@ -165,7 +166,15 @@ def incident_detail(req: Req) -> Response:
     view = rm.incident_view(c.store, c.config, req.int_param("incident_id"))
     if view is None:
         return _not_found(req, f"incident #{req.param('incident_id')}")
-    return req.render("incident.html", v=view, clock=rm.step_clock, timeline_labels=rm.TIMELINE_LABELS)
+    now = c.now()
+
+    def on_duty(role: str) -> oncall.Owner | None:
+        """The person on duty for a step's role (the rota in monitor.yaml), if the role has a rota."""
+        return oncall.owner_for(c.config, role, now)
+
+    return req.render(
+        "incident.html", v=view, clock=rm.step_clock, timeline_labels=rm.TIMELINE_LABELS, on_duty=on_duty
+    )
 
 
 @page("incidents")

@@ -85,7 +85,7 @@ def _charts(kind: str, payload: Any) -> dict[str, Markup]:
             title="评价趋势（按情感）",
         ),
         "skus": bars_svg(
-            [(r.sku, {"rate": round(r.rate * 100, 1)}) for r in payload.skus[:8]],
+            [(r.sku, {"rate": round(r.rate * 100, 1)}) for r in payload.products[:8]],
             "差评率最高的商品（%）",
             fmt="{:g}%",
         ),

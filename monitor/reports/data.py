@@ -108,6 +108,8 @@ class DailyData:
     mentions: list[tuple[str, str, int]] = field(default_factory=list)
     mention_reasons: dict[str, int] = field(default_factory=dict)  # decision label -> hits
     drifts: list[Drift] = field(default_factory=list)
+    # per product (a configured product's variants together; an item without one counts by its SKU)
+    products: list[SkuRate] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -185,24 +187,34 @@ def drifts(s: Session, last: date, tz: ZoneInfo, days: int = DRIFT_DAYS) -> list
     return out[:MAX_DRIFTS]
 
 
-def sku_negative(s: Session, start: datetime, end: datetime) -> dict[str, tuple[int, int]]:
-    """sku -> (items, negative items) in the window."""
+def sku_negative(
+    s: Session, start: datetime, end: datetime, by_product: bool = False
+) -> dict[str, tuple[int, int]]:
+    """sku (or product: the configured product id, else the SKU) -> (items, negative items) in the
+    window."""
     neg = func.sum(case((m.Analysis.sentiment == "neg", 1), else_=0))
+    key = func.coalesce(m.Item.product, m.Item.sku) if by_product else m.Item.sku
     q = (
-        select(m.Item.sku, func.count(), neg)
+        select(key, func.count(), neg)
         .select_from(m.Item)
         .join(m.Analysis, m.Analysis.item_id == m.Item.id)
-        .where(_in_window(start, end), m.Item.sku.is_not(None))
-        .group_by(m.Item.sku)
+        .where(_in_window(start, end), key.is_not(None))
+        .group_by(key)
     )
     return {str(sku): (int(n), int(k or 0)) for sku, n, k in s.execute(q)}
 
 
 def sku_rates(
-    s: Session, start: datetime, end: datetime, prev_start: datetime, limit: int = 10
+    s: Session,
+    start: datetime,
+    end: datetime,
+    prev_start: datetime,
+    limit: int = 10,
+    by_product: bool = False,
 ) -> list[SkuRate]:
-    now_ = sku_negative(s, start, end)
-    before = sku_negative(s, prev_start, start)
+    """Negative rates per SKU (a product's variant), or per product with its variants together."""
+    now_ = sku_negative(s, start, end, by_product)
+    before = sku_negative(s, prev_start, start, by_product)
     rows = []
     for sku, (n, k) in now_.items():
         if n < MIN_SKU_ITEMS:
@@ -293,6 +305,7 @@ def daily(s: Session, day: date, tz: ZoneInfo, titles: dict[str, str], now: date
         top_rules=[(r, titles.get(r, r), n) for r, n in rules.most_common(10)],
         top_keywords=keywords.most_common(15),
         skus=sku_rates(s, start, end, prev_start),
+        products=sku_rates(s, start, end, prev_start, by_product=True),
         incidents=incidents(s, start, end, now),
         trend=trend(s, day, tz),
         previous_volume=previous,
@@ -331,6 +344,7 @@ class WeeklyData:
     incidents: list[IncidentSummary]
     trend: list[TrendDay]
     drifts: list[Drift] = field(default_factory=list)
+    products: list[SkuRate] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -417,6 +431,7 @@ def weekly(
         by_sentiment=sentiment_counts(s, start, end),
         recurring=recurring[:15],
         skus=sku_rates(s, start, end, prev_start, limit=15),
+        products=sku_rates(s, start, end, prev_start, limit=15, by_product=True),
         departments=[DepartmentAction(k, v) for k, v in dept.items()],
         incidents=incidents(s, start, end, now),
         trend=_week_so_far(s, monday, last, tz, now),

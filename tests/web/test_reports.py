@@ -86,3 +86,55 @@ def test_cli_users(daemon: Any) -> None:
     with daemon.store.session() as s:
         u = s.scalars(select(m.User).where(m.User.name == "张三")).one()
         assert u.password_hash.startswith("$argon2id$") and "long enough" not in u.password_hash
+
+
+def test_a_product_is_ranked_with_its_variants_together(daemon: Any, ids: dict[str, int]) -> None:
+    """#13: a JD sku is the variant; four variants with one review each are one product with four."""
+    from datetime import timedelta
+
+    with daemon.store.transaction() as s:
+        for i, sent in enumerate(["neg", "neg", "neg", "pos"]):
+            it = m.Item(
+                source="jd-cup",
+                platform="jd",
+                external_id=f"variant{i}",
+                text=f"规格{i}的评价",
+                rating=1 if sent == "neg" else 5,
+                sku=f"V{i}",
+                product="P-100",
+                published_at=NOW - timedelta(hours=2),
+                fetched_at=NOW - timedelta(minutes=30),
+                updated_at=NOW,
+                payload_hash=f"variant{i}",
+            )
+            s.add(it)
+            s.flush()
+            s.add(
+                m.Analysis(
+                    item_id=it.id,
+                    normalized=it.text,
+                    rules=[],
+                    hits=[],
+                    sentiment=sent,
+                    sentiment_score=0.1 if sent == "neg" else 0.9,
+                    dimensions=[],
+                    grade=None,
+                    grade_reasons=[],
+                    severity=None,
+                    analyzed_at=NOW,
+                )
+            )
+    day = NOW.astimezone(daemon.config.settings.tz).date()
+    r = build_daily(daemon.store, daemon.config, day, NOW)
+    products = {p["sku"]: (p["items"], p["negative"]) for p in r.data["products"]}
+    assert products == {"P-100": (4, 3)}  # no variant has the 3 items a SKU needs to be ranked
+    assert all(not row["sku"].startswith("V") for row in r.data["skus"])
+    assert "| P-100 | 4 | 3 | 75.0% |" in r.markdown
+    assert "<td>P-100</td>" in r.html
+    w = build_weekly(daemon.store, daemon.config, _week(day), NOW)
+    assert [p["sku"] for p in w.data["products"]] == ["P-100"]
+
+
+def _week(day: Any) -> str:
+    iso = day.isocalendar()
+    return f"{iso[0]}-W{iso[1]:02d}"

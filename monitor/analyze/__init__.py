@@ -66,6 +66,8 @@ class Analysis:
 
 def dimensions_of(ruleset: RuleSet, ev: Evaluation) -> list[str]:
     """Multi-label: the dimensions of the fired rules plus those named by cue words; 其他 if none."""
+    if not ev.fired and not ev.cues:
+        return ["其他"]
     found = {ruleset.rules[r].dimension for r in ev.fired} | set(ev.cues)
     found.discard("其他")
     return [d for d in DIMENSIONS if d in found] or ["其他"]
@@ -149,17 +151,17 @@ class Analyzer:
             folded = ev.text
         else:
             z = self.model.score(folded)
-            ev = self.ruleset.evaluate(
-                folded, ctx, breaks, explain=explain, model=self.model, review_p=_logistic(z)
-            )
+            pz = _logistic(z)
+            ev = self.ruleset.evaluate(folded, ctx, breaks, explain=explain, model=self.model, review_p=pz)
             if ev.text != folded:  # sound-alike spellings were restored
                 folded = ev.text
                 z = self.model.score(folded)
+                pz = _logistic(z)
             # The review's own sentiment: social-post noise out, opinion emoji in, read clause by
             # clause (the rules above weigh each match's clause themselves).
             read = self._sentiment_text(folded, text)
             if read is folded and self._whole_text:
-                p = _logistic(z)  # the default whole-text reading, without a call
+                p = pz  # the default whole-text reading, without a call
             else:
                 p = self._review_prob(self.model, read, z=z if read == folded else None)
         sentiment, _conf = self._polarity(p, ctx.rating)

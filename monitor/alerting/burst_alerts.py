@@ -42,10 +42,13 @@ from monitor.alerting.burst_scopes import (
     step_floor,
     window_items,
 )
+from monitor.alerting.compose import local_time
 from monitor.analyze import Analysis
 from monitor.analyze.burst_detector import BurstDetector, BurstVerdict
+from monitor.analyze.burst_text import sentence
 from monitor.analyze.drift import Drift, find_drift
 from monitor.config import Config
+from monitor.notify.render import platform_name
 from monitor.store import lock_alert_writers
 from monitor.store import models as m
 
@@ -241,7 +244,8 @@ def raise_burst(
             return None
     titles = {r.id: r.title for r in config.rules}
     what = scope.describe(titles)
-    summary = f"差评爆发：{what}。{ev.verdict.explanation}"
+    until = local_time(min(ev.end + detector_config(config).step, now), config.settings.tz)
+    summary = plain_sentence(scope, ev.verdict, titles, until)
     event = None
     if alert is None:
         rule = next((r for r in config.rules if r.id == scope.rule), None)
@@ -270,6 +274,21 @@ def raise_burst(
         attach(s, alert, row, now)
     inhibit(s, alert, scope)
     return event
+
+
+def plain_sentence(scope: Scope, verdict: BurstVerdict, titles: dict[str, str], until: str) -> str:
+    """The burst as one sentence a person on duty reads (``monitor.analyze.burst_text.sentence``):
+    ``SKU 100012 近 20 分钟 6 条差评提到「破损」，平时同一时段约 0.4 条（截至 12-01 10:20 UTC+8）``."""
+    subject = {
+        "rule_sku": f"SKU {scope.sku}",
+        "rule": "全店",
+        "sku": f"SKU {scope.sku}",
+        "product": f"商品 {scope.product}（各规格合计）",
+        "platform": platform_name(scope.platform),
+        "store": "全店",
+    }[scope.kind]
+    topic = titles.get(scope.rule, scope.rule) if scope.rule else None
+    return sentence(subject, topic, verdict.observed, verdict.expected, verdict.window, verdict.total, until)
 
 
 def inhibit(s: Session, burst_alert: m.Alert, scope: Scope) -> None:

@@ -243,7 +243,7 @@ def raise_burst(
             ev.suppressed = True
             return None
     titles = {r.id: r.title for r in config.rules}
-    what = scope.describe(titles)
+    what = describe(scope, titles)
     until = local_time(min(ev.end + detector_config(config).step, now), config.settings.tz)
     summary = plain_sentence(scope, ev.verdict, titles, until)
     event = None
@@ -274,6 +274,13 @@ def raise_burst(
         attach(s, alert, row, now)
     inhibit(s, alert, scope)
     return event
+
+
+def describe(scope: Scope, titles: dict[str, str]) -> str:
+    """What the burst is about, as its title says it: rule titles, 京东 for ``jd``, never an id."""
+    if scope.kind == "platform":
+        return f"{platform_name(scope.platform)}平台的负面评价"
+    return scope.describe(titles)
 
 
 def plain_sentence(scope: Scope, verdict: BurstVerdict, titles: dict[str, str], until: str) -> str:
@@ -319,5 +326,5 @@ def elevated_scopes(s: Session, config: Config, limit: int = 50) -> list[tuple[s
     for key, state in s.execute(q):
         scope = scope_of_key(key)
         if scope is not None and (state or {}).get("drift"):
-            out.append((scope.describe(titles), str(state["drift"])))
+            out.append((describe(scope, titles), str(state["drift"])))
     return out

@@ -7,7 +7,7 @@ import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from monitor.alerting.burst_alerts import plain_sentence
+from monitor.alerting.burst_alerts import describe, plain_sentence
 from monitor.alerting.burst_scopes import Scope
 from monitor.alerting.compose import local_time
 from monitor.analyze.burst_detector import BurstVerdict
@@ -56,3 +56,8 @@ def test_the_clock_is_the_configured_one_and_labelled() -> None:
     until = local_time(datetime(2026, 12, 1, 2, 20, tzinfo=ZoneInfo("UTC")), ZoneInfo("Europe/Berlin"))
     text = sentence("全店", None, 12, 1.26, timedelta(hours=2), until=until)
     assert text == "全店近 2 小时 12 条差评，平时同一时段约 1.3 条（截至 12-01 03:20 UTC+1）"
+
+
+def test_titles_name_platforms_and_rules_not_their_ids() -> None:
+    assert describe(Scope("platform", platform="jd"), {}) == "京东平台的负面评价"
+    assert describe(Scope("rule", "damaged"), {"damaged": "商品破损"}) == "「商品破损」 · 全店"

@@ -77,10 +77,10 @@ def sentence(
     what = f"{_count(count)} 条差评" + (f"提到「{topic}」" if topic else "")
     if total is not None and total > 0:
         head = f"{subject}近 {span}，共 {_count(total)} 条评价，其中 {what}"
-        usual = f"按平时的差评比例约 {_usual(expected)}"
+        usual = f"按平时的差评比例{_usual(expected)}"
     else:
         head = f"{subject}近 {span} {what}"
-        usual = f"平时同一时段约 {_usual(expected)}"
+        usual = f"平时同一时段{_usual(expected)}"
     when = f"（截至 {until}）" if until else ""
     return f"{head}，{usual}{when}"
 
@@ -91,8 +91,8 @@ def _count(x: float) -> str:
 
 def _usual(x: float) -> str:
     if x < 0.05:
-        return "0 条"
-    return f"{_fmt(x)} 条"
+        return "几乎没有"
+    return f"约 {_fmt(x)} 条"
 
 
 def _fmt(x: float) -> str:

@@ -48,7 +48,7 @@ def test_a_rule_on_one_sku_reads_as_one_sentence_in_the_configured_clock() -> No
 
 def test_a_platform_is_named_in_chinese_and_a_share_baseline_says_so() -> None:
     text = plain_sentence(Scope("platform", platform="jd"), verdict(7, 0.02, 60, total=9), {}, UNTIL)
-    assert text.startswith("京东近 1 小时，共 9 条评价，其中 7 条差评，按平时的差评比例约 0 条")
+    assert text.startswith("京东近 1 小时，共 9 条评价，其中 7 条差评，按平时的差评比例几乎没有")
     no_machine_words(text)
 
 

@@ -96,7 +96,9 @@ def test_burst_is_one_grouped_alert_with_checklist_then_reminder_ack_and_resolve
     assert received(sink, b.id) == ["firing"]
     msg = next(x for x in sink.messages() if x["idempotency_key"] == f"alert-{b.id}-firing-1-webhook")
     assert "批量差评应急 SOP" in msg["message"] and "逐一私信差评顾客" in msg["message"]
-    assert "基线" in msg["message"]
+    # the burst in one plain sentence: counts and the usual level, no scores (#15)
+    assert "SKU 100012043978 近 " in msg["message"] and "条差评提到「" in msg["message"]
+    assert "平时" in msg["message"] and "基线" not in msg["message"] and "倍" not in msg["message"]
     with ctx.store.session() as s:
         singles = list(
             s.scalars(select(m.Alert).where(m.Alert.kind == "keyword", m.Alert.rule_id == "damaged"))

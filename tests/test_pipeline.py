@@ -97,7 +97,7 @@ def test_notifications_delivered_once_with_idempotency_keys(ctx: Context, sink: 
     assert len(keys) == report.sent and set(keys.values()) == {1}
     assert all(k.startswith("alert-") for k in keys)
     burst_msg = next(b for b in sink.messages() if "差评爆发" in b["title"])
-    assert "破损" in burst_msg["message"] and "7 条负面" in burst_msg["message"]
+    assert "破损" in burst_msg["message"] and "7 条差评提到「商品破损」" in burst_msg["message"]
     assert "张\\*\\*\\*" in burst_msg["message"]  # already masked by JD; the asterisks are escaped
     weibo_msg = next(b for b in sink.messages() if "假货" in b["message"] and "weibo" in b["message"])
     assert "维权的小李" not in weibo_msg["message"] and "维\\*\\*\\*李" in weibo_msg["message"]

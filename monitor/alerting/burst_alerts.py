@@ -42,10 +42,13 @@ from monitor.alerting.burst_scopes import (
     step_floor,
     window_items,
 )
+from monitor.alerting.compose import local_time
 from monitor.analyze import Analysis
 from monitor.analyze.burst_detector import BurstDetector, BurstVerdict
+from monitor.analyze.burst_text import sentence
 from monitor.analyze.drift import Drift, find_drift
 from monitor.config import Config
+from monitor.notify.render import platform_name
 from monitor.store import lock_alert_writers
 from monitor.store import models as m
 
@@ -240,8 +243,9 @@ def raise_burst(
             ev.suppressed = True
             return None
     titles = {r.id: r.title for r in config.rules}
-    what = scope.describe(titles)
-    summary = f"差评爆发：{what}。{ev.verdict.explanation}"
+    what = describe(scope, titles)
+    until = local_time(min(ev.end + detector_config(config).step, now), config.settings.tz)
+    summary = plain_sentence(scope, ev.verdict, titles, until)
     event = None
     if alert is None:
         rule = next((r for r in config.rules if r.id == scope.rule), None)
@@ -272,6 +276,28 @@ def raise_burst(
     return event
 
 
+def describe(scope: Scope, titles: dict[str, str]) -> str:
+    """What the burst is about, as its title says it: rule titles, 京东 for ``jd``, never an id."""
+    if scope.kind == "platform":
+        return f"{platform_name(scope.platform)}平台的负面评价"
+    return scope.describe(titles)
+
+
+def plain_sentence(scope: Scope, verdict: BurstVerdict, titles: dict[str, str], until: str) -> str:
+    """The burst as one sentence a person on duty reads (``monitor.analyze.burst_text.sentence``):
+    ``SKU 100012 近 20 分钟 6 条差评提到「破损」，平时同一时段约 0.4 条（截至 12-01 10:20 UTC+8）``."""
+    subject = {
+        "rule_sku": f"SKU {scope.sku}",
+        "rule": "全店",
+        "sku": f"SKU {scope.sku}",
+        "product": f"商品 {scope.product}（各规格合计）",
+        "platform": platform_name(scope.platform),
+        "store": "全店",
+    }[scope.kind]
+    topic = titles.get(scope.rule, scope.rule) if scope.rule else None
+    return sentence(subject, topic, verdict.observed, verdict.expected, verdict.window, verdict.total, until)
+
+
 def inhibit(s: Session, burst_alert: m.Alert, scope: Scope) -> None:
     """A burst of one rule mutes the single keyword alerts it contains; broader scopes do not
     silence specific complaints."""
@@ -300,5 +326,5 @@ def elevated_scopes(s: Session, config: Config, limit: int = 50) -> list[tuple[s
     for key, state in s.execute(q):
         scope = scope_of_key(key)
         if scope is not None and (state or {}).get("drift"):
-            out.append((scope.describe(titles), str(state["drift"])))
+            out.append((describe(scope, titles), str(state["drift"])))
     return out

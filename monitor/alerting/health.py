@@ -7,22 +7,36 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from monitor.alerting import announce, open_alert, raise_alert, resolve
+from monitor.alerting.compose import local_time
 from monitor.config import Config
+from monitor.notify.render import platform_name
 from monitor.store import models as m
 
+VERDICTS = {  # what a failing poll means, for the person reading the alert
+    "blocked": "被拦截/需要登录",
+    "broken": "页面结构变化",
+    "error": "抓取出错",
+    "empty": "没有返回内容",
+    "ok": "正常",
+}
 ADVICE = {
-    "blocked": "renew the cookie / login in the source's environment variables, or slow the source down",
-    "broken": "the page shape changed: check the source's selectors or field paths with `monitor try-source`",
-    "error": "check network reachability and the source URL",
-    "empty": "the source returns nothing: check the URL and that the feed still has items",
+    "blocked": "在数据源的环境变量里更新 Cookie/登录信息，或放慢抓取频率",
+    "broken": "页面结构变了：用 `monitor try-source` 检查该数据源的选择器或字段路径",
+    "error": "检查网络是否可达、数据源地址是否正确",
+    "empty": "数据源没有返回任何内容：检查地址，以及该来源是否仍有内容",
 }
 _SPECIFIC = (
-    ("robots.txt", "the site's robots.txt forbids this URL: drop the source, or get permission and set "
+    ("robots.txt", "该网站的 robots.txt 禁止抓取此地址：删除该数据源，或取得许可后设置 "
      "`respect_robots: false`"),
-    ("rate limit", "the platform rate-limits us: raise the source's `interval` and `request_interval`"),
-    ("environment variable", "set the missing environment variable for the daemon and restart it"),
-    ("RSSHub", "renew the platform cookie in the RSSHub instance's configuration"),
+    ("rate limit", "平台在限流：调大该数据源的 `interval` 和 `request_interval`"),
+    ("environment variable", "为守护进程设置缺失的环境变量后重启"),
+    ("RSSHub", "在 RSSHub 实例的配置里更新该平台的 Cookie"),
 )  # fmt: skip
+
+
+def verdict_name(verdict: str) -> str:
+    """被拦截/需要登录 for ``blocked``; an unknown verdict stays as it is."""
+    return VERDICTS.get(verdict, verdict)
 
 
 def advice(verdict: str, reason: str) -> str:
@@ -30,7 +44,7 @@ def advice(verdict: str, reason: str) -> str:
     for needle, text in _SPECIFIC:
         if needle.lower() in reason.lower():
             return text
-    return ADVICE.get(verdict, "run `monitor try-source NAME` to see what the source answers")
+    return ADVICE.get(verdict, "运行 `monitor try-source 数据源名` 查看该数据源返回了什么")
 
 
 def record(
@@ -48,8 +62,9 @@ def record(
         state.consecutive_failures = 0
         alert = open_alert(s, key)
         if alert is not None:
-            since = state.blind_since.isoformat(timespec="minutes") if state.blind_since else "?"
-            summary = f"恢复 recovered: {state.name} works again ({verdict}); it was blind since {since}"
+            tz = config.settings.tz
+            since = local_time(state.blind_since, tz) if state.blind_since else "未知时间"
+            summary = f"已恢复：数据源 {state.name} 重新正常抓取（自 {since} 起失明）"
             resolve(s, config, alert, now, by="auto", summary=summary)
             state.blind_since = None
         return alert
@@ -58,6 +73,8 @@ def record(
         return None
     state.blind_since = now
     src = config.sources.get(state.name)
+    platform = getattr(src, "platform", None)
+    where = f"{platform_name(platform)} · " if platform and platform != "other" else ""
     alert = raise_alert(
         s,
         now,
@@ -67,12 +84,13 @@ def record(
         category="source_health",
         severity="high",
         grade=None,
-        platform=getattr(src, "platform", None),
+        platform=platform,
         source=state.name,
         sku=None,
-        title=f"数据源失明 source blind: {state.name} ({verdict})",
+        title=f"数据源失明：{where}{state.name}（{verdict_name(verdict)}）",
         summary=(
-            f"{state.consecutive_failures} polls in a row: {reason}. What to do: {advice(verdict, reason)}"
+            f"连续 {state.consecutive_failures} 次抓取失败（{verdict_name(verdict)}）：{reason}。"
+            f"处理建议：{advice(verdict, reason)}"
         ),
     )
     announce(s, config, alert, now)

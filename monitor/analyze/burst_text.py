@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-__all__ = ["Reading", "explain"]
+__all__ = ["Reading", "explain", "sentence"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,46 @@ def explain(
     else:
         tail = f"{ratio}，在正常波动范围内"
     return f"{head}；{tail}"
+
+
+def sentence(
+    subject: str,
+    topic: str | None,
+    count: float,
+    expected: float,
+    window: timedelta,
+    total: float | None = None,
+    until: str | None = None,
+) -> str:
+    """A burst in one plain sentence for the person on duty: who, how many in how long, and the usual
+    level; no scores, no ids, e.g. ``SKU 100012 近 20 分钟 6 条差评提到「破损」，平时同一时段约 0.4 条``.
+
+    ``subject`` is who (``SKU 100012``, ``全店``, ``京东``), ``topic`` the rule's title (already
+    escaped by whoever renders it), ``total`` all items in the window when the usual level is a share
+    of them, ``until`` the end of the window as the chat writes times (configured timezone, labelled:
+    ``12-01 10:20 UTC+8``)."""
+    span = _span(window).strip()
+    if subject[-1:].isascii() and subject[-1:].isalnum():
+        subject += " "  # SKU 100012 近 …, 全店近 …
+    what = f"{_count(count)} 条差评" + (f"提到「{topic}」" if topic else "")
+    if total is not None and total > 0:
+        head = f"{subject}近 {span}，共 {_count(total)} 条评价，其中 {what}"
+        usual = f"按平时的差评比例{_usual(expected)}"
+    else:
+        head = f"{subject}近 {span} {what}"
+        usual = f"平时同一时段{_usual(expected)}"
+    when = f"（截至 {until}）" if until else ""
+    return f"{head}，{usual}{when}"
+
+
+def _count(x: float) -> str:
+    return f"{round(x):,}"
+
+
+def _usual(x: float) -> str:
+    if x < 0.05:
+        return "几乎没有"
+    return f"约 {_fmt(x)} 条"
 
 
 def _fmt(x: float) -> str:

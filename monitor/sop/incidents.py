@@ -33,7 +33,7 @@ from monitor.alerting.routing import decide, decide_alert
 from monitor.config import Config
 from monitor.config.sops import Sop
 from monitor.config.types import severity_rank
-from monitor.notify.message import Message
+from monitor.notify.message import Link, Message
 from monitor.store import Store, outbox
 from monitor.store import models as m
 
@@ -283,26 +283,27 @@ def close(store: Store, incident_id: int, by: str, now: datetime) -> m.Incident:
 # ---- clocks -------------------------------------------------------------------------------------
 def _minutes(d: timedelta) -> str:
     mins = int(abs(d.total_seconds()) // 60)
-    return f"{mins // 60} h {mins % 60} min" if mins >= 60 else f"{mins} min"
+    return f"{mins // 60} 小时 {mins % 60} 分钟" if mins >= 60 else f"{mins} 分钟"
 
 
 def step_line(config: Config, step: m.IncidentStep, now: datetime) -> str:
-    """One checklist line with its clock, e.g. ``⚠️ 逐一私信差评顾客 — 客服 · overdue 12 min (due 12:50)``."""
+    """One checklist line with its clock, e.g. ``⚠️ 逐一私信差评顾客 — 客服 · 已超时 12 分钟（应于 11-23
+    12:50 UTC+8 完成）``; times in the configured timezone, labelled."""
     tz = config.settings.tz
     optional = "" if step.required else "（可选）"
     head = f"{step.title}{optional} — {step.owner_role}"
-    who = f" by {step.by} {step.at.astimezone(tz):%m-%d %H:%M}" if step.by and step.at else ""
+    who = f" {step.by} {local_time(step.at, tz)}" if step.by and step.at else ""
     if step.state == "done":
-        return f"✅ {head} · done{who}"
+        return f"✅ {head} · 已完成{who}"
     if step.state == "skipped":
-        return f"⏭️ {head} · skipped{who}: {step.reason}"
-    doing = f" · doing{who}" if step.state == "doing" else ""
+        return f"⏭️ {head} · 已跳过{who}：{step.reason}"
+    doing = f" · 进行中{who}" if step.state == "doing" else ""
     if step.due_at is None:
         return f"{'🔄' if doing else '⬜'} {head}{doing}"
-    due = f"{step.due_at.astimezone(tz):%m-%d %H:%M}"
+    due = local_time(step.due_at, tz)
     if step.due_at <= now:
-        return f"⚠️ {head}{doing} · overdue {_minutes(now - step.due_at)} (due {due})"
-    return f"{'🔄' if doing else '⏳'} {head}{doing} · due {due} (in {_minutes(step.due_at - now)})"
+        return f"⚠️ {head}{doing} · 已超时 {_minutes(now - step.due_at)}（应于 {due} 完成）"
+    return f"{'🔄' if doing else '⏳'} {head}{doing} · {due} 前完成（还剩 {_minutes(step.due_at - now)}）"
 
 
 def checklist_text(config: Config, steps: Sequence[m.IncidentStep], now: datetime) -> str:
@@ -346,8 +347,15 @@ def _send(
     return True
 
 
-def _footer(inc: m.Incident) -> str:
-    return f"incident #{inc.id} · SOP {inc.sop} · `monitor incidents show {inc.id}`"
+def incident_url(config: Config, inc: m.Incident, step: m.IncidentStep | None = None) -> str:
+    """The console page of ``inc`` (at ``step``, when given): where staff on a phone mark it done."""
+    url = f"{config.settings.web.base_url.rstrip('/')}/incidents/{inc.id}"
+    return f"{url}#step-{step.id}" if step is not None else url
+
+
+def _footer(config: Config, inc: m.Incident) -> str:
+    sop = config.sop(inc.sop)
+    return f"事件 #{inc.id} · 处置流程：{sop.title if sop is not None else inc.sop}"
 
 
 def tick(store: Store, config: Config, now: datetime) -> IncidentTick:
@@ -395,16 +403,20 @@ def _open_round(s: Session, config: Config, inc: m.Incident, now: datetime, resu
         if step.state in FINISHED or step.due_at is None or step.due_at > now or step.step_key in notified:
             continue
         channels = route_channels(config, alert, step.owner_role, escalate=True)
+        due = local_time(step.due_at, config.settings.tz)
         message = Message(
             title=f"{inc.title} · {step.title}",
             event="overdue",
-            summary=f"步骤超时 overdue：{step.title} — 负责 {step.owner_role}",
-            text=(
-                f"{checklist_text(config, steps, now)}\n\n"
-                f"完成后：`monitor incidents step {inc.id} {step.step_key} --state done --by 姓名`"
+            summary=(
+                f"步骤超时：「{step.title}」应于 {due} 完成，负责：{step.owner_role}。完成后请在事件页标记。"
             ),
-            footer=_footer(inc),
+            text=checklist_text(config, steps, now),
+            links=(
+                Link(label=f"打开事件 #{inc.id}，标记「{step.title}」", url=incident_url(config, inc, step)),
+            ),
+            footer=_footer(config, inc),
             alert_id=inc.alert_id,
+            detail_url=incident_url(config, inc),
         )
         if _send(s, config, alert, channels, message, f"incident-{inc.id}-overdue-{step.step_key}", now):
             _event(s, inc.id, now, "overdue", step_key=step.step_key, text=f"notified {', '.join(channels)}")
@@ -421,10 +433,12 @@ def _open_round(s: Session, config: Config, inc: m.Incident, now: datetime, resu
     message = Message(
         title=inc.title,
         event="checklist",
-        summary="处置进度 checklist",
+        summary="处置进度",
         text=checklist_text(config, steps, now),
-        footer=_footer(inc),
+        links=(Link(label=f"打开事件 #{inc.id}", url=incident_url(config, inc)),),
+        footer=_footer(config, inc),
         alert_id=inc.alert_id,
+        detail_url=incident_url(config, inc),
     )
     key = f"incident-{inc.id}-checklist-{len(sent) + 1}"
     if _send(s, config, alert, channels, message, key, now):
@@ -443,13 +457,12 @@ def _follow_up(s: Session, config: Config, inc: m.Incident, now: datetime) -> bo
     message = Message(
         title=inc.title,
         event="follow_up",
-        summary="回访 follow-up",
-        text=(
-            f"事件已于 {closed} 关闭，请联系相关顾客确认问题已解决、是否满意，并把结果记在事件里："
-            f'`monitor incidents note {inc.id} "回访结果…" --by 姓名`'
-        ),
-        footer=_footer(inc),
+        summary="回访",
+        text=f"事件已于 {closed} 关闭，请联系相关顾客确认问题已解决、是否满意，并把结果记在事件页的备注里。",
+        links=(Link(label=f"打开事件 #{inc.id}，记录回访结果", url=f"{incident_url(config, inc)}#notes"),),
+        footer=_footer(config, inc),
         alert_id=inc.alert_id,
+        detail_url=incident_url(config, inc),
     )
     if not _send(s, config, alert, channels, message, f"incident-{inc.id}-follow-up", now):
         return False

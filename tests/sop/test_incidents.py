@@ -144,6 +144,18 @@ def test_burst_incident_checklist_cli_reminder_and_one_overdue_escalation(
     overdue = incident_msgs(sink, inc.id, "overdue-")
     assert sorted(p for p, _ in overdue) == ["/hook", "/senior"]
     assert all("逐一私信差评顾客" in msg for _, msg in overdue)
+    # staff on a phone get the incident page at the step, by name, never a shell command (#15)
+    with ctx.store.session() as s:
+        step_id = s.scalar(
+            select(m.IncidentStep.id).where(
+                m.IncidentStep.incident_id == inc.id, m.IncidentStep.step_key == "private_reply"
+            )
+        )
+    base = ctx.config.settings.web.base_url.rstrip("/")
+    assert all(f"{base}/incidents/{inc.id}#step-{step_id}" in msg for _, msg in overdue)
+    assert all("步骤超时：「逐一私信差评顾客（1 小时内）」" in msg for _, msg in overdue)
+    human = [msg.split("`ref ")[0] for _, msg in overdue]  # the delivery ref is the renderer's, for admins
+    assert not any("monitor incidents" in msg or "overdue" in msg for msg in human)
     assert incident_msgs(sink, inc.id, "overdue-triage") == []
 
     # The next checklist reminder (1 h after opening) shows the CLI's done step and the overdue one.
@@ -151,9 +163,10 @@ def test_burst_incident_checklist_cli_reminder_and_one_overdue_escalation(
     reminders = incident_msgs(sink, inc.id, "checklist-")
     assert [p for p, _ in reminders] == ["/hook"]
     body = reminders[0][1]
-    assert "✅ 确认受影响 SKU、批次与物流线路 — 运营 · done by 小王" in body
-    assert "⚠️ 逐一私信差评顾客（1 小时内） — 客服 · overdue 1" in body
-    assert "统一对外口径并发布公开回复 — 公关 · doing by 公关小李" in body
+    assert "✅ 确认受影响 SKU、批次与物流线路 — 运营 · 已完成 小王 " in body  # the CLI stamps the wall clock
+    assert "⚠️ 逐一私信差评顾客（1 小时内） — 客服 · 已超时 1" in body and "UTC+8 完成）" in body
+    assert "统一对外口径并发布公开回复 — 公关 · 进行中 公关小李" in body
+    assert "monitor incidents" not in body and "done" not in body.split("`ref ")[0]
     run(ctx, 90)
     assert len(incident_msgs(sink, inc.id, "checklist-")) == 1
     assert len(incident_msgs(sink, inc.id, "overdue-private_reply")) == 2  # still once per channel
@@ -197,6 +210,7 @@ def test_close_needs_required_steps_done_or_waived_then_one_follow_up(
         run(ctx, hours * 60)
     follow = incident_msgs(sink, inc.id, "follow-up")
     assert [p for p, _ in follow] == ["/hook"] and "回访" in follow[0][1]
+    assert f"/incidents/{inc.id}#notes" in follow[0][1] and "monitor incidents" not in follow[0][1]
     assert incident_msgs(sink, inc.id, "overdue-") == []  # everything was done before its clock
 
     out_file = project.parent / "incident.md"

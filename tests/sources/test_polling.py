@@ -187,13 +187,14 @@ def test_blocked_three_times_then_recovering_alerts_once_each_way(
         now = NOW + timedelta(minutes=10 * i)
         assert poll(ctx, "wb", now).verdict == "ok"
         delivery.deliver_due(ctx.store, ctx.config, now + timedelta(minutes=5))
-    messages = [msg for msg in sink.messages() if "source blind" in msg.get("title", "")]
+    messages = [msg for msg in sink.messages() if "数据源失明" in msg.get("title", "")]
     titles = [msg["title"] for msg in messages]
     assert len(messages) == 2, titles
     blind, recovered = messages
-    assert "source blind" in blind["title"] and "ok:-100" in blind["message"]
-    assert "renew the cookie" in blind["message"]
-    assert "recovered" in recovered["message"] and recovered["title"] != blind["title"]
+    # Chinese first: the platform and the verdict by name, no raw ids (#15)
+    assert "微博 · wb（被拦截/需要登录）" in blind["title"] and "blocked" not in blind["title"]
+    assert "ok:-100" in blind["message"] and "更新 Cookie" in blind["message"]
+    assert "已恢复" in recovered["message"] and recovered["title"] != blind["title"]
     assert verdicts(ctx, "wb") == ["blocked"] * 5 + ["ok"] * 2
     with ctx.store.session() as s:
         alerts = list(s.scalars(select(m.Alert).where(m.Alert.kind == "source_health")))

@@ -8,8 +8,11 @@ reading of a heteronym, tones removed, ü written v as people type it).
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import unicodedata
 from functools import lru_cache
+from pathlib import Path
 
 # A keyword matched by sound must spell at least this many letters in at least two syllables;
 # shorter ones (坏 huai, 假的 jiade is fine, 漏 lou) collide with ordinary words too often.
@@ -19,10 +22,15 @@ MIN_PINYIN_SYLLABLES = 2
 
 @lru_cache(maxsize=1)
 def _table() -> dict[int, str]:
-    from pypinyin.pinyin_dict import pinyin_dict
-
-    table: dict[int, str] = pinyin_dict
-    return table
+    """pypinyin's character table (``pypinyin.pinyin_dict.pinyin_dict``), read from its JSON file
+    without importing the package: ``import pypinyin`` also parses its phrase dictionary and builds
+    its segmenter (~100 MB resident, for the life of the daemon), none of which is used here."""
+    spec = importlib.util.find_spec("pypinyin")  # locates the package without running it
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("pypinyin is not installed")
+    path = Path(next(iter(spec.submodule_search_locations))) / "pinyin_dict.json"
+    raw: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+    return {int(k): v for k, v in raw.items()}
 
 
 def _toneless(reading: str) -> str:

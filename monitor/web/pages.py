@@ -15,6 +15,7 @@ from monitor.alerting.new_problems import with_suggested_rule
 from monitor.analyze.hits import DECISIONS
 from monitor.config.rules import DIMENSIONS
 from monitor.config.settings import mask_secrets
+from monitor.redaction import redact
 from monitor.runtime import Runtime
 from monitor.sop.timeline import export_markdown
 from monitor.store import models as m
@@ -301,8 +302,10 @@ def settings(req: Req) -> Response:
     if data.get("database"):
         data["database"] = mask_secrets(str(data["database"]))
     status = _status(c.runtime)
+    failed = rm.failed_deliveries(c.store, c.now() - timedelta(hours=24))
     return req.render(
         "settings.html",
+        failed_deliveries=[(f, redact(f.error)[:300]) for f in failed],
         channels=channels,
         settings_rows=flat_settings(data),
         reload_errors=list(c.runtime.reload_errors),

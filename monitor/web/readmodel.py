@@ -484,3 +484,30 @@ def unresolved_alerts(store: Store, limit: int = 1000) -> list[m.Alert]:
     with store.session() as s:
         q = select(m.Alert).where(m.Alert.state != "resolved").order_by(m.Alert.id.desc()).limit(limit)
         return list(s.scalars(q))
+
+
+@dataclass
+class FailedDelivery:
+    at: datetime
+    channel: str
+    error: str
+    title: str
+    outbox_status: str  # the message's state now: sent (a later attempt or a fallback went out) | pending …
+    attempts: int
+
+
+def failed_deliveries(store: Store, since: datetime, limit: int = 50) -> list[FailedDelivery]:
+    """Refused or failed sends since ``since``, newest first (robot errcodes such as 130101 or 310000,
+    timeouts): what admins need to see when a channel stops taking messages (#15)."""
+    with store.session() as s:
+        q = (
+            select(m.Delivery, m.Outbox.title, m.Outbox.status, m.Outbox.attempts)
+            .join(m.Outbox, m.Outbox.id == m.Delivery.outbox_id)
+            .where(m.Delivery.ok.is_(False), m.Delivery.at >= since)
+            .order_by(m.Delivery.at.desc(), m.Delivery.id.desc())
+            .limit(limit)
+        )
+        return [
+            FailedDelivery(d.at, d.channel, d.error or "", title, status, attempts)
+            for d, title, status, attempts in s.execute(q)
+        ]

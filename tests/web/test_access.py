@@ -149,6 +149,60 @@ def test_settings_mask_secrets(client: TestClient, daemon: Any) -> None:
     assert "127.0.0.1:9/hook" not in text
 
 
+def test_admins_see_the_robots_refusals_of_the_last_day(client: TestClient, daemon: Any) -> None:
+    """#15: a robot answering 130101 or 310000 is retried and falls back; the admins see it on the console."""
+    from datetime import timedelta
+
+    from monitor.store import models as m
+
+    with daemon.store.transaction() as s:
+        box = m.Outbox(
+            idempotency_key="alert-1-firing-1-oncall",
+            channel="oncall",
+            title="假货质疑 <b>SKU</b>",
+            event="firing",
+            message={},
+            status="sent",
+            attempts=2,
+            created_at=NOW - timedelta(hours=1),
+            next_attempt_at=NOW,
+        )
+        s.add(box)
+        s.flush()
+        s.add(
+            m.Delivery(
+                outbox_id=box.id,
+                channel="oncall",
+                at=NOW - timedelta(minutes=50),
+                ok=False,
+                error="dingtalk errcode 310000: keywords not in content <img src=x>",
+            )
+        )
+        s.add(
+            m.Delivery(
+                outbox_id=box.id,
+                channel="oncall",
+                at=NOW - timedelta(hours=30),
+                ok=False,
+                error="errcode 130101: send too fast (a day and more ago)",
+            )
+        )
+        s.add(
+            m.Delivery(
+                outbox_id=box.id, channel="fallback", at=NOW - timedelta(minutes=49), ok=True, error=None
+            )
+        )
+    login(client, "admin")
+    text = client.get("/settings").text
+    section = text[text.index('id="failed-deliveries"') :]
+    assert "errcode 310000" in section and "已送达（重试或备用渠道）" in section
+    assert "&lt;img src=x&gt;" in section and "<img src=x>" not in section
+    assert "&lt;b&gt;SKU&lt;/b&gt;" in section
+    assert "a day and more ago" not in section  # older than a day
+    login(client, "viewer")
+    assert client.get("/settings").status_code in (302, 303, 403)
+
+
 # ---- page-derived URLs, the CSP, gaps on /sources ----------------------------------------------
 def _item_with_url(daemon: Any, ext: str, url: str, platform: str = "jd") -> None:
     """Stored as older versions stored it (before URLs were checked at the door)."""

@@ -29,6 +29,12 @@ def test_alerts_commands_and_bad_arguments(tmp_path: Path, storefront: Storefron
 
     listed = run(main, ["alerts", "list", "-c", str(cfg)])
     assert listed.exit_code == 0 and f"#{alert_id}" in listed.output and "假货" in listed.output
+    config = load_config(cfg, registry())
+    with store.session() as s:
+        created = s.get(m.Alert, alert_id).created_at
+    local = created.astimezone(config.settings.tz)
+    assert f"(times in {config.settings.tz.key})" in listed.output  # one clock, labelled (#16)
+    assert f"{local:%m-%d %H:%M}" in listed.output
     acked = run(main, ["alerts", "ack", str(alert_id), "--by", "小王", "-c", str(cfg)])
     assert acked.exit_code == 0 and "acknowledged" in acked.output
     with store.session() as s:

@@ -34,7 +34,8 @@ def list_(config_path: Path, show_all: bool, as_json: bool, limit: int) -> None:
     """Open alerts, newest first."""
     from monitor.alerting import lifecycle
 
-    _, store = _store(config_path)
+    config, store = _store(config_path)
+    tz = config.settings.tz  # type: ignore[attr-defined]
     rows = lifecycle.alerts(store, "all" if show_all else "open", limit)  # type: ignore[arg-type]
     if as_json:
         for a in rows:
@@ -57,12 +58,14 @@ def list_(config_path: Path, show_all: bool, as_json: bool, limit: int) -> None:
         return
     if not rows:
         click.echo("no open alerts")
+    else:
+        click.echo(f"(times in {tz.key})")
     for a in rows:
         extra = f" (inhibited by #{a.inhibited_by})" if a.inhibited_by else ""
         acked = f" acked by {a.acked_by}" if a.acked_by else ""
         click.echo(
             f"#{a.id:<5} {a.state:<12} {a.severity:<8} {a.kind:<13} {a.item_count:>4} items  "
-            f"{a.created_at:%m-%d %H:%M}  {a.title}{extra}{acked}"
+            f"{a.created_at.astimezone(tz):%m-%d %H:%M}  {a.title}{extra}{acked}"
         )
 
 

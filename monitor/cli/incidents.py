@@ -48,6 +48,8 @@ def list_(config_path: Path, show_all: bool, as_json: bool, limit: int) -> None:
         store.close()
     if not rows and not as_json:
         click.echo("no open incidents")
+    elif not as_json:
+        click.echo(f"(times in {config.settings.tz.key})")
     for inc, steps in rows:
         done = sum(1 for x in steps if x.state in FINISHED)
         overdue = sum(

@@ -26,7 +26,23 @@ KINDS = {
     "cold": "冷话术",
     "ceiling": "补偿超限",
     "placeholder": "占位符",
+    "range": "补偿数额不确定",
 }
+
+# "5-20 元券", "10～30元", "5 到 20 元": offered a range, a customer asks for the high end
+MONEY_RANGE = re.compile(r"\d+(?:\.\d+)?\s*(?:元\s*)?(?:-|–|—|~|～|至|到)\s*\d+(?:\.\d+)?\s*元")
+
+
+def money_ranges(text: str) -> list[Finding]:
+    """A compensation written as a range instead of one figure."""
+    found = []
+    for m in MONEY_RANGE.finditer(text):
+        low, high = (float(x) for x in re.findall(r"\d+(?:\.\d+)?", m.group(0))[:2])
+        if low < high:  # 满 200-20 元 is a discount, not a range
+            found.append(
+                Finding("range", m.group(0), "write one figure within the ceiling (e.g. 10 元), not a range")
+            )
+    return found
 
 
 @dataclass(frozen=True)

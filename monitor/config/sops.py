@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
-from monitor.config.compliance import Finding, lint
+from monitor.config.compliance import Finding, lint, money_ranges
 from monitor.config.settings import Duration, OptionalDuration, Strict
 from monitor.config.types import Severity
 
@@ -60,7 +60,7 @@ class Compensation(Strict):
 
     @model_validator(mode="after")
     def _options_within_ceiling(self) -> Compensation:
-        _raise_located({("options", i): self.check(o) for i, o in enumerate(self.options)})
+        _raise_located({("options", i): self.check(o) + money_ranges(o) for i, o in enumerate(self.options)})
         return self
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from monitor.adapters import registry
 from monitor.config import ConfigInvalid, load_config
+from monitor.config.compliance import money_ranges
 from monitor.config.sops import CRISES, PLACEHOLDERS
 from monitor.daemon import Daemon
 from monitor.demo.sink import WebhookSink
@@ -135,3 +136,19 @@ def test_running_daemon_keeps_previous_sops_on_a_bad_file(project: Path) -> None
         assert "bad_one" in [s.id for s in d.config.sops]
     finally:
         d.shutdown()
+
+
+def test_a_compensation_option_is_one_figure_not_a_range(project: Path) -> None:
+    """#16: a draft offers one figure within the cap; "5-20 元券" is refused at its line."""
+    text = BAD_SOP.split("    replies:")[0].replace("绝对无质量问题", "问题")
+    text = text.replace("options: [退款 + 10 元券, 补发]", "options: [退款 + 5-20 元券, 补发, 满 200-20 元]")
+    (project.parent / "rules" / "sops" / "bad.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigInvalid) as exc:
+        load_config(project, registry())
+    errors = [str(e) for e in exc.value.errors]
+    assert len(errors) == 1, errors
+    assert "bad.yaml:8: sops[0].compensation.options[0]: range (补偿数额不确定) 「5-20 元」" in errors[0], (
+        errors
+    )
+    config = load_config(ROOT / "monitor.yaml", registry())  # the shipped SOPs hold
+    assert all(not money_ranges(o) for s in config.sops for o in s.compensation.options)

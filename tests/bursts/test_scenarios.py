@@ -119,7 +119,7 @@ def test_a_share_rise_on_one_platform_is_that_platforms_burst(tmp_path: Path, sh
         bursts = sim.alerts("burst")
         kinds = {(b.labels or {})["scope"]["kind"]: b for b in bursts}
         assert set(kinds) == {"platform"}, [b.title for b in bursts]
-        assert kinds["platform"].platform == "tmall" and "tmall 平台" in kinds["platform"].title
+        assert kinds["platform"].platform == "tmall" and "天猫平台" in kinds["platform"].title
         assert kinds["platform"].created_at <= change + HOUR
     finally:
         sim.close()

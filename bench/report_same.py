@@ -35,12 +35,12 @@ def render(db: Path) -> tuple[dict[str, Any], dict[str, float]]:
         week = week_of(day - timedelta(days=7))
         out: dict[str, Any] = {}
         took: dict[str, float] = {}
-        for kind, build in (
-            ("daily", lambda: build_daily(store, config, day, NOW)),
-            ("weekly", lambda: build_weekly(store, config, week, NOW)),
-        ):
+        for kind in ("daily", "weekly"):
             t0 = time.perf_counter()
-            report = build()
+            if kind == "daily":
+                report = build_daily(store, config, day, NOW)
+            else:
+                report = build_weekly(store, config, week, NOW)
             took[kind] = time.perf_counter() - t0
             out[kind] = {"data": report.data, "markdown": report.markdown}
         store.close()

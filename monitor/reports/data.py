@@ -241,7 +241,7 @@ def sku_negative(
         select(key, func.count(), neg)
         .select_from(m.Item)
         .join(m.Analysis, m.Analysis.item_id == m.Item.id)
-        .where(_in_window(start, end), key.is_not(None))
+        .where(m.Item.id.in_(select(m.Item.id).where(_in_window(start, end))), key.is_not(None))
         .group_by(key)
     )
     return {str(sku): (int(n), int(k or 0)) for sku, n, k in s.execute(q)}
@@ -468,21 +468,21 @@ def weekly(
         name = departments.get(topic) or departments.get("其他") or "运营"
         dept.setdefault(name, []).append((topic, n))
     last = monday + timedelta(days=6)
-    counts = day_counts(s, last, tz)  # 28 days: this week and the one before included
+    per_day = day_counts(s, last, tz)  # 28 days: this week and the one before included
     return WeeklyData(
         week=week_of(monday),
         start=monday.isoformat(),
         end=last.isoformat(),
         volume=volume,
         previous_volume=sum(
-            counts.sentiments(monday - timedelta(days=7), monday - timedelta(days=1)).values()
+            per_day.sentiments(monday - timedelta(days=7), monday - timedelta(days=1)).values()
         ),
-        by_sentiment=counts.sentiments(monday, last),
+        by_sentiment=per_day.sentiments(monday, last),
         recurring=recurring[:15],
         skus=sku_rates(s, start, end, prev_start, limit=15),
         products=sku_rates(s, start, end, prev_start, limit=15, by_product=True),
         departments=[DepartmentAction(k, v) for k, v in dept.items()],
         incidents=incidents(s, start, end, now),
-        trend=_week_so_far(s, monday, last, tz, now, counts),
-        drifts=drifts(s, last, tz, counts=counts),
+        trend=_week_so_far(s, monday, last, tz, now, per_day),
+        drifts=drifts(s, last, tz, counts=per_day),
     )

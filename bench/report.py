@@ -108,7 +108,7 @@ def main() -> None:
         store.close()
     volume = report.data["volume"]
     best, worst = min(runs), max(runs)
-    rows = [
+    rows: list[list[object]] = [
         ["items stored", f"{args.items:,}"],
         ["items on the report day", f"{volume:,}"],
         ["bulk insert (items + analyses)", f"{fill_s:.1f} s"],

@@ -132,39 +132,82 @@ def sentiment_counts(s: Session, start: datetime, end: datetime) -> dict[str, in
     return out
 
 
-def trend(s: Session, last: date, tz: ZoneInfo, days: int = TREND_DAYS) -> list[TrendDay]:
-    out = []
-    for i in range(days - 1, -1, -1):
-        d = last - timedelta(days=i)
-        c = sentiment_counts(s, *day_window(d, tz))
-        out.append(TrendDay(d.isoformat(), c["neg"], c["neu"], c["pos"]))
-    return out
+@dataclass
+class DayCounts:
+    """Items per (local day, platform, product, sentiment) over ``days`` local days from ``first``:
+    read once and shared by the trend, the previous day's volume and the drifts."""
+
+    first: date
+    days: int
+    rows: list[tuple[int, str, str | None, str, int]]  # (day number, platform, product, sentiment, items)
+
+    def covers(self, first: date, last: date) -> bool:
+        return self.first <= first and last < self.first + timedelta(days=self.days)
+
+    def sentiments(self, day: date, last: date | None = None) -> dict[str, int]:
+        """Items per sentiment published on ``day`` (through ``last`` when given)."""
+        lo, hi = (day - self.first).days, ((last or day) - self.first).days
+        out = dict.fromkeys(SENTIMENTS, 0)
+        for d, _, _, sentiment, n in self.rows:
+            if lo <= d <= hi:
+                out[sentiment] = out.get(sentiment, 0) + n
+        return out
 
 
-def drifts(s: Session, last: date, tz: ZoneInfo, days: int = DRIFT_DAYS) -> list[Drift]:
-    """Slow rises of the negative share ending on ``last``: the store, each platform (when there are
-    several) and each product, from one grouped query over the last ``days`` local days."""
+def day_counts(s: Session, last: date, tz: ZoneInfo, days: int = DRIFT_DAYS) -> DayCounts:
+    """One grouped query over the ``days`` local days ending on ``last``. The items are picked by
+    the published_at index and then read in id order (``id IN (…)``), so the item and analysis
+    rows are read in page order rather than in publication order."""
     first = last - timedelta(days=days - 1)
     bounds = [day_window(first + timedelta(days=i), tz)[1] for i in range(days)]
     start = day_window(first, tz)[0]
     day_no = case(*[(m.Item.published_at < b, i) for i, b in enumerate(bounds)], else_=days)
-    neg = func.sum(case((m.Analysis.sentiment == "neg", 1), else_=0))
+    ids = select(m.Item.id).where(_in_window(start, bounds[-1]))
     q = (
-        select(day_no, m.Item.platform, m.Item.product, func.count(), neg)
+        select(day_no, m.Item.platform, m.Item.product, m.Analysis.sentiment, func.count())
         .select_from(m.Item)
         .join(m.Analysis, m.Analysis.item_id == m.Item.id)
-        .where(_in_window(start, bounds[-1]))
-        .group_by(day_no, m.Item.platform, m.Item.product)
+        .where(m.Item.id.in_(ids))
+        .group_by(day_no, m.Item.platform, m.Item.product, m.Analysis.sentiment)
     )
+    rows = [
+        (int(i), str(platform), None if product is None else str(product), str(sentiment), int(n))
+        for i, platform, product, sentiment, n in s.execute(q)
+    ]
+    return DayCounts(first, days, rows)
+
+
+def trend(
+    s: Session, last: date, tz: ZoneInfo, days: int = TREND_DAYS, counts: DayCounts | None = None
+) -> list[TrendDay]:
+    out = []
+    first = last - timedelta(days=days - 1)
+    shared = counts is not None and counts.covers(first, last)
+    for i in range(days - 1, -1, -1):
+        d = last - timedelta(days=i)
+        c = counts.sentiments(d) if counts is not None and shared else sentiment_counts(s, *day_window(d, tz))
+        out.append(TrendDay(d.isoformat(), c["neg"], c["neu"], c["pos"]))
+    return out
+
+
+def drifts(
+    s: Session, last: date, tz: ZoneInfo, days: int = DRIFT_DAYS, counts: DayCounts | None = None
+) -> list[Drift]:
+    """Slow rises of the negative share ending on ``last``: the store, each platform (when there are
+    several) and each product, from the per-day counts of the last ``days`` local days."""
+    first = last - timedelta(days=days - 1)
+    if counts is None or counts.first != first or counts.days != days:
+        counts = day_counts(s, last, tz, days)
     series: dict[str, list[list[float]]] = {}
     platforms: set[str] = set()
-    for i, platform, product, n, k in s.execute(q):
-        platforms.add(str(platform))
+    for i, platform, product, sentiment, n in counts.rows:
+        platforms.add(platform)
         scopes = ["全店", f"平台 {platform}"] + ([f"商品 {product}"] if product else [])
         for name in scopes:
             rows = series.setdefault(name, [[0.0, 0.0] for _ in range(days)])
-            rows[int(i)][0] += float(k or 0)
-            rows[int(i)][1] += float(n)
+            if sentiment == "neg":
+                rows[i][0] += float(n)
+            rows[i][1] += float(n)
     out = []
     for name, rows in series.items():
         if name.startswith("平台") and len(platforms) < 2:
@@ -198,7 +241,7 @@ def sku_negative(
         select(key, func.count(), neg)
         .select_from(m.Item)
         .join(m.Analysis, m.Analysis.item_id == m.Item.id)
-        .where(_in_window(start, end), key.is_not(None))
+        .where(m.Item.id.in_(select(m.Item.id).where(_in_window(start, end))), key.is_not(None))
         .group_by(key)
     )
     return {str(sku): (int(n), int(k or 0)) for sku, n, k in s.execute(q)}
@@ -295,7 +338,8 @@ def daily(s: Session, day: date, tz: ZoneInfo, titles: dict[str, str], now: date
                 decision = str(h.get("decision", ""))
                 reasons[DECISIONS.get(decision, decision)] += 1
         mentioned.update(only_mentioned)
-    previous = sum(sentiment_counts(s, prev_start, start).values())
+    counts = day_counts(s, day, tz)
+    previous = sum(counts.sentiments(day - timedelta(days=1)).values())
     return DailyData(
         day=day.isoformat(),
         volume=volume,
@@ -307,11 +351,11 @@ def daily(s: Session, day: date, tz: ZoneInfo, titles: dict[str, str], now: date
         skus=sku_rates(s, start, end, prev_start),
         products=sku_rates(s, start, end, prev_start, by_product=True),
         incidents=incidents(s, start, end, now),
-        trend=trend(s, day, tz),
+        trend=trend(s, day, tz, counts=counts),
         previous_volume=previous,
         mentions=[(r, titles.get(r, r), n) for r, n in mentioned.most_common(10)],
         mention_reasons=dict(reasons.most_common()),
-        drifts=drifts(s, day, tz),
+        drifts=drifts(s, day, tz, counts=counts),
     )
 
 
@@ -364,13 +408,15 @@ def week_of(day: date) -> str:
     return f"{y}-W{w:02d}"
 
 
-def _week_so_far(s: Session, monday: date, last: date, tz: ZoneInfo, now: datetime) -> list[TrendDay]:
+def _week_so_far(
+    s: Session, monday: date, last: date, tz: ZoneInfo, now: datetime, counts: DayCounts | None = None
+) -> list[TrendDay]:
     """The week's days up to today: the days still to come are not drawn as zero."""
     today = now.astimezone(tz).date()
     if today < monday:
         return []
     end = min(last, today)
-    return trend(s, end, tz, (end - monday).days + 1)
+    return trend(s, end, tz, (end - monday).days + 1, counts)
 
 
 def weekly(
@@ -422,18 +468,21 @@ def weekly(
         name = departments.get(topic) or departments.get("其他") or "运营"
         dept.setdefault(name, []).append((topic, n))
     last = monday + timedelta(days=6)
+    per_day = day_counts(s, last, tz)  # 28 days: this week and the one before included
     return WeeklyData(
         week=week_of(monday),
         start=monday.isoformat(),
         end=last.isoformat(),
         volume=volume,
-        previous_volume=sum(sentiment_counts(s, prev_start, start).values()),
-        by_sentiment=sentiment_counts(s, start, end),
+        previous_volume=sum(
+            per_day.sentiments(monday - timedelta(days=7), monday - timedelta(days=1)).values()
+        ),
+        by_sentiment=per_day.sentiments(monday, last),
         recurring=recurring[:15],
         skus=sku_rates(s, start, end, prev_start, limit=15),
         products=sku_rates(s, start, end, prev_start, limit=15, by_product=True),
         departments=[DepartmentAction(k, v) for k, v in dept.items()],
         incidents=incidents(s, start, end, now),
-        trend=_week_so_far(s, monday, last, tz, now),
-        drifts=drifts(s, last, tz),
+        trend=_week_so_far(s, monday, last, tz, now, per_day),
+        drifts=drifts(s, last, tz, counts=per_day),
     )

@@ -138,3 +138,62 @@ def test_a_product_is_ranked_with_its_variants_together(daemon: Any, ids: dict[s
 def _week(day: Any) -> str:
     iso = day.isocalendar()
     return f"{iso[0]}-W{iso[1]:02d}"
+
+
+def test_shared_day_counts_equal_the_per_day_queries(store: Any) -> None:
+    """#18: the trend and the period totals read from one grouped query over 28 days are the
+    numbers the per-day window queries give, also in a zone that changes offset (DST) in the window
+    and for items published exactly at local midnight."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from monitor.reports import data
+
+    with store.transaction() as s:
+        for i in range(120):
+            at = NOW - timedelta(hours=7 * i, minutes=i % 3)
+            if i % 10 == 0:  # exactly local midnight in each zone
+                zone = ZoneInfo("Asia/Shanghai" if i % 20 else "America/New_York")
+                local = at.astimezone(zone)
+                at = local.replace(hour=0, minute=0, second=0, microsecond=0)
+            sent = ("neg", "neu", "pos")[i % 3 if i < 60 else (i % 2) * 2]
+            it = m.Item(
+                source="jd-cup",
+                platform="jd" if i % 4 else "tmall",
+                external_id=f"dc{i}",
+                text=f"评价{i}",
+                product=None if i % 5 == 0 else f"P{i % 2}",
+                published_at=at,
+                fetched_at=NOW,
+                updated_at=NOW,
+                payload_hash=f"dc{i}",
+            )
+            s.add(it)
+            s.flush()
+            s.add(
+                m.Analysis(
+                    item_id=it.id,
+                    normalized=it.text,
+                    rules=[],
+                    hits=[],
+                    sentiment=sent,
+                    sentiment_score=0.5,
+                    dimensions=[],
+                    grade=None,
+                    grade_reasons=[],
+                    severity=None,
+                    analyzed_at=NOW,
+                )
+            )
+    with store.transaction() as s:
+        for name in ("Asia/Shanghai", "America/New_York"):
+            tz = ZoneInfo(name)
+            last = NOW.astimezone(tz).date()
+            counts = data.day_counts(s, last, tz)
+            assert sum(n for *_, n in counts.rows) > 60
+            assert data.trend(s, last, tz, counts=counts) == data.trend(s, last, tz)
+            assert data.trend(s, last, tz, 7, counts=counts) == data.trend(s, last, tz, 7)
+            first = last - timedelta(days=27)  # New York leaves DST on 2026-11-01
+            whole = data.sentiment_counts(s, data.day_window(first, tz)[0], data.day_window(last, tz)[1])
+            assert counts.sentiments(first, last) == whole
+            assert data.drifts(s, last, tz, counts=counts) == data.drifts(s, last, tz)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from monitor.analyze.drift import find_drift
 from monitor.analyze.hits import DECISIONS
 from monitor.config.rules import DIMENSIONS
+from monitor.reports.labels import platform as platform_name
 from monitor.store import models as m
 
 SENTIMENTS = ("neg", "neu", "pos")
@@ -202,7 +203,7 @@ def drifts(
     platforms: set[str] = set()
     for i, platform, product, sentiment, n in counts.rows:
         platforms.add(platform)
-        scopes = ["全店", f"平台 {platform}"] + ([f"商品 {product}"] if product else [])
+        scopes = ["全店", f"平台 {platform_name(platform)}"] + ([f"商品 {product}"] if product else [])
         for name in scopes:
             rows = series.setdefault(name, [[0.0, 0.0] for _ in range(days)])
             if sentiment == "neg":

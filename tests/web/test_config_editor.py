@@ -10,7 +10,9 @@ from typing import Any
 from starlette.testclient import TestClient
 
 from monitor.admin import rules as admin_rules
-from tests.web.conftest import login
+from tests.web.conftest import PASSWORD, login
+from tests.web.test_browser import ARTIFACTS, base_url  # noqa: F401 (a fixture)
+from tests.web.test_phone import PHONE, browser  # noqa: F401 (a fixture)
 
 
 def _sop(daemon: Any) -> Any:
@@ -147,3 +149,27 @@ def test_a_source_edit_is_checked_against_the_whole_tree(daemon: Any, client: Te
     listed = r.text.split('<ul class="error-list">', 1)[1].split("</ul>", 1)[0]
     assert "jd-cup" in listed and "sources/" in listed and "/tmp" not in listed.replace(str(path.parent), "")
     assert extra.read_text(encoding="utf-8") == "sources: []\n"
+
+
+def test_sop_error_view_on_a_phone(browser: Any, daemon: Any) -> None:  # noqa: F811
+    """The refused SOP at 390×844: the error at its line, indentation kept, no horizontal scroll."""
+    path = daemon.config.path("rules") / "sops" / "damaged.yaml"
+    before = path.read_text(encoding="utf-8")
+    page = browser(PHONE)
+    page.goto("/login")
+    page.fill("input[name=name]", "admin")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    page.goto("/config/sops/damaged.yaml")
+    page.fill(
+        "#yaml",
+        before.replace("    title: 商品破损处置 SOP\n", "    title: 商品破损处置 SOP\n    colour: red\n", 1),
+    )
+    page.click("#save")
+    page.wait_for_load_state()
+    assert page.locator("#refused").is_visible()
+    assert page.locator("li.err-line code").first.inner_text() == "    colour: red"
+    assert int(page.evaluate("document.scrollingElement.scrollWidth")) <= PHONE["width"]
+    page.screenshot(path=str(ARTIFACTS / "phone-flow-admin-config-error.png"), full_page=True)
+    assert path.read_text(encoding="utf-8") == before

@@ -11,7 +11,6 @@ written (``${VAR}``); the expanded secrets never leave the daemon.
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +24,7 @@ __all__ = ["KINDS", "check", "files", "tree"]
 # kind → what the console calls it
 KINDS = {"main": "主配置（路由与通知渠道）", "sops": "处置流程（SOP）", "sources": "数据源"}
 MAIN = "monitor.yaml"
+ABS = "_abs"  # where a copy keeps directories configured by absolute path
 
 
 def _main(config: Config) -> Path:
@@ -56,35 +56,35 @@ def check(config: Config, path: Path, text: str) -> list[ConfigError]:
     """Every error the daemon would report if ``path`` held ``text``; empty when it would load.
 
     The config tree (``tree``) is copied to a temporary directory with ``text`` in place of ``path``,
-    and loaded there. Errors in the copy are named by the real files' paths. A tree whose sources or
-    rules directory is absolute is copied under its relative name, and the copied settings file is
-    not rewritten: such directories are read from their real place, except the edited one."""
+    and loaded there. Errors in the copy are named by the real files' paths. A sources or rules
+    directory configured as an absolute path (a writable data volume) is copied under ``_abs/`` and
+    the copied settings file names it there, on the same line, so line numbers stay true."""
     root = config.root.resolve()
     target = path.resolve()
+    main = _main(config)
+    absolute = [d for d in (config.settings.rules_dir, config.settings.sources_dir) if Path(d).is_absolute()]
+
+    def rel(real: Path) -> Path:
+        try:
+            return real.relative_to(root)
+        except ValueError:
+            return Path(ABS) / real.relative_to(real.anchor)
+
     with tempfile.TemporaryDirectory(prefix="monitor-check-") as tmp:
         copy = Path(tmp)
         names: dict[str, Path] = {}
-        for real in tree(config):
-            real = real.resolve()
-            try:
-                rel = real.relative_to(root)
-            except ValueError:
-                continue
-            dest = copy / rel
+        reals = [p.resolve() for p in tree(config)]
+        for real in [*reals, *([] if target in reals else [target])]:
+            dest = copy / rel(real)
             dest.parent.mkdir(parents=True, exist_ok=True)
-            if real == target:
-                dest.write_text(text, encoding="utf-8")
-            else:
-                shutil.copyfile(real, dest)
+            body = text if real == target else real.read_text(encoding="utf-8")
+            if real == main.resolve():
+                for d in absolute:  # same line, so the copy's line numbers are the file's
+                    body = body.replace(d, f"{ABS}/{Path(d).relative_to(Path(d).anchor)}")
+            dest.write_text(body, encoding="utf-8")
             names[str(dest)] = real
-        if target not in names.values():  # a new file
-            rel = target.relative_to(root)
-            dest = copy / rel
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_text(text, encoding="utf-8")
-            names[str(dest)] = target
         try:
-            load_config(copy / _main(config).relative_to(root), registry())
+            load_config(copy / rel(main.resolve()), registry())
         except ConfigInvalid as exc:
             return [_renamed(e, copy, names, config) for e in exc.errors]
     return []

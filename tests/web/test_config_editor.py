@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 from typing import Any
 
 from starlette.testclient import TestClient
@@ -173,3 +174,32 @@ def test_sop_error_view_on_a_phone(browser: Any, daemon: Any) -> None:  # noqa: 
     assert int(page.evaluate("document.scrollingElement.scrollWidth")) <= PHONE["width"]
     page.screenshot(path=str(ARTIFACTS / "phone-flow-admin-config-error.png"), full_page=True)
     assert path.read_text(encoding="utf-8") == before
+
+
+def test_sops_on_a_data_volume_outside_the_config_directory(
+    daemon: Any, client: TestClient, tmp_path_factory: Any
+) -> None:
+    """``rules_dir`` as an absolute path (a writable data volume, as the README advises): checked
+    there, at the line, and saved there."""
+    volume = tmp_path_factory.mktemp("volume") / "rules"
+    shutil.move(str(daemon.config.path("rules")), volume)
+    main = daemon.config_path
+    main.write_text(f"rules_dir: {volume}\n" + main.read_text(encoding="utf-8"), encoding="utf-8")
+    assert daemon.reload(), daemon.reload_errors
+    path = volume / "sops" / "damaged.yaml"
+    before = path.read_text(encoding="utf-8")
+    csrf = login(client, "admin")
+    broken = before.replace(
+        "    title: 商品破损处置 SOP\n", "    title: 商品破损处置 SOP\n    colour: red\n", 1
+    )
+    line = broken.split("\n").index("    colour: red") + 1
+    r = client.post("/config/sops/damaged.yaml/save", data={"csrf": csrf, "text": broken})
+    assert r.status_code == 422 and f"{path}:{line}: sops[0].colour:" in r.text
+    r = client.post(
+        "/config/monitor.yaml/check", data={"csrf": csrf, "text": main.read_text(encoding="utf-8")}
+    )
+    assert r.status_code == 200 and 'id="valid"' in r.text
+    fixed = before.replace("商品破损处置 SOP", "商品破损处置流程", 1)
+    r = client.post("/config/sops/damaged.yaml/save", data={"csrf": csrf, "text": fixed})
+    assert r.status_code == 200 and path.read_text(encoding="utf-8") == fixed
+    assert _sop(daemon).title == "商品破损处置流程"

@@ -5,7 +5,6 @@ reload, versions with author, rollback. The text is shown as written: channel UR
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from monitor.admin import configfiles as cf
 from monitor.admin import rules as re_
 from monitor.web.context import Req
 from monitor.web.guard import page
-from monitor.web.rules_pages import readable_key, zh_message
+from monitor.web.rules_pages import editor_context
 
 __all__ = ["routes"]
 
@@ -27,42 +26,13 @@ def _url(kind: str, name: str) -> str:
 
 
 def _editor(req: Req, kind: str, path: Path, text: str, status: int = 200, **extra: Any) -> Response:
-    c = req.console
-    shown = re_.display_path(c.config, path)
-    errors = extra.pop("errors", [])
-    by_line: dict[int, list[str]] = {}
-    elsewhere = []
-    for e in errors:
-        key = readable_key(e.key)
-        msg = f"{key}：{zh_message(e.message)}" if key else zh_message(e.message)
-        if e.path == shown:
-            by_line.setdefault(e.line, []).append(msg)
-        else:
-            elsewhere.append(e)
-    current = path.read_text(encoding="utf-8") if path.exists() else ""
-    versions = re_.versions(c.store, c.config, path)
-    version_diffs = {
-        v.id: re_.diff(older.content, v.content, f"#{older.id}", f"#{v.id}")
-        for v, older in itertools.pairwise(versions)
-    }
-    lines = text.split("\n")
     return req.render(
         "config_edit.html",
         status,
+        **editor_context(req, path, text, extra.pop("errors", [])),
         kind=kind,
         kind_label=cf.KINDS[kind],
-        name=path.name,
-        shown=shown,
         url=_url(kind, path.name),
-        text=text,
-        lines=lines,
-        by_line=by_line,
-        errors=errors,
-        beyond=[e for e in errors if e.path == shown and e.line > len(lines)],
-        elsewhere=elsewhere,
-        versions=versions,
-        version_diffs=version_diffs,
-        pending_diff=re_.diff(current, text) if text != current else [],
         **{"saved": None, "refused": None, "valid": None, "reload_refused": [], **extra},
     )
 

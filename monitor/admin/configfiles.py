@@ -11,6 +11,7 @@ written (``${VAR}``); the expanded secrets never leave the daemon.
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ from monitor.adapters import registry
 from monitor.admin.rules import display_path
 from monitor.config import Config, ConfigError, ConfigInvalid, load_config, yaml_files
 
-__all__ = ["KINDS", "check", "files", "tree"]
+__all__ = ["KINDS", "STARTER", "check", "files", "new_file", "tree"]
 
 # kind → what the console calls it
 KINDS = {"main": "主配置（路由与通知渠道）", "sops": "处置流程（SOP）", "sources": "数据源"}
@@ -41,6 +42,20 @@ def files(config: Config, kind: str) -> dict[str, Path]:
     if kind == "sources":
         return {p.name: p for p in yaml_files(config.path(config.settings.sources_dir))}
     return {}
+
+
+NEW_NAME = re.compile(r"^[\w\u4e00-\u9fff-][\w\u4e00-\u9fff.-]*\.ya?ml$")
+STARTER = {"sops": "sops: []\n", "sources": "sources: []\n"}
+
+
+def new_file(config: Config, kind: str, name: str) -> Path | None:
+    """Where a new file ``name`` of ``kind`` would go (SOPs and sources only), or None for a name
+    the loader would not read (not ``*.yaml``/``*.yml``, a dot-file, a path)."""
+    if kind not in STARTER or not NEW_NAME.match(name):
+        return None
+    if kind == "sops":
+        return config.path(config.settings.rules_dir) / "sops" / name
+    return config.path(config.settings.sources_dir) / name
 
 
 def tree(config: Config) -> Iterator[Path]:

@@ -33,7 +33,7 @@ def _editor(req: Req, kind: str, path: Path, text: str, status: int = 200, **ext
         kind=kind,
         kind_label=cf.KINDS[kind],
         url=_url(kind, path.name),
-        **{"saved": None, "refused": None, "valid": None, "reload_refused": [], **extra},
+        **{"saved": None, "refused": None, "valid": None, "new": None, "reload_refused": [], **extra},
     )
 
 
@@ -47,7 +47,8 @@ def config_index(req: Req) -> Response:
 def _handlers(kind: str) -> dict[str, Callable[..., Any]]:
     def _file(req: Req) -> Path | None:
         name = cf.MAIN if kind == "main" else req.param("name")
-        return cf.files(req.console.config, kind).get(name)
+        c = req.console.config
+        return cf.files(c, kind).get(name) or cf.new_file(c, kind, name)
 
     def _missing(req: Req) -> Response:
         return req.render(
@@ -61,6 +62,8 @@ def _handlers(kind: str) -> dict[str, Callable[..., Any]]:
         path = _file(req)
         if path is None:
             return _missing(req)
+        if not path.exists():  # a new file: saved (and loaded) once it checks
+            return _editor(req, kind, path, cf.STARTER[kind], new=True)
         return _editor(req, kind, path, path.read_text(encoding="utf-8"))
 
     def check(req: Req) -> Response:

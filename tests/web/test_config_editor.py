@@ -203,3 +203,16 @@ def test_sops_on_a_data_volume_outside_the_config_directory(
     r = client.post("/config/sops/damaged.yaml/save", data={"csrf": csrf, "text": fixed})
     assert r.status_code == 200 and path.read_text(encoding="utf-8") == fixed
     assert _sop(daemon).title == "商品破损处置流程"
+
+
+def test_a_new_sop_file_is_created_on_save(daemon: Any, client: TestClient) -> None:
+    csrf = login(client, "admin")
+    path = daemon.config.path("rules") / "sops" / "extra.yaml"
+    page = client.get("/config/sops/extra.yaml")
+    assert page.status_code == 200 and 'id="new-file"' in page.text and not path.exists()
+    assert client.get("/config/sops/.hidden.yaml").status_code == 404
+    assert client.get("/config/sources/notes.txt").status_code == 404
+    r = client.post("/config/sops/extra.yaml/save", data={"csrf": csrf, "text": "sops: [\n"})
+    assert r.status_code == 422 and not path.exists()
+    r = client.post("/config/sops/extra.yaml/save", data={"csrf": csrf, "text": "sops: []\n"})
+    assert r.status_code == 200 and path.read_text(encoding="utf-8") == "sops: []\n"

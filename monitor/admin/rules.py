@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -222,28 +223,40 @@ def write_atomically(path: Path, text: str) -> None:
         raise
 
 
-def unwritable_message(path: Path, exc: OSError) -> str:
-    """What an admin reads when the rules directory cannot be written (a read-only ConfigMap, a
-    read-only root file system, systemd ``ProtectSystem=strict``): where, and what to do."""
+def unwritable_message(path: Path, exc: OSError, what: str = "规则") -> str:
+    """What an admin reads when the rules (or config) directory cannot be written (a read-only
+    ConfigMap, a read-only root file system, systemd ``ProtectSystem=strict``): where, and what to do."""
     why = "只读" if isinstance(exc, PermissionError) or exc.errno in (13, 30) else "无法写入"
     return (
-        f"规则目录{why}：{path.parent}（{exc.strerror or type(exc).__name__}）。未保存，旧规则仍然生效，"
+        f"{what}目录{why}：{path.parent}（{exc.strerror or type(exc).__name__}）。未保存，旧{what}仍然生效，"
         "你的修改仍在编辑框里。请把 rules_dir 设到可写的数据卷（例如 /var/lib/monitor/rules，"
         "见 README“在部署环境中编辑规则”），或复制修改后用 `monitor rules check` 检查再更新配置。"
     )
 
 
-def save(runtime: Reloadable, path: Path, text: str) -> SaveResult:
-    """Validate, write, reload. Refused (and nothing changes) when the text is invalid; put back
-    when the daemon's full reload rejects it."""
-    checked = check(runtime.config, path, text)
-    if checked.parsed is None:
-        return SaveResult(False, checked.errors)
+def _rules_errors(config: Config, path: Path, text: str) -> list[ConfigError]:
+    checked = check(config, path, text)
+    return [] if checked.parsed is not None else checked.errors
+
+
+def save(
+    runtime: Reloadable,
+    path: Path,
+    text: str,
+    check_text: Callable[[Config, Path, str], list[ConfigError]] = _rules_errors,
+    what: str = "规则",
+) -> SaveResult:
+    """Validate (``check_text``: the errors of ``text`` as ``path``; a rules file's by default),
+    write, reload. Refused (and nothing changes) when the text is invalid; put back when the daemon's
+    full reload rejects it. ``what`` names the file's kind in the read-only message."""
+    errors = check_text(runtime.config, path, text)
+    if errors:
+        return SaveResult(False, errors)
     old = path.read_text(encoding="utf-8") if path.exists() else None
     try:
         write_atomically(path, text)
     except OSError as exc:
-        return SaveResult(False, reload_errors=[unwritable_message(path, exc)])
+        return SaveResult(False, reload_errors=[unwritable_message(path, exc, what)])
     if runtime.reload():
         return SaveResult(True)
     problems = list(runtime.reload_errors)
@@ -256,10 +269,10 @@ def save(runtime: Reloadable, path: Path, text: str) -> SaveResult:
 
 
 def record_versions(store: Store, config: Config, now: datetime) -> int:
-    """Keep the content of every rules file the config loaded, once per hash; returns how many were new."""
+    """Keep the content of every file the config loaded (settings, sources, rules, SOPs), once per
+    hash; returns how many were new."""
     added = 0
-    for p in yaml_files(config.path(config.settings.rules_dir)):
-        shown = display_path(config, p)
+    for shown in config.files:
         sha = config.files.get(shown)
         if sha is not None and stored.add_version(store, shown, sha, config.texts.get(shown, ""), now):
             added += 1

@@ -26,7 +26,7 @@ from starlette.staticfiles import StaticFiles
 from monitor.observability import metrics_endpoint
 from monitor.outage import DatabaseState, database_unavailable
 from monitor.runtime import Runtime
-from monitor.web import ack, api, login, more_pages, pages, rules_pages, shop_auth
+from monitor.web import ack, api, config_pages, login, more_pages, pages, rules_pages, shop_auth
 from monitor.web.auth import SESSION_COOKIE, session_principal
 from monitor.web.context import Console
 from monitor.web.headers import SecurityHeaders
@@ -139,6 +139,7 @@ def console_routes() -> list[Route]:
         Route("/rules/{name}/replay", r.rule_replay, methods=post),
         Route("/rules/{name}/save", r.rule_save, methods=post),
         Route("/rules/{name}/rollback/{version_id:int}", r.rule_rollback, methods=post),
+        *config_pages.routes(),
         *shop_auth.routes(),
     ]
 

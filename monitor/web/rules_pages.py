@@ -50,12 +50,16 @@ def zh_message(message: str) -> str:
     return message
 
 
-def _editor(req: Req, path: Path, text: str, status: int = 200, **extra: Any) -> Response:
+def editor_context(req: Req, path: Path, text: str, errors: list[Any]) -> dict[str, Any]:
+    """What an editor page (rules, SOPs, sources, monitor.yaml) shows around ``text`` as ``path``:
+    its lines with the errors of this file under them (1-based, in Chinese), the diff against the
+    running file, and the stored versions with each one's diff to the one before."""
     c = req.console
     shown = re_.display_path(c.config, path)
-    errors = extra.pop("errors", [])
     by_line: dict[int, list[str]] = {}
     for e in errors:
+        if e.path != shown:
+            continue  # another file's error: listed by the page, not under a line of this one
         key = readable_key(e.key)
         by_line.setdefault(e.line, []).append(
             f"{key}：{zh_message(e.message)}" if key else zh_message(e.message)
@@ -66,18 +70,25 @@ def _editor(req: Req, path: Path, text: str, status: int = 200, **extra: Any) ->
         v.id: re_.diff(older.content, v.content, f"#{older.id}", f"#{v.id}")
         for v, older in itertools.pairwise(versions)
     }
+    return {
+        "name": path.name,
+        "shown": shown,
+        "text": text,
+        "lines": text.split("\n"),
+        "by_line": by_line,
+        "errors": errors,
+        "versions": versions,
+        "version_diffs": version_diffs,
+        "pending_diff": re_.diff(current, text) if text != current else [],
+    }
+
+
+def _editor(req: Req, path: Path, text: str, status: int = 200, **extra: Any) -> Response:
+    c = req.console
     return req.render(
         "rule_edit.html",
         status,
-        name=path.name,
-        shown=shown,
-        text=text,
-        lines=text.split("\n"),
-        by_line=by_line,
-        errors=errors,
-        versions=versions,
-        version_diffs=version_diffs,
-        pending_diff=re_.diff(current, text) if text != current else [],
+        **editor_context(req, path, text, extra.pop("errors", [])),
         sentence=req.form.get("sentence", ""),
         rating=req.form.get("rating", ""),
         days=_days(req),

@@ -132,8 +132,11 @@ def _routes(app: Any, ids: dict[str, int]) -> list[str]:
             continue
         if path.endswith(("/export", ".csv")):
             continue  # a download, not a page
+        if path.startswith(("/config/sops/", "/config/sources/")):
+            continue  # named below: their files are not called default.yaml
         out.append(concrete(path, {**ids, "item": ids["big"]}))
     out += [f"/alerts/{ids['burst']}", f"/items/{ids['big']}/full", "/alerts?state=all", "/items?lang=en"]
+    out += ["/config/sops/damaged.yaml", "/config/sources/shop.yaml"]
     return out
 
 

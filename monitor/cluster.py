@@ -5,7 +5,11 @@ Several ``monitor run`` processes on one PostgreSQL database share the work:
 * **Polls** are claimed row by row: a replica locks due ``source_state`` rows with
   ``SELECT … FOR UPDATE SKIP LOCKED`` (due: ``next_due_at`` has passed and no live lease), writes its
   lease (``lease_owner``, ``lease_until``) and commits; only then does it poll. It claims no more than it
-  has free workers, so idle replicas take more and the work spreads evenly. A finished poll sets the next
+  has free workers. Each source has a *home* replica (a hash of its name over the replicas alive, in id
+  order): the home may claim it as soon as it is due, the others only ``2 × claim_every`` later. So the
+  work spreads evenly even when one replica's claim rounds come late (a busy or starved process would
+  otherwise lose every race for due sources), a source is mostly polled by the same replica, and a dead or
+  stalled home costs its sources no more than that grace. A finished poll sets the next
   due time and drops the lease. Leases of polls still running are renewed on every claim round; a replica
   that dies stops renewing, and another one takes its sources when the lease runs out.
 * **Cluster-wide jobs** (``monitor.jobs``: delivery, alert lifecycle, incidents, watchdog, reports) run
@@ -33,7 +37,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, cast
 
-from sqlalchemy import Table, bindparam, delete, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -160,6 +164,7 @@ class Coordinator:
         self._namespace = ""
         self._seen_written: datetime | None = None
         self._renewed_at: datetime | None = None
+        self._peers: tuple[str, ...] = ()  # replicas alive at the last seen-write, in id order
         if enabled:
             with store.engine.connect() as conn:
                 self._namespace = str(conn.scalar(select(func.current_schema())) or "")
@@ -249,14 +254,19 @@ class Coordinator:
             SS.lease_owner == self.owner,  # left by a finish that could not be written
         )
         not_running_here = SS.name.not_in(busy) if busy else SS.name.is_not(None)
+        peers = self._peers
+        if len(peers) > 1 and self.owner in peers:
+            home = func.hashtext(SS.name).op("&")(0x7FFFFFFF) % len(peers) == peers.index(self.owner)
+            due = or_(
+                and_(SS.next_due_at <= now, home),
+                SS.next_due_at <= now - 2 * self.settings.claim_every,
+                SS.next_due_at > now + horizon,
+            )
+        else:
+            due = or_(SS.next_due_at <= now, SS.next_due_at > now + horizon)
         q = (
             select(SS.name)
-            .where(
-                SS.next_due_at.is_not(None),
-                or_(SS.next_due_at <= now, SS.next_due_at > now + horizon),
-                lease_ok,
-                not_running_here,
-            )
+            .where(SS.next_due_at.is_not(None), due, lease_ok, not_running_here)
             .order_by(SS.next_due_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -322,7 +332,10 @@ class Coordinator:
                         )
                     )
                 s.execute(delete(m.Replica).where(m.Replica.seen_at < now - 10 * self.lease))
+                alive = select(m.Replica.id).where(m.Replica.seen_at > now - 2 * self.lease)
+                peers = tuple(s.scalars(alive.order_by(m.Replica.id)))
         if write_seen:
+            self._peers = peers
             self._seen_written = now
         if busy:
             self._renewed_at = now

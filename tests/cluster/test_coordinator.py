@@ -41,6 +41,30 @@ def test_each_due_source_goes_to_exactly_one_replica(store: Store) -> None:
     assert sorted(b.claim(NOW + timedelta(seconds=61), 100, HORIZON)) == sorted(got_a)
 
 
+def test_each_replica_takes_its_home_sources_first_and_the_others_after_a_grace(store: Store) -> None:
+    """A replica whose claim rounds come first does not take everything: another replica's home sources
+    wait ``2 × claim_every`` for it, then anyone may take them (a dead home costs only that)."""
+    a, b = Coordinator(store, LEASE, owner="a"), Coordinator(store, LEASE, owner="b")
+    for c in (a, b):
+        c.join(NOW)
+    for c in (a, b):
+        c.renew(NOW + timedelta(seconds=3))  # writes seen_at (every lease/4) and learns who is alive
+    a.register(NAMES, NOW + timedelta(seconds=3))
+    home_a = a.claim(NOW + timedelta(seconds=3), 100, HORIZON)
+    assert 0 < len(home_a) < len(NAMES)
+    # "b" is slow: a's next rounds within the grace take none of b's sources
+    assert a.claim(NOW + timedelta(seconds=4), 100, HORIZON) == []
+    home_b = b.claim(NOW + timedelta(seconds=4), 100, HORIZON)
+    assert set(home_a).isdisjoint(home_b) and set(home_a) | set(home_b) == set(NAMES)
+    for n in home_a:
+        a.finish(n, NOW + timedelta(seconds=30))
+    for n in home_b:
+        b.finish(n, NOW + timedelta(seconds=30))
+    # "b" stalls: once its sources are overdue by the grace, "a" takes them too
+    assert sorted(a.claim(NOW + timedelta(seconds=31), 100, HORIZON)) == sorted(home_a)
+    assert sorted(a.claim(NOW + timedelta(seconds=32), 100, HORIZON)) == sorted(home_b)
+
+
 def test_a_claim_round_records_the_polls_that_ended_in_its_transaction(store: Store) -> None:
     a, b = Coordinator(store, LEASE, owner="a"), Coordinator(store, LEASE, owner="b")
     a.register(NAMES, NOW)

@@ -21,7 +21,7 @@ Measures, with the default rule pack in rules/:
   ``tests/analysis/cases_heldout.yaml`` (held out, never tuned on), per failure class;
 * throughput of ``Analyzer.analyze`` against ``jieba.lcut`` over the same reviews in the same run
   (interleaved in chunks of 500 reviews, so that load from other processes hits both alike), and
-  SnowNLP on a sample.
+  SnowNLP on a sample, interleaved with ``Analyzer.analyze`` on the same sample.
 
 The data are read from ../shared/data (``MONITOR_SHARED_DATA`` overrides) and never copied.
 """
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gc
 import os
 import re
 import sys
@@ -302,9 +303,16 @@ def main() -> int:
     jieba.setLogLevel(60)
     jieba.initialize()
     analyzer.analyze("预热")
+    # The daemon analyzes a page and lets the results go; holding 62,774 results (and the evaluations
+    # above) during the timing made every cyclic-GC pass walk them, charged to whichever side was
+    # running (mostly analyze: it allocates the objects that trigger the passes). So: the results are
+    # counted as they come, and what is kept from above is frozen out of the collector.
+    gc.collect()
+    gc.freeze()
     # interleaved in chunks, so that load from other processes hits both sides alike
     t_jieba = t_full = 0.0
-    analyses = []
+    graded: Counter[int | None] = Counter()
+    dims: Counter[str] = Counter()
     for k in range(0, len(texts), 500):
         chunk = texts[k : k + 500]
         t0 = time.perf_counter()
@@ -312,8 +320,12 @@ def main() -> int:
             jieba.lcut(t)
         t_jieba += time.perf_counter() - t0
         t0 = time.perf_counter()
-        analyses += [analyzer.analyze(t, ctx) for t in chunk]
+        done = [analyzer.analyze(t, ctx) for t in chunk]
         t_full += time.perf_counter() - t0
+        graded.update(a.grade for a in done)
+        dims.update(d for a in done for d in a.dimensions)
+        del done
+    gc.unfreeze()
     t0 = time.perf_counter()
     for t in texts:
         fold_with_breaks(t)
@@ -327,13 +339,20 @@ def main() -> int:
     from snownlp import SnowNLP
 
     SnowNLP("预热").sentiments  # noqa: B018 - loads its model outside the timing
-    t0 = time.perf_counter()
-    for t in sample:
-        SnowNLP(t).sentiments  # noqa: B018
-    t_snow = time.perf_counter() - t0
+    # the sample, interleaved with analyze on the same texts (load from other processes hits both)
+    t_snow = t_sample = 0.0
+    for k in range(0, len(sample), 50):
+        part = sample[k : k + 50]
+        t0 = time.perf_counter()
+        for t in part:
+            SnowNLP(t).sentiments  # noqa: B018
+        t_snow += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for t in part:
+            analyzer.analyze(t, ctx)
+        t_sample += time.perf_counter() - t0
     rate_full, rate_jieba, rate_snow = n / t_full, n / t_jieba, len(sample) / t_snow
-    graded = Counter(a.grade for a in analyses)
-    dims = Counter(d for a in analyses for d in a.dimensions)
+    rate_sample = len(sample) / t_sample
 
     # ---- report ---------------------------------------------------------------------------------
     def ok(good: bool) -> str:
@@ -445,10 +464,16 @@ def main() -> int:
                     "",
                 ],
                 [
-                    "analyze ÷ SnowNLP",
-                    f"{rate_full / rate_snow:.0f}×",
+                    "`Analyzer.analyze` on that sample, interleaved with SnowNLP",
+                    f"{rate_sample:,.0f} reviews/s",
+                    "",
+                    "",
+                ],
+                [
+                    "analyze ÷ SnowNLP (same sample)",
+                    f"{rate_sample / rate_snow:.0f}×",
                     f"≥ {SNOWNLP_TARGET:.0f}×",
-                    ok(rate_full / rate_snow >= SNOWNLP_TARGET),
+                    ok(rate_sample / rate_snow >= SNOWNLP_TARGET),
                 ],
             ],
         ),
@@ -506,7 +531,7 @@ def main() -> int:
         total.fp_rate <= FP_TARGET
         and total.recall >= RECALL_TARGET
         and rate_full / rate_jieba >= SPEED_TARGET
-        and rate_full / rate_snow >= SNOWNLP_TARGET
+        and rate_sample / rate_snow >= SNOWNLP_TARGET
     )
     return 0 if good else 1
 

@@ -294,11 +294,11 @@ class Watchdog:
                     platform=None,
                     source=None,
                     sku=None,
-                    title="监控停摆 no poll succeeded",
+                    title="监控停摆：没有一次抓取成功",
                     summary=(
-                        f"No source was polled successfully since {local_time(ref, tz, '%Y-%m-%d %H:%M')} "
-                        f"(stale_after {config.settings.observability.stale_after}). Check the daemon's log, "
-                        "the database and the network; /readyz and /metrics show more."
+                        f"自 {local_time(ref, tz, '%Y-%m-%d %H:%M')}（{tz.key}）起没有任何来源抓取成功"
+                        f"（stale_after {config.settings.observability.stale_after}）。"
+                        "请查看守护进程日志、数据库和网络；/readyz 与 /metrics 有更多信息。"
                     ),
                 )
                 announce(s, config, alert, now)
@@ -308,7 +308,7 @@ class Watchdog:
                 return alert.id
             if not stale and alert is not None:
                 summary = (
-                    f"恢复 recovered: polls succeed again (last at {local_time(ref, tz, '%Y-%m-%d %H:%M')})"
+                    f"已恢复：抓取重新成功（最近一次 {local_time(ref, tz, '%Y-%m-%d %H:%M')}，{tz.key}）"
                 )
                 resolve(s, config, alert, now, by="auto", summary=summary)
                 log.info("self-alert resolved: polls succeed again")

@@ -142,7 +142,7 @@ def open_incident(s: Session, sop: Sop, alert: m.Alert, now: datetime, by: str |
                 state="todo",
             )
         )
-    _event(s, inc.id, now, "opened", by=by, text=f"SOP {sop.id}: {sop.title} (alert #{alert.id})")
+    _event(s, inc.id, now, "opened", by=by, text=f"SOP {sop.id}：{sop.title}（告警 #{alert.id}）")
     s.flush()
     log.info("incident #%d opened for alert #%d with SOP %s", inc.id, alert.id, sop.id)
     return inc

@@ -3,6 +3,7 @@ the CLI works it; overdue steps are escalated exactly once; closing, follow-up, 
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
@@ -216,19 +217,21 @@ def test_close_needs_required_steps_done_or_waived_then_one_follow_up(
     out_file = project.parent / "incident.md"
     cli(project, "export", str(inc.id), "--out", str(out_file))
     md = out_file.read_text(encoding="utf-8")
-    assert md.startswith(f"# 事件 incident #{inc.id}")
+    assert md.startswith(f"# 事件 #{inc.id}")
     for expected in (
         "对外口径",
-        "评价 item",
+        "· 评价",
         "张*",
         "破损",
-        "告警 alert",
-        "步骤 step",
-        "并入周复盘会",
-        "备注 note",
+        "· 告警",
+        "· 步骤",
+        "待办 → 已跳过: 并入周复盘会",
+        "· 备注",
+        "- 状态：已关闭",
     ):
         assert expected in md, expected
-    assert "已联系 7 位顾客" in md and "关闭 closed" in md and "回访提醒 follow-up" in md
+    assert "已联系 7 位顾客" in md and "· 关闭" in md and "· 回访提醒" in md
+    assert not re.search(r"\b(todo|skipped|item|notified)\b|告警 alert", md), md
     assert "⏭️ 复盘并确定整改" in md
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import platform
 import re
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -39,7 +40,7 @@ def write_section(name: str, title: str, command: str, body: str) -> None:
     RESULTS.write_text(text, encoding="utf-8")
 
 
-def table(headers: list[str], rows: list[list[object]]) -> str:
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """A GitHub Markdown table; also what the benchmarks print."""
     out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]

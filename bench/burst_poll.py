@@ -36,7 +36,7 @@ from monitor.analyze import MatchContext  # noqa: E402
 from monitor.analyze.pool import AnalysisPool  # noqa: E402
 from monitor.config import load_config  # noqa: E402
 from monitor.normalize import Item  # noqa: E402
-from monitor.pipeline import _save_analysis  # noqa: E402
+from monitor.pipeline import _save_analyses  # noqa: E402
 from monitor.store import Store  # noqa: E402
 
 START = datetime(2026, 3, 2, tzinfo=UTC)
@@ -96,8 +96,7 @@ def poll(
     t0, c0 = time.perf_counter(), time.process_time()
     with store.transaction() as s:
         rows = store.save_items(s, changes, now)
-        for row, a in zip(rows, analyses, strict=True):
-            _save_analysis(s, row, a, now)
+        _save_analyses(s, changes, rows, analyses, now)
         evaluate(s, config, rows, analyses, now)  # type: ignore[arg-type]
     return time.perf_counter() - t0, time.process_time() - c0
 

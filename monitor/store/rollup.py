@@ -163,17 +163,19 @@ def add(conn: Connection, deltas: Counter[Key]) -> None:
         conn.execute(delete(T).where(T.day.in_(days), T.items == 0))
 
 
-def _touched(session: Session) -> set[int]:
-    """Ids of the items whose count this flush may change."""
+def _touched(session: Session, *, added: bool = True) -> set[int]:
+    """Ids of the items whose count this flush may change; ``added``: with the items given a new
+    analysis (not needed before the flush: an item has one analysis, so it counted for nothing)."""
     ids: set[int] = set()
     for obj in session.deleted:
         if isinstance(obj, m.Item) and obj.id is not None:
             ids.add(obj.id)
         elif isinstance(obj, m.Analysis) and obj.item_id is not None:
             ids.add(obj.item_id)
-    for obj in session.new:
-        if isinstance(obj, m.Analysis) and obj.item_id is not None:
-            ids.add(obj.item_id)
+    if added:
+        for obj in session.new:
+            if isinstance(obj, m.Analysis) and obj.item_id is not None:
+                ids.add(obj.item_id)
     for obj in session.dirty:
         if isinstance(obj, m.Item):
             attrs = inspect(obj).attrs
@@ -187,7 +189,7 @@ def _touched(session: Session) -> set[int]:
 
 
 def _before_flush(session: Session, _ctx: UOWTransaction, _instances: object) -> None:
-    ids = _touched(session)
+    ids = _touched(session, added=False)
     session.info[_BEFORE] = (ids, _counted(session.connection(), ids) if ids else {})
 
 

@@ -1,10 +1,13 @@
-"""Daily report over 1,000,000 stored items on SQLite: the query + render time must stay <= 3 s.
+"""Daily report over 1,000,000 stored items on SQLite: the query + render time must stay <= 1 s (#18).
 
 Bulk-inserts synthetic items and analyses (60 days, ~16,700 a day, 200 SKUs) with
-executemany, then times ``build_daily`` for the last day (which also reads the previous
-day and the 14-day trend).
+executemany, counts them per local day (``day_counts``: raw SQL bypasses the store's flush hook, so
+the bench rebuilds them, as anyone loading rows with raw SQL must), then times ``build_daily`` for
+the last day (which also reads the previous day, the 14-day trend and the 28-day drifts).
 
-    python -m bench.report [--items 1000000] [--db PATH]
+    python -m bench.report [--items 1000000] [--db PATH | --url postgresql+psycopg://…/EMPTY_DB]
+
+``--url`` loads an empty PostgreSQL database with COPY (once: a database with items is reused).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import random
 import sqlite3
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,7 +26,7 @@ from bench._results import table, write_section
 
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 DAYS = 60
-LIMIT_S = 3.0
+LIMIT_S = 1.0  # issue #18
 TEXTS = [
     ("买到假货了，和专柜的不一样", "neg", ["counterfeit"], ["商品质量"], 4, "假货"),
     ("快递太慢了，等了一周", "neg", ["slow_delivery"], ["物流时效"], 2, "快递慢"),
@@ -34,18 +38,21 @@ TEXTS = [
 ]
 
 
-def fill(db: Path, n: int) -> float:
-    from monitor.store import Store
+ITEM_COLUMNS = (
+    "id, source, platform, external_id, text, rating, sku, attrs, published_at, fetched_at, updated_at,"
+    " payload_hash, revision"
+)
+ANALYSIS_COLUMNS = (
+    "item_id, normalized, rules, hits, sentiment, sentiment_score, dimensions, grade, grade_reasons,"
+    " rules_version, analyzed_at"
+)
 
-    Store.open(f"sqlite:///{db}").close()  # schema via migrations
+
+def rows(n: int) -> Iterator[tuple[tuple[object, ...], tuple[object, ...]]]:
+    """(item row, analysis row) for items 1..n; published_at etc. as UTC text."""
     rng = random.Random(7)
-    t0 = time.perf_counter()
-    con = sqlite3.connect(db)
-    con.execute("PRAGMA journal_mode=WAL")
-    con.execute("PRAGMA synchronous=OFF")
     start = NOW - timedelta(days=DAYS)
     span = DAYS * 86400
-    batch_i, batch_a = [], []
     fmt = "%Y-%m-%d %H:%M:%S.%f"
     for i in range(1, n + 1):
         text, sent, rules, dims, grade, kw = TEXTS[rng.randrange(len(TEXTS))]
@@ -54,51 +61,126 @@ def fill(db: Path, n: int) -> float:
             text, sent, rules, dims, grade, kw = TEXTS[1]  # some SKUs get more complaints
         pub = (start + timedelta(seconds=rng.randrange(span))).strftime(fmt)
         rating = 1 if sent == "neg" else 3 if sent == "neu" else 5
-        batch_i.append((i, "jd-shop", "jd", f"e{i}", text, rating, sku, "{}", pub, pub, pub, f"h{i}", 1))
         hits = json.dumps([{"rule_id": rules[0], "keyword": kw, "negated": False}]) if rules else "[]"
-        batch_a.append((i, text, json.dumps(rules), hits, sent, 0.5, json.dumps(dims), grade, "[]", "", pub))
-        if len(batch_i) == 50_000 or i == n:
+        yield (
+            (i, "jd-shop", "jd", f"e{i}", text, rating, sku, "{}", pub, pub, pub, f"h{i}", 1),
+            (i, text, json.dumps(rules), hits, sent, 0.5, json.dumps(dims), grade, "[]", "", pub),
+        )
+
+
+def count_per_day(url: str) -> float:
+    """Seconds to count the items per local day: raw SQL bypasses the store's flush hook, so a bulk
+    load must rebuild ``day_counts`` itself."""
+    from zoneinfo import ZoneInfo
+
+    from monitor.store import Store, rollup
+
+    t0 = time.perf_counter()
+    store = Store.open(url)
+    with store.transaction() as s:
+        rollup.rebuild(s.connection(), ZoneInfo(rollup.DEFAULT_TIMEZONE))
+    store.close()
+    return time.perf_counter() - t0
+
+
+def fill(db: Path, n: int) -> tuple[float, float]:
+    """SQLite: seconds to insert the rows, and to count them per local day."""
+    from monitor.store import Store
+
+    Store.open(f"sqlite:///{db}").close()  # schema via migrations
+    t0 = time.perf_counter()
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=OFF")
+    batch_i, batch_a = [], []
+    for item, analysis in rows(n):
+        batch_i.append(item)
+        batch_a.append(analysis)
+        if len(batch_i) == 50_000:
+            con.executemany(f"INSERT INTO items ({ITEM_COLUMNS}) VALUES ({','.join('?' * 13)})", batch_i)
             con.executemany(
-                "INSERT INTO items (id, source, platform, external_id, text, rating, sku, attrs,"
-                " published_at, fetched_at, updated_at, payload_hash, revision)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                batch_i,
-            )
-            con.executemany(
-                "INSERT INTO analyses (item_id, normalized, rules, hits, sentiment, sentiment_score,"
-                " dimensions, grade, grade_reasons, rules_version, analyzed_at)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                batch_a,
+                f"INSERT INTO analyses ({ANALYSIS_COLUMNS}) VALUES ({','.join('?' * 11)})", batch_a
             )
             con.commit()
             batch_i, batch_a = [], []
+    if batch_i:
+        con.executemany(f"INSERT INTO items ({ITEM_COLUMNS}) VALUES ({','.join('?' * 13)})", batch_i)
+        con.executemany(f"INSERT INTO analyses ({ANALYSIS_COLUMNS}) VALUES ({','.join('?' * 11)})", batch_a)
+    con.commit()
+    con.close()
+    inserted = time.perf_counter() - t0
+    counted = count_per_day(f"sqlite:///{db}")
+    con = sqlite3.connect(db)
     con.execute("ANALYZE")
     con.commit()
     con.close()
-    return time.perf_counter() - t0
+    return inserted, counted
+
+
+def fill_pg(url: str, n: int) -> tuple[float, float]:
+    """PostgreSQL (an empty database): COPY the same rows in, then count them per local day."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from monitor.store import Store
+
+    Store.open(url).close()  # schema via migrations
+    t0 = time.perf_counter()
+    with psycopg.connect(
+        make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    ) as con:
+        con.execute("SET TIME ZONE 'UTC'")
+        with con.cursor() as cur:
+            with cur.copy(f"COPY items ({ITEM_COLUMNS}) FROM STDIN") as copy:
+                for item, _ in rows(n):
+                    copy.write_row(item)
+            with cur.copy(f"COPY analyses ({ANALYSIS_COLUMNS}) FROM STDIN") as copy:
+                for _, analysis in rows(n):
+                    copy.write_row(analysis)
+            cur.execute("SELECT setval(pg_get_serial_sequence('items', 'id'), %s)", (n,))
+        con.commit()
+    inserted = time.perf_counter() - t0
+    counted = count_per_day(url)
+    with psycopg.connect(
+        make_url(url).set(drivername="postgresql").render_as_string(hide_password=False), autocommit=True
+    ) as con:
+        con.execute("VACUUM ANALYZE")
+    return inserted, counted
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--items", type=int, default=1_000_000)
-    ap.add_argument("--db", type=Path)
+    where = ap.add_mutually_exclusive_group()
+    where.add_argument("--db", type=Path, help="SQLite file, built when missing and reused")
+    where.add_argument("--url", help="an empty PostgreSQL database, loaded once and reused")
     args = ap.parse_args()
 
     from monitor.adapters import registry
     from monitor.config import load_config
     from monitor.reports import build_daily
-    from monitor.store import Store
+    from monitor.store import Store, models
 
     with tempfile.TemporaryDirectory() as tmp:
-        db = args.db or Path(tmp) / "bench.db"
-        if not db.exists():
-            print(f"inserting {args.items:,} items + analyses …")
-            fill_s = fill(db, args.items)
+        fill_s = count_s = 0.0
+        if args.url:
+            url = args.url
+            probe = Store.open(url)
+            empty = probe.count(models.Item) == 0
+            probe.close()
+            if empty:
+                print(f"copying {args.items:,} items + analyses into PostgreSQL …")
+                fill_s, count_s = fill_pg(url, args.items)
         else:
-            fill_s = 0.0
-        (Path(tmp) / "monitor.yaml").write_text(f"database: sqlite:///{db}\nanalysis: {{workers: 0}}\n")
+            db = args.db or Path(tmp) / "bench.db"
+            url = f"sqlite:///{db}"
+            if not db.exists():
+                print(f"inserting {args.items:,} items + analyses …")
+                fill_s, count_s = fill(db, args.items)
+        (Path(tmp) / "monitor.yaml").write_text(f"database: {url}\nanalysis: {{workers: 0}}\n")
         config = load_config(Path(tmp) / "monitor.yaml", registry())
         store = Store.open(config.database_url)
+        items = store.count(models.Item)
         day = (NOW - timedelta(days=1)).astimezone(config.settings.tz).date()
         runs = []
         for _ in range(3):
@@ -108,17 +190,24 @@ def main() -> None:
         store.close()
     volume = report.data["volume"]
     best, worst = min(runs), max(runs)
-    rows: list[list[object]] = [
-        ["items stored", f"{args.items:,}"],
+    backend = "PostgreSQL" if args.url else "SQLite"
+    lines: list[list[object]] = [
+        ["items stored", f"{items:,}"],
         ["items on the report day", f"{volume:,}"],
         ["bulk insert (items + analyses)", f"{fill_s:.1f} s"],
+        ["counting them per local day (day_counts)", f"{count_s:.1f} s"],
         ["daily report, first run (query + render)", f"{runs[0]:.2f} s"],
         ["daily report, best of 3", f"{best:.2f} s"],
         [f"limit {LIMIT_S:.0f} s", "met" if worst <= LIMIT_S else "NOT met"],
     ]
-    body = table(["measure", "value"], rows)
+    body = table(["measure", "value"], lines)
     print(body)
-    write_section("report", "Daily report over 1,000,000 items (SQLite)", "python -m bench.report", body)
+    name, command = (
+        ("report-pg", "python -m bench.report --url URL")
+        if args.url
+        else ("report", "python -m bench.report")
+    )
+    write_section(name, f"Daily report over {items:,} items ({backend})", command, body)
     if worst > LIMIT_S:
         raise SystemExit(f"daily report took {worst:.2f} s > {LIMIT_S} s")
 

@@ -133,6 +133,7 @@ def _topics(config: Config) -> dict[str, str]:
 
 
 def build_daily(store: Store, config: Config, day: date, now: datetime) -> Rendered:
+    store.ensure_rollup(config.settings.tz)  # counted again if the timezone changed
     with store.session() as s:
         d = data.daily(s, day, config.settings.tz, _titles(config), now)
     period = day.isoformat()
@@ -144,6 +145,7 @@ def build_daily(store: Store, config: Config, day: date, now: datetime) -> Rende
 def build_weekly(store: Store, config: Config, week: str, now: datetime) -> Rendered:
     monday = data.parse_week(week)
     categories = {r.id: r.category for r in config.rules}
+    store.ensure_rollup(config.settings.tz)  # counted again if the timezone changed
     with store.session() as s:
         w = data.weekly(
             s, monday, config.settings.tz, _titles(config), categories, config.settings.web.departments, now

@@ -1,8 +1,9 @@
 """The numbers of the daily report (口碑分析日报) and the weekly review (复盘), from the store.
 
 Days are local days in ``settings.timezone``; an item belongs to the day it was published.
-Counting happens in SQL where it can (trend, SKU rates); the day's own rows are read once
-for the dimension × sentiment table and the rule and keyword counts.
+The trend, day totals, drifts and SKU rates read the per-day counts (``monitor.store.rollup``)
+when they are in the report's timezone, else group the items in SQL; the day's own rows are read
+once for the dimension × sentiment table and the rule and keyword counts.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from monitor.analyze.hits import DECISIONS
 from monitor.config.rules import DIMENSIONS
 from monitor.reports.labels import platform as platform_name
 from monitor.store import models as m
+from monitor.store import rollup
 
 SENTIMENTS = ("neg", "neu", "pos")
 TREND_DAYS = 14
@@ -155,11 +157,24 @@ class DayCounts:
         return out
 
 
-def day_counts(s: Session, last: date, tz: ZoneInfo, days: int = DRIFT_DAYS) -> DayCounts:
-    """One grouped query over the ``days`` local days ending on ``last``. The items are picked by
-    the published_at index and then read in id order (``id IN (…)``), so the item and analysis
-    rows are read in page order rather than in publication order."""
+def rolled_up(s: Session, tz: ZoneInfo) -> bool:
+    """Whether the per-day counts are in ``tz`` (``Store.ensure_rollup`` makes them so)."""
+    return rollup.built_for(s) == tz.key
+
+
+def day_counts(
+    s: Session, last: date, tz: ZoneInfo, days: int = DRIFT_DAYS, rolled: bool | None = None
+) -> DayCounts:
+    """The ``days`` local days ending on ``last``: from the per-day counts when they are in ``tz``
+    (``rolled``; None: look), else one grouped query over the items. The items are picked by the
+    published_at index and then read in id order (``id IN (…)``), so the item and analysis rows are
+    read in page order rather than in publication order."""
     first = last - timedelta(days=days - 1)
+    if rolled is None:
+        rolled = rolled_up(s, tz)
+    if rolled:
+        kept = rollup.day_rows(s, first, last)
+        return DayCounts(first, days, [((d - first).days, p, product, k, n) for d, p, product, k, n in kept])
     bounds = [day_window(first + timedelta(days=i), tz)[1] for i in range(days)]
     start = day_window(first, tz)[0]
     day_no = case(*[(m.Item.published_at < b, i) for i, b in enumerate(bounds)], else_=days)
@@ -231,11 +246,28 @@ def drifts(
     return out[:MAX_DRIFTS]
 
 
+def _local_days(start: datetime, end: datetime, tz: ZoneInfo) -> tuple[date, date] | None:
+    """(first, last) local day when [start, end) is whole local days in ``tz``, else None."""
+    first = rollup.local_day(start, tz)
+    last = rollup.local_day(end, tz) - timedelta(days=1)
+    if last < first or day_window(first, tz)[0] != start or day_window(last, tz)[1] != end:
+        return None
+    return first, last
+
+
 def sku_negative(
-    s: Session, start: datetime, end: datetime, by_product: bool = False
+    s: Session,
+    start: datetime,
+    end: datetime,
+    by_product: bool = False,
+    tz: ZoneInfo | None = None,
+    rolled: bool = False,
 ) -> dict[str, tuple[int, int]]:
     """sku (or product: the configured product id, else the SKU) -> (items, negative items) in the
-    window."""
+    window; from the per-day counts when they are in ``tz`` (``rolled``) and the window is whole days."""
+    days = _local_days(start, end, tz) if rolled and tz is not None else None
+    if days is not None:
+        return rollup.sku_counts(s, *days, by_product=by_product)
     neg = func.sum(case((m.Analysis.sentiment == "neg", 1), else_=0))
     key = func.coalesce(m.Item.product, m.Item.sku) if by_product else m.Item.sku
     q = (
@@ -255,10 +287,12 @@ def sku_rates(
     prev_start: datetime,
     limit: int = 10,
     by_product: bool = False,
+    tz: ZoneInfo | None = None,
+    rolled: bool = False,
 ) -> list[SkuRate]:
     """Negative rates per SKU (a product's variant), or per product with its variants together."""
-    now_ = sku_negative(s, start, end, by_product)
-    before = sku_negative(s, prev_start, start, by_product)
+    now_ = sku_negative(s, start, end, by_product, tz, rolled)
+    before = sku_negative(s, prev_start, start, by_product, tz, rolled)
     rows = []
     for sku, (n, k) in now_.items():
         if n < MIN_SKU_ITEMS:
@@ -339,7 +373,8 @@ def daily(s: Session, day: date, tz: ZoneInfo, titles: dict[str, str], now: date
                 decision = str(h.get("decision", ""))
                 reasons[DECISIONS.get(decision, decision)] += 1
         mentioned.update(only_mentioned)
-    counts = day_counts(s, day, tz)
+    rolled = rolled_up(s, tz)
+    counts = day_counts(s, day, tz, rolled=rolled)
     previous = sum(counts.sentiments(day - timedelta(days=1)).values())
     return DailyData(
         day=day.isoformat(),
@@ -349,8 +384,8 @@ def daily(s: Session, day: date, tz: ZoneInfo, titles: dict[str, str], now: date
         dim_sentiment={d: {k: c[k] for k in SENTIMENTS} for d, c in dims.items()},
         top_rules=[(r, titles.get(r, r), n) for r, n in rules.most_common(10)],
         top_keywords=keywords.most_common(15),
-        skus=sku_rates(s, start, end, prev_start),
-        products=sku_rates(s, start, end, prev_start, by_product=True),
+        skus=sku_rates(s, start, end, prev_start, tz=tz, rolled=rolled),
+        products=sku_rates(s, start, end, prev_start, by_product=True, tz=tz, rolled=rolled),
         incidents=incidents(s, start, end, now),
         trend=trend(s, day, tz, counts=counts),
         previous_volume=previous,
@@ -469,7 +504,8 @@ def weekly(
         name = departments.get(topic) or departments.get("其他") or "运营"
         dept.setdefault(name, []).append((topic, n))
     last = monday + timedelta(days=6)
-    per_day = day_counts(s, last, tz)  # 28 days: this week and the one before included
+    rolled = rolled_up(s, tz)
+    per_day = day_counts(s, last, tz, rolled=rolled)  # 28 days: this week and the one before included
     return WeeklyData(
         week=week_of(monday),
         start=monday.isoformat(),
@@ -480,8 +516,8 @@ def weekly(
         ),
         by_sentiment=per_day.sentiments(monday, last),
         recurring=recurring[:15],
-        skus=sku_rates(s, start, end, prev_start, limit=15),
-        products=sku_rates(s, start, end, prev_start, limit=15, by_product=True),
+        skus=sku_rates(s, start, end, prev_start, limit=15, tz=tz, rolled=rolled),
+        products=sku_rates(s, start, end, prev_start, limit=15, by_product=True, tz=tz, rolled=rolled),
         departments=[DepartmentAction(k, v) for k, v in dept.items()],
         incidents=incidents(s, start, end, now),
         trend=_week_so_far(s, monday, last, tz, now, per_day),

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -22,6 +23,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from monitor.normalize import Item as NormItem
 from monitor.store import models as m
+from monitor.store import rollup
 from monitor.store.engine import StoreError, make_engine, upgrade
 
 __all__ = ["Store", "StoreError", "models"]
@@ -108,6 +110,7 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        rollup.watch(self._sessions)  # items per local day, kept with every write (#18)
         # SQLite has one writer; waiting writers poll with growing sleeps (busy_timeout), so a short
         # write (an outbox row marked sent) can starve behind a stream of poll transactions. Queueing
         # this process's transactions on a lock hands the database over at once instead.
@@ -149,6 +152,15 @@ class Store:
                 yield s
         finally:
             gate.release()
+
+    def ensure_rollup(self, tz: ZoneInfo) -> bool:
+        """Count the items per local day again if the counts are in another timezone (the configured
+        one changed); True when it did. Reports call it before they read the counts."""
+        with self._sessions() as s:
+            if rollup.built_for(s) == tz.key:
+                return False
+        with self.transaction() as s:
+            return rollup.ensure(s.connection(), tz)
 
     # ---- sources -------------------------------------------------------------------------------
     def source_state(self, s: Session, name: str) -> m.SourceState:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -145,6 +145,29 @@ class Analysis(Base):
     severity: Mapped[str | None] = mapped_column(String(16))
     rules_version: Mapped[str] = mapped_column(String(64), default="")
     analyzed_at: Mapped[datetime]
+
+
+class DayCount(Base):
+    """Items with an analysis per (local day, platform, product, SKU, sentiment), kept by
+    ``monitor.store.rollup`` in the transaction that writes the items and analyses; the daily and
+    weekly reports read their trend, day totals, drifts and SKU rates here (#18). A missing product
+    or SKU is stored as ''."""
+
+    __tablename__ = "day_counts"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(40), primary_key=True)
+    product: Mapped[str] = mapped_column(String(300), primary_key=True)
+    sku: Mapped[str] = mapped_column(String(200), primary_key=True)
+    sentiment: Mapped[str] = mapped_column(String(8), primary_key=True)
+    items: Mapped[int]
+
+
+class RollupState(Base):
+    """The timezone ``day_counts`` was counted in; counted again when the configured one differs."""
+
+    __tablename__ = "rollup_state"
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    timezone: Mapped[str] = mapped_column(String(64))
 
 
 class Alert(Base):

@@ -37,6 +37,7 @@ STATE = "day_counts"
 DEFAULT_TIMEZONE = "Asia/Shanghai"  # monitor.config.settings.Settings.timezone's default
 KEY_FIELDS = ("published_at", "platform", "product", "sku")
 _BEFORE = "rollup_before"
+_PENDING = "rollup_pending"  # differences of this transaction, written at commit
 T = m.DayCount
 
 Key = tuple[date, str, str, str, str]  # (day, platform, product or '', sku or '', sentiment)
@@ -206,15 +207,34 @@ def _after_flush(session: Session, _ctx: UOWTransaction) -> None:
     if zone is None:  # never counted: the next ensure() counts everything
         return
     tz = ZoneInfo(zone)
-    deltas = _keys(after.values(), tz)
+    deltas: Counter[Key] = session.info.setdefault(_PENDING, Counter())
+    deltas.update(_keys(after.values(), tz))
     deltas.subtract(_keys(before.values(), tz))
-    add(conn, deltas)
+
+
+def _before_commit(session: Session) -> None:
+    """Write the transaction's differences at its end, all in key order: every poll of a store adds to
+    the same few rows (today × platform × sentiment), and on PostgreSQL a row written stays locked
+    until commit. Written at each flush, the rows were held for the rest of the poll's transaction
+    (alerting, bursts), so concurrent polls queued behind each other, and two transactions whose
+    flushes reached the rows in different orders could deadlock."""
+    session.flush()  # the commit's own flush comes after this event: its differences belong here
+    deltas = session.info.pop(_PENDING, None)
+    if deltas:
+        add(session.connection(), deltas)
+
+
+def _forget(session: Session, *_: object) -> None:
+    session.info.pop(_PENDING, None)
+    session.info.pop(_BEFORE, None)
 
 
 def watch(sessions: sessionmaker[Session]) -> None:
-    """Keep ``day_counts`` with every flush of ``sessions``."""
+    """Keep ``day_counts`` with every transaction of ``sessions``."""
     event.listen(sessions, "before_flush", _before_flush)
     event.listen(sessions, "after_flush", _after_flush)
+    event.listen(sessions, "before_commit", _before_commit)
+    event.listen(sessions, "after_rollback", _forget)
 
 
 # ---- counting everything -------------------------------------------------------------------------

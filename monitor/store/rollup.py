@@ -41,6 +41,7 @@ _PENDING = "rollup_pending"  # differences of this transaction, written at commi
 T = m.DayCount
 
 Key = tuple[date, str, str, str, str]  # (day, platform, product or '', sku or '', sentiment)
+Fact = tuple[datetime, str, str, str, str]  # (published_at, platform, product or '', sku or '', sentiment)
 
 
 def day_start(day: date, tz: ZoneInfo) -> datetime:
@@ -137,12 +138,6 @@ def _counted(conn: Connection, ids: set[int]) -> dict[int, tuple[datetime, str, 
     return out
 
 
-def _keys(facts: Iterable[tuple[datetime, str, str, str, str]], tz: ZoneInfo) -> Counter[Key]:
-    return Counter(
-        (local_day(at, tz), platform, product, sku, sent) for at, platform, product, sku, sent in facts
-    )
-
-
 def add(conn: Connection, deltas: Counter[Key]) -> None:
     """Add ``deltas`` to the counts (in key order, so two writers lock rows in the same order) and
     drop the rows that reach zero."""
@@ -199,17 +194,12 @@ def _after_flush(session: Session, _ctx: UOWTransaction) -> None:
     ids = ids_before | _touched(session)
     if not ids:
         return
-    conn = session.connection()
-    after = _counted(conn, ids)
+    after = _counted(session.connection(), ids)
     if before == after:
         return
-    zone = built_for(conn, lock=True)
-    if zone is None:  # never counted: the next ensure() counts everything
-        return
-    tz = ZoneInfo(zone)
-    deltas: Counter[Key] = session.info.setdefault(_PENDING, Counter())
-    deltas.update(_keys(after.values(), tz))
-    deltas.subtract(_keys(before.values(), tz))
+    facts: Counter[Fact] = session.info.setdefault(_PENDING, Counter())
+    facts.update(after.values())
+    facts.subtract(before.values())
 
 
 def _before_commit(session: Session) -> None:
@@ -219,9 +209,21 @@ def _before_commit(session: Session) -> None:
     (alerting, bursts), so concurrent polls queued behind each other, and two transactions whose
     flushes reached the rows in different orders could deadlock."""
     session.flush()  # the commit's own flush comes after this event: its differences belong here
-    deltas = session.info.pop(_PENDING, None)
-    if deltas:
-        add(session.connection(), deltas)
+    facts: Counter[Fact] | None = session.info.pop(_PENDING, None)
+    if not facts or not any(facts.values()):
+        return
+    conn = session.connection()
+    # the zone is read (FOR SHARE) here, once per transaction: a rebuild that committed before counted
+    # none of this transaction's rows, one that waits for this commit will count them all
+    zone = built_for(conn, lock=True)
+    if zone is None:  # never counted: the next ensure() counts everything
+        return
+    tz = ZoneInfo(zone)
+    deltas: Counter[Key] = Counter()
+    for (at, platform, product, sku, sent), n in facts.items():
+        if n:
+            deltas[(local_day(at, tz), platform, product, sku, sent)] += n
+    add(conn, deltas)
 
 
 def _forget(session: Session, *_: object) -> None:

@@ -139,7 +139,14 @@ def schema_url(base: str, schema: str) -> str:
 
 
 def write_project(
-    workdir: Path, front_port: int, db_url: str, sources: int, interval: int, workers: int, replicas: int
+    workdir: Path,
+    front_port: int,
+    db_url: str,
+    sources: int,
+    interval: int,
+    workers: int,
+    replicas: int,
+    extra: str = "",
 ) -> list[tuple[Path, int]]:
     """A config directory (rules, sources/load.yaml) and one top-level file per replica."""
     if not (workdir / "rules").exists():
@@ -171,7 +178,7 @@ web: {{bind: "127.0.0.1:{port}", report_time: null}}
 schedule:
   normal: {{interval: {interval}s, jitter: 0s}}
   promotion: {{interval: {interval}s, jitter: 0s, interval_factor: 1.0}}
-""",
+{extra}""",
             encoding="utf-8",
         )
         out.append((path, port))
@@ -390,7 +397,8 @@ def measure(
     n = phase.replicas
     t0 = t1 = datetime.now(UTC)
     try:
-        configs = write_project(workdir, front.port, db, args.sources, args.interval, args.workers, n)
+        extra = f"switch_interval: {args.switch_interval}\n" if args.switch_interval else ""
+        configs = write_project(workdir, front.port, db, args.sources, args.interval, args.workers, n, extra)
         phase.members = [
             Replica(c, p, workdir / f"phase{n}-{phase.backend}-replica{i}.log")
             for i, (c, p) in enumerate(configs)
@@ -552,6 +560,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--startup-timeout", type=float, default=180.0)
     ap.add_argument("--stop-timeout", type=float, default=60.0, help="SIGKILL a replica not stopped by then")
     ap.add_argument("--pg", default=os.environ.get("MONITOR_TEST_PG_URL") or DEFAULT_PG)
+    ap.add_argument(
+        "--switch-interval", help="the daemons' switch_interval (e.g. 5ms); default: the product's"
+    )
     ap.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs, configs)")
     ap.add_argument("--floor-child", help=argparse.SUPPRESS)

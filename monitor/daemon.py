@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -145,6 +146,7 @@ class Daemon:
         self.metrics: Metrics | None = None
         self.watchdog: Watchdog
         self._guard: cluster.SqliteGuard | None = None
+        self._switch_before = sys.getswitchinterval()
         self._pools = PoolLoans()
         self._faults: Faults | None = None
         self.database = DatabaseState(lambda: self.config.settings.tz)  # outages: a line each way
@@ -161,6 +163,8 @@ class Daemon:
         redaction.install()  # also when embedded without `monitor run`'s logging set-up
         self.config = load_config(self.config_path, registry())
         redaction.remember_config(self.config)
+        self._switch_before = sys.getswitchinterval()
+        sys.setswitchinterval(self.config.settings.switch_interval.total_seconds())
         for w in self.config.warnings:
             log.warning("%s", w)
         self._guard = cluster.guard_sqlite(self.config.database_url)  # SQLite: one daemon per file
@@ -283,6 +287,9 @@ class Daemon:
         self.store.close()
         if self._guard is not None:
             self._guard.release()
+        sys.setswitchinterval(
+            self._switch_before
+        )  # embedded (tests, the demo): give the process its own back
         log.info("daemon stopped")
 
     # ---- jobs ----------------------------------------------------------------------------------
@@ -548,6 +555,7 @@ class Daemon:
                 else old_ctx.analysis
             )
             self.config = new
+            sys.setswitchinterval(new.settings.switch_interval.total_seconds())
             old_ctx.fetcher.network = new.settings.fetch.network
             self.ctx = Context(new, self.store, old_ctx.fetcher, analysis, self.stop_event, self._on_stored)
             self._schedule_sources()

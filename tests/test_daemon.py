@@ -82,6 +82,23 @@ def test_sources_added_and_removed_on_reload(
         daemon.shutdown()
 
 
+def test_switch_interval_is_set_while_running_follows_reloads_and_is_given_back(
+    tmp_path: Path, storefront: Storefront, sink: WebhookSink
+) -> None:
+    before = sys.getswitchinterval()
+    cfg = write_project(tmp_path, storefront.base_url, sink.url)
+    daemon = Daemon(cfg, http=False)
+    daemon.start()
+    try:
+        assert sys.getswitchinterval() == pytest.approx(0.005)  # the product's default
+        cfg.write_text(cfg.read_text(encoding="utf-8") + "switch_interval: 0.5ms\n", encoding="utf-8")
+        assert daemon.reload() is True
+        assert sys.getswitchinterval() == pytest.approx(0.0005)
+    finally:
+        daemon.shutdown()
+    assert sys.getswitchinterval() == before
+
+
 def test_rule_edit_during_a_poll_keeps_that_poll_on_the_analysis_pool_it_started_with(
     tmp_path: Path, storefront: Storefront, sink: WebhookSink, caplog: pytest.LogCaptureFixture
 ) -> None:

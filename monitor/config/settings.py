@@ -473,6 +473,16 @@ class Settings(Strict):
     reload_check: Duration = timedelta(seconds=2)
     deliver_every: Duration = timedelta(seconds=5)
     workers: int = Field(default=4, ge=1, le=64, description="concurrent source polls")
+    switch_interval: Duration = Field(
+        default=timedelta(milliseconds=5),
+        gt=timedelta(0),
+        le=timedelta(seconds=1),
+        description=(
+            "how long one thread of the daemon may hold Python's interpreter lock while others wait "
+            "(sys.setswitchinterval; 5ms is Python's own default): shorter lets alert delivery cut in "
+            "sooner while many polls run, at some CPU per poll (bench/RESULTS.md)"
+        ),
+    )
     channels: dict[str, Channel] = Field(default_factory=lambda: {"console": Channel(urls=["console://"])})
     routing: Routing = Routing()
     schedule: Schedule = Schedule()

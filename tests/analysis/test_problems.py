@@ -1,0 +1,136 @@
+"""The learned problem-category model: suggested hits (模型建议) where no rule alerts (#11 3c)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from monitor.analyze import Analyzer, RuleSet
+from monitor.analyze.explain import explain, explain_lines
+from monitor.analyze.hits import DECISIONS
+from monitor.analyze.problems import OTHER, ProblemModel, mask
+from tests.analysis.test_cases import default_pack as default_rules
+
+# Paraphrases no keyword, pattern or near group of the default pack catches (checked below).
+PARAPHRASES = [
+    ("PLACEHOLDER", "slow_refund"),
+]
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> Analyzer:
+    rules, prio = default_rules()
+    return Analyzer(RuleSet(rules, prio))
+
+
+def test_the_shipped_model_loads_with_the_default_rules_as_classes() -> None:
+    m = ProblemModel.load_default()
+    rules, _ = default_rules()
+    assert OTHER in m.labels
+    assert set(m.labels) - {OTHER} <= {r.id for r in rules}
+    assert {"slow_refund", "damaged", "service_attitude"} <= set(m.labels)
+    assert 0.3 <= m.threshold < 1
+    p = m.probs("钱到现在还没回来")
+    assert p.shape == (len(m.labels),) and abs(float(p.sum()) - 1) < 1e-9
+
+
+@pytest.mark.parametrize(("text", "rule"), PARAPHRASES)
+def test_a_paraphrase_no_rule_catches_gets_a_suggested_hit_of_its_category(
+    analyzer: Analyzer, text: str, rule: str
+) -> None:
+    a = analyzer.analyze(text)
+    assert a.sentiment == "neg" and a.rules == []  # no rule alerts …
+    assert a.suggested == [rule]  # … the model suggests the right one
+    (hit,) = [h for h in a.hits if h.decision == "suggested"]
+    assert hit.rule_id == rule and hit.kind == "suggested" and hit.label == "模型建议"
+    assert not hit.alerts and hit.negated  # never alerts
+    assert rule not in a.mentions
+    assert "模型建议" in hit.reasons[0] and "不告警" in hit.reasons[0]
+
+
+@pytest.mark.parametrize(
+    "text", ["物流很快，东西质量很好，客服态度也好，五星好评", "宝贝收到了，和描述一致，很满意"]
+)
+def test_a_positive_review_gets_no_suggestion(analyzer: Analyzer, text: str) -> None:
+    a = analyzer.analyze(text)
+    assert a.sentiment == "pos" and a.suggested == []
+    assert not any(h.decision == "suggested" for h in a.hits)
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"), [("退款半个月了还没到账，太慢了", "slow_refund"), ("杯子碎了，差评", "damaged")]
+)
+def test_a_review_a_rule_catches_gets_no_extra_suggestion(analyzer: Analyzer, text: str, rule: str) -> None:
+    a = analyzer.analyze(text)
+    assert rule in a.rules
+    assert a.suggested == [] and not any(h.decision == "suggested" for h in a.hits)
+
+
+def test_a_rule_that_decided_no_complaint_is_not_suggested_back(analyzer: Analyzer) -> None:
+    # the model would name damaged here, but the damaged rule saw the words and decided "negated"
+    a = analyzer.analyze("包装没有破损，可是用了两天就不好用了，很失望")
+    assert "damaged" not in a.rules and "damaged" not in a.suggested
+
+
+def test_the_model_is_off_when_asked(analyzer: Analyzer) -> None:
+    text, rule = PARAPHRASES[0]
+    off = Analyzer(analyzer.ruleset, model=analyzer.model, problems=False)
+    assert off.analyze(text).suggested == []
+    assert analyzer.analyze(text).suggested == [rule]
+
+
+def test_rules_test_explains_a_suggestion_in_chinese(analyzer: Analyzer) -> None:
+    text, rule = PARAPHRASES[0]
+    report = explain(analyzer, text)
+    assert report["alerts"] == [] and report["suggested"] == [rule]
+    assert any(h["decision"] == "suggested" and h["label"] == "模型建议" for h in report["hits"])
+    lines = "\n".join(explain_lines(report))
+    assert "模型建议" in lines and "alerts:      none" in lines
+    assert DECISIONS["suggested"] == "模型建议"
+
+
+def test_mask_replaces_the_matched_words() -> None:
+    assert mask("杯子碎了，差评", [(2, 4)]) == "杯子,，差评"
+    assert mask("abcdef", [(1, 3), (2, 5)]) == "a,,f"
+    assert mask("abc", []) == "abc"
+
+
+def test_a_model_saved_and_loaded_gives_the_same_probabilities(tmp_path: Path) -> None:
+    m = ProblemModel.load_default()
+    path = tmp_path / "copy.npz"
+    m.save(path)
+    again = ProblemModel.load(path)
+    assert again.labels == m.labels and again.threshold == m.threshold
+    assert np.allclose(again.probs("客服一直不理人"), m.probs("客服一直不理人"))
+
+
+def test_a_bad_model_file_is_a_clear_error(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match=re.escape("junk.npz: 不是可读的问题分类模型")):
+        ProblemModel.load(junk)
+    with pytest.raises(ValueError, match=re.escape("no-such.npz")):
+        ProblemModel.load(tmp_path / "no-such.npz")
+    other = tmp_path / "sentiment.npz"
+    np.savez(other, format=np.str_("monitor-sentiment"), version=1, bits=20, weights=np.zeros(1))
+    with pytest.raises(ValueError, match=re.escape("sentiment.npz")):
+        ProblemModel.load(other)
+    m = ProblemModel.load_default()
+    broken = tmp_path / "broken.npz"
+    np.savez(
+        broken,
+        format=np.str_("monitor-problems"),
+        version=np.int64(1),
+        bits=np.int64(20),
+        labels=np.array(m.labels),
+        buckets=m.buckets[::-1],  # not sorted
+        weights=m.weights,
+        bias=m.bias,
+        threshold=np.float64(0.5),
+        meta=np.str_("{}"),
+    )
+    with pytest.raises(ValueError, match=re.escape("broken.npz: 问题分类模型已损坏")):
+        ProblemModel.load(broken)

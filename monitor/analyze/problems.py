@@ -21,19 +21,26 @@ masked out so that the model learns their context).
 
 from __future__ import annotations
 
+import csv
 import importlib
 import json
 import math
+import random
 import zipfile
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from monitor.analyze.sentiment import BITS, _bucket_arrays, hashed_features
+
+if TYPE_CHECKING:
+    from monitor.analyze.rules import RuleSet
 
 FORMAT = "monitor-problems"
 VERSION = 1
@@ -42,7 +49,9 @@ DEFAULT_MODEL_PATH = Path(__file__).with_name("data") / "problems.npz"
 DEFAULT_THRESHOLD = 0.6  # the shipped file carries its own (bench/build_problem_model.py)
 DEFAULT_C = 3.0
 PRUNE_BELOW = 0.02
-MASK = ","  # what a matched keyword is replaced by in training (a comma is in most reviews anyway)
+MASK = "\ue000"  # what a matched keyword is replaced by in training: a private-use character, never in a
+# review, so the n-grams around it never occur when the model is used (a comma did, and ",,,," read
+# as a masked complaint)
 MAX_CHARS = 2000  # only the start of a very long text is read
 
 FloatArray = npt.NDArray[np.float64]
@@ -253,9 +262,115 @@ def mask(text: str, spans: Sequence[tuple[int, int]]) -> str:
     return "".join(out)
 
 
+# ---- a store's own labelled data (``monitor rules train-suggest``) ------------------------------------
+MIN_PER_CLASS = 10
+NO_PROBLEM = frozenset({"", OTHER, "none", "other", "无", "其他"})
+
+
+class TrainingDataError(ValueError):
+    """The training file is missing, malformed, names an unknown rule, or has too few rows."""
+
+
+@dataclass
+class TrainReport:
+    rows_read: int
+    per_class: dict[str, int]
+    holdout_rows: int
+    holdout_named: int  # held-out rows with a rule class on which the model names a rule
+    holdout_right: int  # … and it is the labelled one
+
+
+def load_training_file(path: Path, rule_ids: Sequence[str]) -> tuple[list[str], list[str], int]:
+    """(raw texts, classes, rows read) from a CSV (header) or JSONL file with ``text`` and ``rule``
+    (a rule id; empty, ``none`` or ``其他`` for a negative review about none of the rules)."""
+    from monitor.analyze.sentiment import TrainingDataError as ReadError
+    from monitor.analyze.sentiment import _read_rows
+
+    path = Path(path)
+    if not path.is_file():
+        raise TrainingDataError(f"{path}: 文件不存在 / no such file")
+    known = set(rule_ids)
+    texts: list[str] = []
+    labels: list[str] = []
+    read = 0
+    try:
+        for lineno, row in _read_rows(path):
+            where = f"{path}:{lineno}"
+            if "text" not in row or "rule" not in row:
+                raise TrainingDataError(f"{where}: 需要 text 和 rule 两列 / needs 'text' and 'rule' columns")
+            read += 1
+            text = str(row.get("text") or "").strip()
+            rule = str(row.get("rule") or "").strip()
+            if not text:
+                continue
+            if rule.lower() in NO_PROBLEM:
+                rule = OTHER
+            elif rule not in known:
+                raise TrainingDataError(f"{where}: 未知规则 / unknown rule {rule!r}")
+            texts.append(text)
+            labels.append(rule)
+    except ReadError as exc:
+        raise TrainingDataError(str(exc)) from exc
+    except UnicodeDecodeError as exc:
+        raise TrainingDataError(f"{path}: 不是 UTF-8 文本 / not UTF-8 text ({exc})") from exc
+    except csv.Error as exc:
+        raise TrainingDataError(f"{path}: CSV 格式错误 / malformed CSV ({exc})") from exc
+    if read == 0:
+        raise TrainingDataError(f"{path}: 没有数据行 / no data rows")
+    return texts, labels, read
+
+
+def train_from_file(
+    path: Path, ruleset: RuleSet, *, threshold: float = DEFAULT_THRESHOLD, holdout: float = 0.2, seed: int = 0
+) -> tuple[ProblemModel, TrainReport]:
+    """What ``monitor rules train-suggest`` does: read the file, mask what ``ruleset`` matches in
+    each text (as the shipped model was trained), check at ``holdout`` of the rows (a seeded
+    shuffle) how often the model names the labelled rule at ``threshold``, then fit on all rows."""
+    from monitor.analyze.text import fold_with_breaks
+
+    raw, labels, read = load_training_file(path, list(ruleset.rules))
+    per_class = dict(sorted(Counter(labels).items()))
+    small = {k: v for k, v in per_class.items() if v < MIN_PER_CLASS}
+    if len(per_class) < 2 or small:
+        raise TrainingDataError(
+            f"{path}: 每类至少需要 {MIN_PER_CLASS} 行、至少两类 / at least {MIN_PER_CLASS} rows per class "
+            f"and two classes are needed (found {per_class})"
+        )
+    texts = []
+    for t in raw:
+        folded, breaks = fold_with_breaks(t)
+        ev = ruleset.evaluate(folded, breaks=breaks)
+        texts.append(mask(ev.text, [(h.start, h.end) for h in ev.hits]))
+    order = list(range(len(texts)))
+    random.Random(seed).shuffle(order)
+    n_hold = int(len(texts) * holdout)
+    named = right = 0
+    if n_hold >= 10:
+        fit = order[n_hold:]
+        trial = ProblemModel.train([texts[i] for i in fit], [labels[i] for i in fit], threshold=threshold)
+        for i in order[:n_hold]:
+            if labels[i] == OTHER:
+                continue
+            got = trial.suggest(texts[i].replace(MASK, " "))
+            named += got is not None
+            right += got is not None and got[0] == labels[i]
+    model = ProblemModel.train(texts, labels, threshold=threshold)
+    model.meta["source"] = Path(path).name
+    return model, TrainReport(read, per_class, n_hold if n_hold >= 10 else 0, named, right)
+
+
 @lru_cache(maxsize=4)
 def _load_cached(path: str) -> ProblemModel:
     return ProblemModel.load(Path(path))
 
 
-__all__ = ["DEFAULT_MODEL_PATH", "MASK", "OTHER", "ProblemModel", "mask"]
+__all__ = [
+    "DEFAULT_MODEL_PATH",
+    "MASK",
+    "OTHER",
+    "ProblemModel",
+    "TrainReport",
+    "TrainingDataError",
+    "mask",
+    "train_from_file",
+]

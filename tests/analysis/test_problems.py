@@ -11,7 +11,7 @@ import pytest
 from monitor.analyze import Analyzer, RuleSet
 from monitor.analyze.explain import explain, explain_lines
 from monitor.analyze.hits import DECISIONS
-from monitor.analyze.problems import OTHER, ProblemModel, mask
+from monitor.analyze.problems import MASK, OTHER, ProblemModel, mask
 from tests.analysis.test_cases import default_pack as default_rules
 
 # Paraphrases no keyword, pattern or near group of the default pack catches (checked below).
@@ -93,8 +93,8 @@ def test_rules_test_explains_a_suggestion_in_chinese(analyzer: Analyzer) -> None
 
 
 def test_mask_replaces_the_matched_words() -> None:
-    assert mask("杯子碎了，差评", [(2, 4)]) == "杯子,，差评"
-    assert mask("abcdef", [(1, 3), (2, 5)]) == "a,,f"
+    assert mask("杯子碎了，差评", [(2, 4)]) == f"杯子{MASK}，差评"
+    assert mask("abcdef", [(1, 3), (2, 5)]) == f"a{MASK}{MASK}f"
     assert mask("abc", []) == "abc"
 
 
@@ -134,3 +134,67 @@ def test_a_bad_model_file_is_a_clear_error(tmp_path: Path) -> None:
     )
     with pytest.raises(ValueError, match=re.escape("broken.npz: 问题分类模型已损坏")):
         ProblemModel.load(broken)
+
+
+# ---- a store's own model: monitor rules train-suggest ------------------------------------------------
+def _store_rows() -> list[tuple[str, str]]:
+    """Labelled negative reviews in a store's own words (written for this test)."""
+    refund = ["钱", "款", "货款", "退的钱", "那笔钱"]
+    waits = ["三天", "一周", "十天", "半个月", "二十天"]
+    size = ["偏大", "偏小", "太长", "太短", "太紧"]
+    items = ["裤子", "外套", "鞋子", "裙子", "衬衫"]
+    rows = [(f"{r}等了{w}还没回到卡里", "slow_refund") for r in refund for w in waits[:3]]
+    rows += [(f"{i}尺码{s}，穿不了", "") for i in items for s in size[:3]]
+    return rows
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    from tests.conftest import write_project
+
+    return write_project(tmp_path, "http://127.0.0.1:9", "http://127.0.0.1:9")
+
+
+def test_train_suggest_writes_a_model_rules_test_can_use(project: Path, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from monitor.cli.rules import rules_group
+
+    data = tmp_path / "labelled.csv"
+    data.write_text("text,rule\n" + "".join(f"{t},{r}\n" for t, r in _store_rows()), encoding="utf-8")
+    out = tmp_path / "store-problems.npz"
+    args = ["train-suggest", "-c", str(project), str(data), "--out", str(out), "--threshold", "0.5"]
+    r = CliRunner().invoke(rules_group, args, catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert "read 30 rows" in r.output and "_other 15, slow_refund 15" in r.output
+    m = ProblemModel.load(out)
+    assert m.labels == [OTHER, "slow_refund"] and m.threshold == 0.5
+    assert m.top("货款等了两个星期还没回到卡里")[0] == "slow_refund"
+    assert m.top("衬衫尺码太紧，穿不了")[0] == OTHER
+    text = "货款等了两个星期还没回到卡里，差评"
+    r = CliRunner().invoke(rules_group, ["test", "-c", str(project), text, "--problem-model", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "sentiment:   neg" in r.output and "alerts:      none" in r.output
+    assert "模型建议:    slow_refund (suggested by the model; does not alert)" in r.output
+    assert "? slow_refund" in r.output and "不告警" in r.output
+
+
+def test_train_suggest_rejects_an_unknown_rule_and_a_bad_model(project: Path, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from monitor.cli.rules import rules_group
+
+    data = tmp_path / "labelled.jsonl"
+    data.write_text('{"text": "快递员把货扔在门口", "rule": "no_such_rule"}\n', encoding="utf-8")
+    r = CliRunner().invoke(rules_group, ["train-suggest", "-c", str(project), str(data)])
+    assert r.exit_code != 0 and "labelled.jsonl:1: 未知规则 / unknown rule 'no_such_rule'" in r.output
+    few = tmp_path / "few.csv"
+    few.write_text("text,rule\n退款还没到,slow_refund\n尺码偏大,\n", encoding="utf-8")
+    r = CliRunner().invoke(rules_group, ["train-suggest", "-c", str(project), str(few)])
+    assert r.exit_code != 0 and "每类至少需要 10 行" in r.output
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"junk")
+    r = CliRunner().invoke(
+        rules_group, ["test", "-c", str(project), "退款还没到", "--problem-model", str(junk)]
+    )
+    assert r.exit_code != 0 and "不是可读的问题分类模型" in r.output

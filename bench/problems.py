@@ -17,7 +17,7 @@ Measured per half, with the analyzer the daemon runs (default rules, shipped sen
   "positive reviews on which a rule alerts" figure of bench/analysis.py, which is unchanged:
   suggested hits never alert);
 * weak-label check: negative reviews on which exactly one rule alerts, with every hit's words
-  replaced by a space (the model must name the rule from the context alone); how often the model names a rule at the threshold and how often
+  cut out as in training (the model must name the rule from the context alone); how often the model names a rule at the threshold and how often
   that is the rule that alerted;
 * the hard-case tables (``tests/analysis/cases_dev.yaml`` tuned on, ``cases_heldout.yaml`` not):
   per class, cases that expect an alert on which no rule alerts, how many get a suggestion of an
@@ -72,7 +72,7 @@ def main() -> int:
     args = ap.parse_args()
 
     from monitor.analyze import Analyzer, MatchContext, RuleSet
-    from monitor.analyze.problems import MASK, OTHER, ProblemModel, mask
+    from monitor.analyze.problems import OTHER, ProblemModel, mask
     from monitor.analyze.sentiment import SentimentModel
 
     src = data_dir() / "online_shopping_10_cats" / "online_shopping_10_cats.csv"
@@ -100,8 +100,7 @@ def main() -> int:
             if allowed:
                 top = pm.top(a.normalized, allowed)
         if label == 0 and len(a.rules) == 1:
-            # a space where the words were (training's mask character never occurs in use)
-            masked = mask(a.normalized, [(h.start, h.end) for h in a.hits]).replace(MASK, " ")
+            masked = mask(a.normalized, [(h.start, h.end) for h in a.hits])
             guess, p = pm.top(masked)
             proxy = (a.rules[0], guess, p)
         per.append((half_of(text), label, top, proxy, text))

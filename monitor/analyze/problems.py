@@ -49,9 +49,9 @@ DEFAULT_MODEL_PATH = Path(__file__).with_name("data") / "problems.npz"
 DEFAULT_THRESHOLD = 0.6  # the shipped file carries its own (bench/build_problem_model.py)
 DEFAULT_C = 3.0
 PRUNE_BELOW = 0.02
-MASK = "\ue000"  # what a matched keyword is replaced by in training: a private-use character, never in a
-# review, so the n-grams around it never occur when the model is used (a comma did, and ",,,," read
-# as a masked complaint)
+MASK = ""  # what a matched keyword is replaced by in training: nothing. A comma made comma-heavy
+# reviews read as masked complaints; a private-use character became the model's sign of a complaint
+# (it never occurs in use, so the model then named almost nothing).
 MAX_CHARS = 2000  # only the start of a very long text is read
 
 FloatArray = npt.NDArray[np.float64]
@@ -246,7 +246,7 @@ class ProblemModel:
 
 
 def mask(text: str, spans: Sequence[tuple[int, int]]) -> str:
-    """``text`` with each ``(start, end)`` span replaced by ``MASK`` (what training does to the
+    """``text`` with each ``(start, end)`` span replaced by ``MASK``, i.e. cut out (what training does to the
     words a rule matched, so that the model learns the context rather than the keyword)."""
     out = []
     pos = 0
@@ -351,7 +351,7 @@ def train_from_file(
         for i in order[:n_hold]:
             if labels[i] == OTHER:
                 continue
-            got = trial.suggest(texts[i].replace(MASK, " "))
+            got = trial.suggest(texts[i])
             named += got is not None
             right += got is not None and got[0] == labels[i]
     model = ProblemModel.train(texts, labels, threshold=threshold)

@@ -198,3 +198,111 @@ def test_train_suggest_rejects_an_unknown_rule_and_a_bad_model(project: Path, tm
         rules_group, ["test", "-c", str(project), "退款还没到", "--problem-model", str(junk)]
     )
     assert r.exit_code != 0 and "不是可读的问题分类模型" in r.output
+
+
+# ---- end to end: a suggested hit is stored and shown, and pages nobody ----------------------------
+def test_a_suggested_hit_is_stored_shown_on_the_board_and_raises_no_alert(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from monitor.adapters import registry
+    from monitor.analyze.pool import AnalysisPool
+    from monitor.config import load_config
+    from monitor.demo.scenario import Post
+    from monitor.demo.storefront import Storefront
+    from monitor.fetch import Fetcher
+    from monitor.pipeline import Context, run_source
+    from monitor.store import Store
+    from monitor.store import models as m
+    from tests.conftest import LOOPBACK, NOW, write_project
+
+    text, rule = PARAPHRASES[0]
+    posts = [
+        Post(0, "shop", text, rating=1, sku="S1"),
+        Post(0, "shop", "物流很快，质量很好，五星好评", rating=5, sku="S1"),
+    ]
+    front = Storefront(posts, clock=lambda: 1e9, start_wall=NOW - timedelta(minutes=10)).start()
+    try:
+        cfg = load_config(write_project(tmp_path, front.base_url, "http://127.0.0.1:9"), registry())
+        store = Store.open(cfg.database_url)
+        ctx = Context(
+            cfg,
+            store,
+            Fetcher(retries=0, min_interval=0, network=LOOPBACK),
+            AnalysisPool(cfg.rules, cfg.priority_words, None, 0),
+        )
+        try:
+            run_source(ctx, cfg.sources["shop"], NOW)
+            with store.session() as s:
+                rows = {
+                    i.text: a
+                    for i, a in s.execute(
+                        select(m.Item, m.Analysis).join(m.Analysis, m.Analysis.item_id == m.Item.id)
+                    )
+                }
+                alerts = list(s.scalars(select(m.Alert)))
+        finally:
+            ctx.fetcher.close()
+            store.close()
+    finally:
+        front.stop()
+    a = rows[text]
+    assert a.rules == [] and a.sentiment == "neg"
+    (h,) = [h for h in a.hits if h["decision"] == "suggested"]
+    assert h["rule_id"] == rule and h["negated"] is True and "模型建议" in h["reasons"][0]
+    assert not any(h["decision"] == "suggested" for h in rows["物流很快，质量很好，五星好评"].hits)
+    assert [x for x in alerts if x.kind == "keyword"] == []  # a suggestion pages nobody
+
+
+def test_the_review_board_marks_a_suggestion(tmp_path: Path) -> None:
+    from datetime import timedelta
+    from types import SimpleNamespace
+    from typing import Any
+
+    from starlette.testclient import TestClient
+
+    from monitor.admin import users
+    from monitor.analyze import MatchContext
+    from monitor.pipeline import _save_analyses
+    from monitor.store import Store
+    from monitor.store import models as m
+    from monitor.web import create_app
+    from tests.conftest import NOW, write_project
+    from tests.web.conftest import PASSWORD, ConsoleDaemon, login
+
+    url = f"sqlite:///{tmp_path / 'monitor.db'}"
+    cfg = write_project(tmp_path, "http://127.0.0.1:9", "json://127.0.0.1:9", db_url=url)
+    store = Store.open(url)
+    try:
+        d = ConsoleDaemon(cfg, store)
+        users.add_user(store, "viewer", "viewer", PASSWORD, NOW)
+        analyzer = Analyzer(RuleSet(d.config.rules, d.config.priority_words))
+        text, rule = PARAPHRASES[0]
+        with store.transaction() as s:
+            row = m.Item(
+                source="jd-cup",
+                platform="jd",
+                external_id="e1",
+                text=text,
+                rating=1,
+                published_at=NOW - timedelta(hours=1),
+                fetched_at=NOW - timedelta(minutes=30),
+                updated_at=NOW,
+                payload_hash="h1",
+            )
+            s.add(row)
+            s.flush()
+            a = analyzer.analyze(text, MatchContext(rating=1))
+            assert a.suggested == [rule]
+            _save_analyses(s, [SimpleNamespace(kind="new")], [row], [a], NOW)  # type: ignore[list-item]
+        app: Any = create_app(d)
+        with TestClient(app) as client:
+            login(client, "viewer")
+            page = client.get("/items").text
+        title = d.config.rules[[r.id for r in d.config.rules].index(rule)].title
+        assert f'<span class="tag suggested" title="模型建议：可能是「{title}」' in page
+        assert f"模型建议·{title}</span>" in page
+        assert f'<span class="tag rule">{title}</span>' not in page  # not shown as an alerting rule
+    finally:
+        store.close()

@@ -14,9 +14,12 @@ from monitor.analyze.hits import DECISIONS
 from monitor.analyze.problems import MASK, OTHER, ProblemModel, mask
 from tests.analysis.test_cases import default_pack as default_rules
 
-# Paraphrases no keyword, pattern or near group of the default pack catches (checked below).
+# Complaints in words no keyword, pattern or near group of the default pack lists (checked below),
+# written for these tests. The model is confident on them; on harder paraphrases it mostly is not
+# (bench/RESULTS.md, "Suggested problem categories": 1 of 12 written paraphrases).
 PARAPHRASES = [
-    ("PLACEHOLDER", "slow_refund"),
+    ("客服一问三不答，服务真的差劲", "service_attitude"),
+    ("洗了一次就变形了，垃圾质量", "quality_defect"),
 ]
 
 
@@ -70,9 +73,21 @@ def test_a_review_a_rule_catches_gets_no_extra_suggestion(analyzer: Analyzer, te
 
 
 def test_a_rule_that_decided_no_complaint_is_not_suggested_back(analyzer: Analyzer) -> None:
-    # the model would name damaged here, but the damaged rule saw the words and decided "negated"
-    a = analyzer.analyze("包装没有破损，可是用了两天就不好用了，很失望")
-    assert "damaged" not in a.rules and "damaged" not in a.suggested
+    # a model that always says "damaged" (bias only), quality_defect second
+    biased = ProblemModel(
+        [OTHER, "damaged", "quality_defect"],
+        np.zeros(0, dtype=np.int64),
+        np.zeros((0, 3), dtype=np.float32),
+        [0.0, 5.0, 3.0],
+        threshold=0.1,
+    )
+    a = Analyzer(analyzer.ruleset, model=analyzer.model, problems=biased)
+    plain = a.analyze("用了两天就不好用了，很失望")
+    assert plain.rules == [] and plain.suggested == ["damaged"]
+    # the damaged rule saw 破损 here and decided it was denied: the model's next guess instead
+    denied = a.analyze("包装没有破损，可是用了两天就不好用了，很失望")
+    assert any(h.rule_id == "damaged" and h.decision == "negated" for h in denied.hits)
+    assert denied.rules == [] and denied.suggested == ["quality_defect"]
 
 
 def test_the_model_is_off_when_asked(analyzer: Analyzer) -> None:

@@ -128,6 +128,7 @@ class Analyzer:
         else:
             self.model = sentiment.SentimentModel.load_default()
         self._linear = callable(getattr(self.model, "score", None))
+        self._rule_ids = frozenset(ruleset.rules)
         self.problems: ProblemModel | None = (
             None if problems is False else problems or problem_model.ProblemModel.load_default()
         )
@@ -202,8 +203,7 @@ class Analyzer:
         ``suggested`` hit over the whole text, or None. A rule that matched something here and
         decided it was no complaint (a denial, another store …) is not suggested again."""
         assert self.problems is not None
-        matched = {h.rule_id for h in ev.hits}
-        allowed = [r for r in self.ruleset.rules if r not in matched]
+        allowed = self._rule_ids.difference(h.rule_id for h in ev.hits)
         found = self.problems.suggest(folded, allowed) if allowed else None
         if found is None:
             return None

@@ -28,7 +28,7 @@ import math
 import random
 import zipfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -37,7 +37,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from monitor.analyze.sentiment import BITS, _bucket_arrays, hashed_features
+from monitor.analyze.sentiment import (
+    _M1,
+    _M2,
+    _M3,
+    _S21,
+    _SHIFT,
+    BITS,
+    _bucket_arrays,
+    hashed_features,
+)
 
 if TYPE_CHECKING:
     from monitor.analyze.rules import RuleSet
@@ -87,38 +96,59 @@ class ProblemModel:
             raise ValueError(f"threshold must be in (0, 1], not {threshold}")
         self.threshold = float(threshold)
         self.meta: dict[str, Any] = dict(meta or {})
+        self._prepare()
 
     # ---- inference -------------------------------------------------------------------------------
+    def _prepare(self) -> None:
+        # bucket -> row of ``_w`` (the last row is zeros, for the buckets without weight): one
+        # gather per n-gram instead of a search (this runs on every negative review no rule caught)
+        rows = np.full(1 << BITS, self.buckets.size, dtype=np.int32)
+        rows[self.buckets] = np.arange(self.buckets.size, dtype=np.int32)
+        self._rows = rows
+        self._w = np.vstack([self.weights, np.zeros((1, len(self.labels)), dtype=np.float32)])
+        self._ones = np.ones(3 * MAX_CHARS, dtype=np.float32)
+
+    def scores(self, text: str) -> list[float]:
+        """The linear score of each class (log-odds up to a constant)."""
+        t = text[:MAX_CHARS].lower()
+        n = len(t)
+        if n == 0:
+            return [float(b) for b in self.bias]
+        c = np.frombuffer(t.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+        if n > 2:  # the buckets of sentiment._bucket_arrays, the 3-gram key reusing the 2-gram one
+            pair = (c[:-1] << _S21) | c[1:]
+            ids = np.concatenate(
+                ((c * _M1) >> _SHIFT, (pair * _M2) >> _SHIFT, (((pair[:-1] << _S21) | c[2:]) * _M3) >> _SHIFT)
+            )
+        else:
+            ids = np.concatenate(_bucket_arrays(c))
+        # a BLAS dot with ones sums the gathered rows about twice as fast as .sum(axis=0)
+        z = np.dot(self._ones[: ids.size], self._w[self._rows[ids]])
+        out: list[float] = (self.bias + z / math.sqrt(n + (n - 1) + max(n - 2, 0))).tolist()
+        return out
+
     def probs(self, text: str) -> FloatArray:
         """P(class) for each of ``labels`` (softmax of the linear scores)."""
-        t = text[:MAX_CHARS].lower()
-        z = self.bias.copy()
-        n = len(t)
-        if n and self.buckets.size:
-            c = np.frombuffer(t.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-            ids = np.concatenate(_bucket_arrays(c)).astype(np.int64)
-            idx = np.searchsorted(self.buckets, ids)
-            np.minimum(idx, self.buckets.size - 1, out=idx)
-            idx = idx[self.buckets[idx] == ids]
-            if idx.size:
-                z += self.weights[idx].sum(axis=0, dtype=np.float64) / math.sqrt(n + (n - 1) + max(n - 2, 0))
+        z = np.array(self.scores(text))
         z -= z.max()
         e = np.exp(z)
         out: FloatArray = e / e.sum()
         return out
 
-    def top(self, text: str, allowed: Sequence[str] | None = None) -> tuple[str, float]:
+    def top(self, text: str, allowed: Collection[str] | None = None) -> tuple[str, float]:
         """The likeliest class and its probability; with ``allowed``, the likeliest of those
         (``OTHER`` always competes: its probability is not shared out)."""
-        p = self.probs(text)
-        order = np.argsort(-p, kind="stable")
-        for i in order:
-            label = self.labels[int(i)]
-            if allowed is None or label == OTHER or label in allowed:
-                return label, float(p[int(i)])
-        return OTHER, 0.0
+        z = self.scores(text)
+        m = max(z)
+        e = [math.exp(v - m) for v in z]
+        total = sum(e)
+        best, best_e = OTHER, -1.0
+        for label, v in zip(self.labels, e, strict=True):
+            if v > best_e and (allowed is None or label == OTHER or label in allowed):
+                best, best_e = label, v
+        return best, (best_e / total if best_e >= 0 else 0.0)
 
-    def suggest(self, text: str, allowed: Sequence[str] | None = None) -> tuple[str, float] | None:
+    def suggest(self, text: str, allowed: Collection[str] | None = None) -> tuple[str, float] | None:
         """(rule id, probability) when the likeliest class is a rule at ``threshold`` or above."""
         label, p = self.top(text, allowed)
         if label == OTHER or p < self.threshold:

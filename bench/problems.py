@@ -239,7 +239,7 @@ def main() -> int:
                     cell(halves[1]["pos_sugg"], halves[1]["pos"]),
                 ],
                 [
-                    "weak-label check: one-rule negatives, words masked: a rule named",
+                    "weak-label check: one-rule negatives, matched words cut out: a rule named",
                     cell(halves[0]["proxy_named"], halves[0]["proxy"]),
                     cell(halves[1]["proxy_named"], halves[1]["proxy"]),
                 ],

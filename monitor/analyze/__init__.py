@@ -3,7 +3,9 @@
 ``Analyzer.analyze`` is a pure function of the text, the item's context and the
 loaded rules, so it can run in a worker process and be replayed over stored items.
 Each rule hit carries a decision (``analyze/hits.py``); only ``complaint`` hits alert
-(``Analysis.rules``), the others are mentions (``Analysis.mentions``).
+(``Analysis.rules``), the others are mentions (``Analysis.mentions``). A review that reads negative
+with no complaint may get one ``suggested`` hit (模型建议) from the problem-category model
+(``analyze/problems.py``, ``Analysis.suggested``): never an alert, never a mention.
 """
 
 from __future__ import annotations

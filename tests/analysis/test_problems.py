@@ -321,3 +321,20 @@ def test_the_review_board_marks_a_suggestion(tmp_path: Path) -> None:
         assert f'<span class="tag rule">{title}</span>' not in page  # not shown as an alerting rule
     finally:
         store.close()
+
+
+def test_monitor_analyze_lists_suggestions_apart_from_rules(project: Path, tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from monitor.cli.analyze import analyze_cmd
+
+    text, rule = PARAPHRASES[0]
+    f = tmp_path / "reviews.csv"
+    f.write_text(f"text,rating\n{text},1\n物流很快，质量很好，五星好评,5\n", encoding="utf-8")
+    r = CliRunner().invoke(analyze_cmd, ["-c", str(project), str(f)])
+    assert r.exit_code == 0, r.stderr
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [x["rules"] for x in rows] == [[], []]
+    assert [x["suggested"] for x in rows] == [[rule], []]

@@ -3,7 +3,9 @@
 ``Analyzer.analyze`` is a pure function of the text, the item's context and the
 loaded rules, so it can run in a worker process and be replayed over stored items.
 Each rule hit carries a decision (``analyze/hits.py``); only ``complaint`` hits alert
-(``Analysis.rules``), the others are mentions (``Analysis.mentions``).
+(``Analysis.rules``), the others are mentions (``Analysis.mentions``). A review that reads negative
+with no complaint may get one ``suggested`` hit (模型建议) from the problem-category model
+(``analyze/problems.py``, ``Analysis.suggested``): never an alert, never a mention.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from monitor.analyze.hits import ALERTING, DECISIONS
 from monitor.analyze.rules import NO_CONTEXT, Evaluation, Hit, MatchContext, RuleSet
@@ -19,6 +21,7 @@ from monitor.analyze.text import fold_with_breaks
 from monitor.config.rules import DIMENSIONS
 
 if TYPE_CHECKING:
+    from monitor.analyze.problems import ProblemModel
     from monitor.analyze.sentiment import SentimentModel
     from monitor.config import Config
 
@@ -57,6 +60,8 @@ class Analysis:
     severity: str | None = None
     priority_words: list[str] = field(default_factory=list)
     mentions: list[str] = field(default_factory=list)  # ids of rules with hits but no complaint
+    # ids of rules the problem model suggests (a "suggested" hit, 模型建议): never alerts
+    suggested: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -105,7 +110,11 @@ class Analyzer:
         sentiment_model_path: str | None = None,
         *,
         model: SentimentModel | None = None,
+        problems: ProblemModel | Literal[False] | None = None,
     ) -> None:
+        """``problems``: the problem-category model that suggests a rule for a negative review no
+        rule caught (``analyze/problems.py``); None the shipped one, False none."""
+        from monitor.analyze import problems as problem_model
         from monitor.analyze import sentiment
 
         self.ruleset = ruleset
@@ -121,6 +130,10 @@ class Analyzer:
         else:
             self.model = sentiment.SentimentModel.load_default()
         self._linear = callable(getattr(self.model, "score", None))
+        self._rule_ids = frozenset(ruleset.rules)
+        self.problems: ProblemModel | None = (
+            None if problems is False else problems or problem_model.ProblemModel.load_default()
+        )
 
     @classmethod
     def from_config(
@@ -166,9 +179,15 @@ class Analyzer:
                 p = self._review_prob(self.model, read, z=z if read == folded else None)
         sentiment, _conf = self._polarity(p, ctx.rating)
         grade, reasons = grade_of(self.ruleset, ev, sentiment, ctx.rating)
+        hits, suggested = ev.hits, []
+        if sentiment == "neg" and not ev.fired and self.problems is not None:
+            hit = self._suggest(folded, ev)
+            if hit is not None:
+                hits, suggested = [*ev.hits, hit], [hit.rule_id]
+                reasons = [*reasons, hit.reasons[0]]
         return Analysis(
             normalized=folded,
-            hits=ev.hits,
+            hits=hits,
             rules=ev.fired,
             sentiment=sentiment,
             sentiment_score=round(p, 4),
@@ -178,4 +197,19 @@ class Analyzer:
             severity=ev.severity,
             priority_words=ev.priority_words,
             mentions=ev.mentioned,
+            suggested=suggested,
         )
+
+    def _suggest(self, folded: str, ev: Evaluation) -> Hit | None:
+        """The problem model's suggestion for a negative review on which no rule alerts: one
+        ``suggested`` hit over the whole text, or None. A rule that matched something here and
+        decided it was no complaint (a denial, another store …) is not suggested again."""
+        assert self.problems is not None
+        allowed = self._rule_ids.difference(h.rule_id for h in ev.hits)
+        found = self.problems.suggest(folded, allowed) if allowed else None
+        if found is None:
+            return None
+        rule_id, prob = found
+        title = self.ruleset.rules[rule_id].title
+        why = f"模型建议：可能是「{title}」（概率 {prob:.2f}，没有规则命中；不告警）"
+        return Hit(rule_id, "", 0, len(folded), "suggested", (why,), kind="suggested")

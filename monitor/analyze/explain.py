@@ -37,6 +37,7 @@ def explain(
 
 
 _MARK = {True: "🔔", False: "·"}
+_SUGGESTED_MARK = "?"
 
 
 def explain_lines(report: dict[str, Any]) -> list[str]:
@@ -49,9 +50,12 @@ def explain_lines(report: dict[str, Any]) -> list[str]:
     if not report["hits"]:
         lines.append("hits:        none")
     else:
-        lines.append("hits (🔔 alerts, · kept as a mention):")
+        lines.append("hits (🔔 alerts, · kept as a mention, ? 模型建议 suggested by the model, no alert):")
         for h in report["hits"]:
             why = "；".join(h["reasons"]) or "-"
+            if h["decision"] == "suggested":
+                lines.append(f"  {_SUGGESTED_MARK} {h['rule_id']:<22} {h['decision']} ({h['label']}): {why}")
+                continue
             lines.append(
                 f"  {_MARK[not h['negated']]} {h['rule_id']:<22} {h['keyword']!r} [{h['start']}:{h['end']}] "
                 f"{h['decision']} ({h['label']}, {h['kind']}): {why}"
@@ -61,6 +65,10 @@ def explain_lines(report: dict[str, Any]) -> list[str]:
     prio_s = f" (priority words: {', '.join(prio)})" if prio else ""
     lines.append(f"alerts:      {', '.join(report['alerts']) or 'none'}{sev}{prio_s}")
     lines.append(f"mentions:    {', '.join(report.get('mentions') or []) or 'none'}")
+    if report.get("suggested"):
+        lines.append(
+            f"模型建议:    {', '.join(report['suggested'])} (suggested by the model; does not alert)"
+        )
     lines.append(f"sentiment:   {report['sentiment']} (P(positive) = {report['sentiment_score']:.2f})")
     lines.append(f"dimensions:  {', '.join(report['dimensions'])}")
     grade = report["grade"] if report["grade"] is not None else "none (not a mid/poor item)"

@@ -20,7 +20,7 @@ DECISIONS: dict[str, str] = {
     "other_time": "说的是以前",
     "other_sense": "另一含义",
     "resolved": "已解决",
-    "suggested": "模型建议",  # reserved: hits a learned model suggests (analyze/problems.py)
+    "suggested": "模型建议",  # the problem model's guess where no rule alerted (analyze/problems.py)
 }
 ALERTING = frozenset({"complaint"})
 # How a hit was found.

@@ -177,6 +177,7 @@ def analyze_cmd(
             obj: dict[str, Any] = {
                 **rec,
                 "rules": a.rules,
+                "suggested": a.suggested,  # 模型建议: the problem model's guess, never an alert
                 "sentiment": a.sentiment,
                 "sentiment_score": a.sentiment_score,
                 "dimensions": a.dimensions,

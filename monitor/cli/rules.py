@@ -60,6 +60,11 @@ _model_option = click.option(
 @click.option("--sku", help="SKU for rule scopes")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 @_model_option
+@click.option(
+    "--problem-model",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="模型建议 model file (from `monitor rules train-suggest`; default: the shipped one)",
+)
 def test_cmd(
     config_path: Path,
     text: str,
@@ -69,6 +74,7 @@ def test_cmd(
     sku: str | None,
     as_json: bool,
     sentiment_model: Path | None,
+    problem_model: Path | None,
 ) -> None:
     """Show how TEXT is normalized and tokenized, every hit with its decision (complaint, or why
     it is only a mention) and the reasons, and the sentiment, dimensions and grade the daemon
@@ -78,6 +84,13 @@ def test_cmd(
 
     config = load_or_exit(config_path)
     analyzer = build_analyzer(config, sentiment_model, required=False)
+    if problem_model is not None:
+        from monitor.analyze.problems import ProblemModel
+
+        try:
+            analyzer.problems = ProblemModel.load(problem_model)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
     ctx = MatchContext(source=source, platform=platform, sku=sku, rating=rating)
     report = explain(analyzer, text, ctx)
     if as_json:
@@ -208,3 +221,55 @@ def uncovered_cmd(
 
 
 __all__ = ["build_analyzer", "rules_group"]
+
+
+@rules_group.command("train-suggest")
+@config_option
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("data") / "problem-model.npz",
+    show_default=True,
+    help="where to write the model (.npz)",
+)
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0.05, 1.0),
+    default=0.6,
+    show_default=True,
+    help="the lowest probability at which the model suggests a rule",
+)
+def train_suggest_cmd(config_path: Path, file: Path, out: Path, threshold: float) -> None:
+    """Train the 模型建议 model on FILE: CSV (with a header) or JSONL with `text` (a negative review)
+    and `rule` (the id of the rule it is about; empty, `none` or `其他` for none of them). The words
+    the config's rules match are masked out, as for the shipped model. Try the result with
+    `monitor rules test --problem-model FILE`."""
+    from monitor.analyze import RuleSet
+    from monitor.analyze.problems import TrainingDataError, train_from_file
+
+    if out.suffix != ".npz":
+        raise click.BadParameter(
+            "模型文件名须以 .npz 结尾 / the model file name must end in .npz", param_hint="--out"
+        )
+    config = load_or_exit(config_path)
+    try:
+        model, report = train_from_file(
+            file, RuleSet(config.rules, config.priority_words), threshold=threshold
+        )
+    except (TrainingDataError, RuntimeError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"读取 {report.rows_read} 行 / read {report.rows_read} rows from {file}")
+    click.echo("每类行数 / rows per class: " + ", ".join(f"{k} {v}" for k, v in report.per_class.items()))
+    if report.holdout_rows:
+        share = f"{report.holdout_right / report.holdout_named:.2f}" if report.holdout_named else "-"
+        click.echo(
+            f"留出检验 / holdout ({report.holdout_rows} rows): the model named a rule on "
+            f"{report.holdout_named} rows labelled with one, the right one on {report.holdout_right} "
+            f"({share}); the saved model is refit on all rows"
+        )
+    try:
+        model.save(out)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {out}: {exc}") from exc
+    click.echo(f"已写入 / wrote {out}")

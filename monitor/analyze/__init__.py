@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from monitor.analyze.hits import ALERTING, DECISIONS
 from monitor.analyze.rules import NO_CONTEXT, Evaluation, Hit, MatchContext, RuleSet
@@ -22,7 +22,7 @@ from monitor.config.rules import DIMENSIONS
 
 if TYPE_CHECKING:
     from monitor.analyze.problems import ProblemModel
-    from monitor.analyze.sentiment import SentimentModel
+    from monitor.analyze.sentiment import Buckets, SentimentModel
     from monitor.config import Config
 
 __all__ = [
@@ -158,17 +158,18 @@ class Analyzer:
 
     def analyze(self, text: str, ctx: MatchContext = NO_CONTEXT, *, explain: bool = False) -> Analysis:
         folded, breaks = fold_with_breaks(text)
+        buckets: Buckets | None = None
         if not self._linear:  # a stand-in scorer (rules test without a model): no clause reading
             p = self.model.prob_positive(folded)
             ev = self.ruleset.evaluate(folded, ctx, breaks, explain=explain, model=self.model, review_p=p)
             folded = ev.text
         else:
-            z = self.model.score(folded)
+            z, buckets = self._score_buckets(folded)
             pz = _logistic(z)
             ev = self.ruleset.evaluate(folded, ctx, breaks, explain=explain, model=self.model, review_p=pz)
             if ev.text != folded:  # sound-alike spellings were restored
                 folded = ev.text
-                z = self.model.score(folded)
+                z, buckets = self._score_buckets(folded)
                 pz = _logistic(z)
             # The review's own sentiment: social-post noise out, opinion emoji in, read clause by
             # clause (the rules above weigh each match's clause themselves).
@@ -181,7 +182,7 @@ class Analyzer:
         grade, reasons = grade_of(self.ruleset, ev, sentiment, ctx.rating)
         hits, suggested = ev.hits, []
         if sentiment == "neg" and not ev.fired and self.problems is not None:
-            hit = self._suggest(folded, ev)
+            hit = self._suggest(folded, ev, buckets)
             if hit is not None:
                 hits, suggested = [*ev.hits, hit], [hit.rule_id]
                 reasons = [*reasons, hit.reasons[0]]
@@ -200,13 +201,20 @@ class Analyzer:
             suggested=suggested,
         )
 
-    def _suggest(self, folded: str, ev: Evaluation) -> Hit | None:
+    def _score_buckets(self, folded: str) -> tuple[float, Buckets | None]:
+        """The whole text's score and, for the problem model, its n-gram buckets (hashed once)."""
+        score_buckets = getattr(self.model, "score_buckets", None)  # not on a stand-in scorer
+        if score_buckets is not None:
+            return cast("tuple[float, Buckets]", score_buckets(folded))
+        return self.model.score(folded), None
+
+    def _suggest(self, folded: str, ev: Evaluation, buckets: Buckets | None = None) -> Hit | None:
         """The problem model's suggestion for a negative review on which no rule alerts: one
         ``suggested`` hit over the whole text, or None. A rule that matched something here and
         decided it was no complaint (a denial, another store …) is not suggested again."""
         assert self.problems is not None
         allowed = self._rule_ids.difference(h.rule_id for h in ev.hits)
-        found = self.problems.suggest(folded, allowed) if allowed else None
+        found = self.problems.suggest(folded, allowed, buckets) if allowed else None
         if found is None:
             return None
         rule_id, prob = found

@@ -44,6 +44,7 @@ from monitor.analyze.sentiment import (
     _S21,
     _SHIFT,
     BITS,
+    Buckets,
     _bucket_arrays,
     hashed_features,
 )
@@ -108,8 +109,16 @@ class ProblemModel:
         self._w = np.vstack([self.weights, np.zeros((1, len(self.labels)), dtype=np.float32)])
         self._ones = np.ones(3 * MAX_CHARS, dtype=np.float32)
 
-    def scores(self, text: str) -> list[float]:
-        """The linear score of each class (log-odds up to a constant)."""
+    def scores(self, text: str, buckets: Buckets | None = None) -> list[float]:
+        """The linear score of each class (log-odds up to a constant). ``buckets``: those of
+        ``text`` from ``SentimentModel.score_buckets`` (same hashing), so as not to hash it twice."""
+        if buckets is not None and len(text) <= MAX_CHARS:
+            n = buckets[0].size  # characters of the lower-cased text, as below
+            if n == 0:
+                return [float(b) for b in self.bias]
+            ids = np.concatenate(buckets)
+            z = np.dot(self._ones[: ids.size], self._w[self._rows[ids]])
+            return (self.bias + z / math.sqrt(n + (n - 1) + max(n - 2, 0))).tolist()  # type: ignore[no-any-return]
         t = text[:MAX_CHARS].lower()
         n = len(t)
         if n == 0:
@@ -135,10 +144,12 @@ class ProblemModel:
         out: FloatArray = e / e.sum()
         return out
 
-    def top(self, text: str, allowed: Collection[str] | None = None) -> tuple[str, float]:
+    def top(
+        self, text: str, allowed: Collection[str] | None = None, buckets: Buckets | None = None
+    ) -> tuple[str, float]:
         """The likeliest class and its probability; with ``allowed``, the likeliest of those
         (``OTHER`` always competes: its probability is not shared out)."""
-        z = self.scores(text)
+        z = self.scores(text, buckets)
         m = max(z)
         e = [math.exp(v - m) for v in z]
         total = sum(e)
@@ -148,9 +159,11 @@ class ProblemModel:
                 best, best_e = label, v
         return best, (best_e / total if best_e >= 0 else 0.0)
 
-    def suggest(self, text: str, allowed: Collection[str] | None = None) -> tuple[str, float] | None:
+    def suggest(
+        self, text: str, allowed: Collection[str] | None = None, buckets: Buckets | None = None
+    ) -> tuple[str, float] | None:
         """(rule id, probability) when the likeliest class is a rule at ``threshold`` or above."""
-        label, p = self.top(text, allowed)
+        label, p = self.top(text, allowed, buckets)
         if label == OTHER or p < self.threshold:
             return None
         return label, p

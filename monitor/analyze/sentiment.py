@@ -53,6 +53,9 @@ _SUM = np.add.reduce  # what ndarray.sum calls, without its Python frames
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+Buckets = tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64], npt.NDArray[np.uint64]]
+_EMPTY: npt.NDArray[np.uint64] = np.zeros(0, dtype=np.uint64)
+_NO_BUCKETS: Buckets = (_EMPTY, _EMPTY, _EMPTY)
 
 
 def _codes(text: str) -> npt.NDArray[np.uint64]:
@@ -117,22 +120,31 @@ class SentimentModel:
     # ---- inference -------------------------------------------------------------------------------
     def score(self, text: str) -> float:
         """The linear score (log-odds of positive) of one text."""
+        return self.score_buckets(text)[0]
+
+    def score_buckets(self, text: str) -> tuple[float, Buckets]:
+        """The linear score of one text and the buckets of its lower-cased 1-, 2- and 3-grams (what
+        the problem model, ``analyze/problems.py``, reads too: the analyzer hashes a text once)."""
         t = text.lower()
         n = len(t)
         if n == 0:
-            return self.bias
+            return self.bias, _NO_BUCKETS
         # The buckets of ``_bucket_arrays`` with fewer numpy calls (this runs on every item): the
         # 3-gram key reuses the 2-gram one, ``(c0 << 21 | c1) << 21 | c2``, the same bits. The
         # three sums are the same reductions in the same order, so the score is bit-identical.
         w = self.weights
         c = np.frombuffer(t.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-        s = float(_SUM(w[(c * _M1) >> _SHIFT], dtype=np.float64))
+        h1 = (c * _M1) >> _SHIFT
+        s = float(_SUM(w[h1], dtype=np.float64))
+        h2 = h3 = _EMPTY
         if n > 1:
             pair = (c[:-1] << _S21) | c[1:]
-            s += float(_SUM(w[(pair * _M2) >> _SHIFT], dtype=np.float64))
+            h2 = (pair * _M2) >> _SHIFT
+            s += float(_SUM(w[h2], dtype=np.float64))
             if n > 2:
-                s += float(_SUM(w[(((pair[:-1] << _S21) | c[2:]) * _M3) >> _SHIFT], dtype=np.float64))
-        return self.bias + s / math.sqrt(n + (n - 1) + max(n - 2, 0))
+                h3 = (((pair[:-1] << _S21) | c[2:]) * _M3) >> _SHIFT
+                s += float(_SUM(w[h3], dtype=np.float64))
+        return self.bias + s / math.sqrt(n + (n - 1) + max(n - 2, 0)), (h1, h2, h3)
 
     def prob_positive(self, text: str) -> float:
         return _sigmoid(self.score(text))

@@ -107,6 +107,19 @@ def test_rules_test_explains_a_suggestion_in_chinese(analyzer: Analyzer) -> None
     assert DECISIONS["suggested"] == "模型建议"
 
 
+@pytest.mark.parametrize(
+    "text", ["", "差", "差评", "钱到现在还没回来,售后说在走流程", "İSTANBUL 发货太慢了" * 3, "慢" * 2500]
+)
+def test_scores_from_the_sentiment_models_buckets_equal_scores_from_the_text(text: str) -> None:
+    """The analyzer hashes a text once (SentimentModel.score_buckets) and hands the buckets over."""
+    from monitor.analyze.sentiment import SentimentModel
+
+    model = ProblemModel.load_default()
+    score, buckets = SentimentModel.load_default().score_buckets(text)
+    assert score == SentimentModel.load_default().score(text)
+    assert model.scores(text, buckets) == pytest.approx(model.scores(text), abs=1e-9)
+
+
 def test_mask_replaces_the_matched_words() -> None:
     assert mask("杯子碎了，差评", [(2, 4)]) == f"杯子{MASK}，差评"
     assert mask("abcdef", [(1, 3), (2, 5)]) == f"a{MASK}{MASK}f"

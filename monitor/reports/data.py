@@ -368,6 +368,8 @@ def daily(s: Session, day: date, tz: ZoneInfo, titles: dict[str, str], now: date
                 continue
             if not h.get("negated") and h.get("keyword"):
                 keywords[str(h["keyword"])] += 1
+            elif h.get("decision") == "suggested":  # 模型建议: the model's guess, not a rule's mention
+                continue
             elif h.get("negated") and h.get("rule_id") and h["rule_id"] not in (fired or []):
                 only_mentioned.add(str(h["rule_id"]))
                 decision = str(h.get("decision", ""))

@@ -241,6 +241,7 @@ def test_a_suggested_hit_is_stored_shown_on_the_board_and_raises_no_alert(tmp_pa
     from monitor.demo.storefront import Storefront
     from monitor.fetch import Fetcher
     from monitor.pipeline import Context, run_source
+    from monitor.reports.data import daily
     from monitor.store import Store
     from monitor.store import models as m
     from tests.conftest import LOOPBACK, NOW, write_project
@@ -270,6 +271,7 @@ def test_a_suggested_hit_is_stored_shown_on_the_board_and_raises_no_alert(tmp_pa
                     )
                 }
                 alerts = list(s.scalars(select(m.Alert)))
+                report = daily(s, NOW.astimezone(cfg.settings.tz).date(), cfg.settings.tz, {}, NOW)
         finally:
             ctx.fetcher.close()
             store.close()
@@ -281,6 +283,8 @@ def test_a_suggested_hit_is_stored_shown_on_the_board_and_raises_no_alert(tmp_pa
     assert h["rule_id"] == rule and h["negated"] is True and "模型建议" in h["reasons"][0]
     assert not any(h["decision"] == "suggested" for h in rows["物流很快，质量很好，五星好评"].hits)
     assert [x for x in alerts if x.kind == "keyword"] == []  # a suggestion pages nobody
+    assert rule not in [r for r, _, _ in report.mentions]  # nor counts as a rule's mention in 日报
+    assert "模型建议" not in report.mention_reasons
 
 
 def test_the_review_board_marks_a_suggestion(tmp_path: Path) -> None:

@@ -172,6 +172,12 @@ def test_sop_error_view_on_a_phone(browser: Any, daemon: Any) -> None:  # noqa: 
     assert page.locator("#refused").is_visible()
     assert page.locator("li.err-line code").first.inner_text() == "    colour: red"
     assert int(page.evaluate("document.scrollingElement.scrollWidth")) <= PHONE["width"]
+    # one YAML line, one row: no blank row under each line (the template's whitespace once rendered)
+    extra = page.evaluate(
+        "Math.max(...[...document.querySelectorAll('ol.code li:not(.err-line)')]"
+        ".map(li => li.getBoundingClientRect().height - li.querySelector('code').getBoundingClientRect().height))"
+    )
+    assert extra <= 4, extra
     page.screenshot(path=str(ARTIFACTS / "phone-flow-admin-config-error.png"), full_page=True)
     assert path.read_text(encoding="utf-8") == before
 

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from monitor.testing.faults import Faults
     from monitor.web import Server
 
+FAILED_VERDICTS = frozenset({"blocked", "broken", "error"})  # what makes a source back off
 log = logging.getLogger(__name__)
 FAULTS_ENV = "MONITOR_FAULT_POINT"  # monitor.testing.faults.ENV, read without importing it
 
@@ -147,6 +148,8 @@ class Daemon:
         self.watchdog: Watchdog
         self._guard: cluster.SqliteGuard | None = None
         self._switch_before = sys.getswitchinterval()
+        # source -> (polls failed in a row, when the last one ran): the schedule's backoff
+        self._failing: dict[str, tuple[int, datetime]] = {}
         self._pools = PoolLoans()
         self._faults: Faults | None = None
         self.database = DatabaseState(lambda: self.config.settings.tz)  # outages: a line each way
@@ -317,7 +320,7 @@ class Daemon:
                 self.scheduler.reschedule_job(job_id, trigger=trigger)
             else:
                 self.scheduler.add_job(
-                    self.poll, trigger, args=[cfg.name], id=job_id, name=job_id, next_run_time=now
+                    self._scheduled_poll, trigger, args=[cfg.name], id=job_id, name=job_id, next_run_time=now
                 )
 
     def poll(self, name: str, at: datetime | None = None) -> RunResult | None:
@@ -336,16 +339,19 @@ class Daemon:
 
     def _poll(self, name: str, ctx: Context, cfg: SourceConfig, at: datetime | None) -> RunResult | None:
         t0 = time.monotonic()
+        when = at or self.now()
         try:
             self.crash_point("poll.start")
-            result = run_source(ctx, cfg, at or self.now())
+            result = run_source(ctx, cfg, when)
             self.crash_point("poll.stored")
         except Interrupted:
             log.info("poll of %s interrupted by shutdown; nothing stored", name)
             return None
         except Exception as exc:
+            self._count_failure(name, True, when)
             self._poll_failed(name, exc)
             return None
+        self._count_failure(name, result.verdict in FAILED_VERDICTS, when)
         self.database.ok(self.now())  # a poll always writes (its poll row)
         if self.metrics is not None:
             self.metrics.observe_poll(
@@ -355,6 +361,46 @@ class Daemon:
         if result.alerts:
             self.wake_delivery()
         return result
+
+    # ---- backoff of failing sources -------------------------------------------------------------
+    def _count_failure(self, name: str, failed: bool, at: datetime) -> None:
+        if not failed:
+            if self._failing.pop(name, None) is not None:
+                log.info("source %s works again: polled at its interval", name)
+            return
+        n = self._failing.get(name, (0, at))[0] + 1
+        self._failing[name] = (n, at)
+        if n == self.config.settings.schedule.backoff_after:
+            log.warning(
+                "source %s failed %d polls in a row: polled less often (up to every %s) until it works",
+                name,
+                n,
+                self.config.settings.schedule.backoff_max,
+            )
+
+    def backoff(self, name: str, interval: timedelta) -> timedelta:
+        """How long ``name`` waits between polls: ``interval``, doubled for each failure in a row from
+        ``schedule.backoff_after`` on, up to ``schedule.backoff_max`` (a blocked or dead source should
+        not hold workers, nor ask a platform that refuses us again every minute)."""
+        s = self.config.settings.schedule
+        n = self._failing.get(name, (0, None))[0]
+        doublings = n - s.backoff_after + 1
+        if doublings <= 0:
+            return interval
+        return max(interval, min(interval * (1 << min(doublings, 30)), s.backoff_max))
+
+    def _scheduled_poll(self, name: str) -> RunResult | None:
+        """The scheduler's run of ``name`` (SQLite: a job per source at a fixed interval): skipped while
+        the source backs off. A poll asked for by hand (CLI, console) always runs."""
+        failing = self._failing.get(name)
+        cfg = self.config.sources.get(name)
+        if failing is not None and cfg is not None:
+            now = self.now()
+            interval, _, _ = effective_interval(cfg, self.config, now)
+            wait = self.backoff(name, interval)
+            if wait > interval and now < failing[1] + wait - interval / 2:  # half: the trigger's jitter
+                return None
+        return self.poll(name)
 
     def _poll_failed(self, name: str, exc: Exception) -> None:
         """Say why a poll stored nothing; it runs again next round."""
@@ -462,6 +508,7 @@ class Daemon:
                 interval, jitter, _ = effective_interval(cfg, self.config, started)
                 if result is None:  # nothing was stored (crash of the poll, collision): retry sooner
                     interval = min(interval, self.config.settings.cluster.lease)
+                interval = self.backoff(name, interval)  # a source failing again and again: later
                 due = cluster.next_due(started, interval, jitter)
             with self._ended_lock:
                 self._ended.append((name, due))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import signal
@@ -97,6 +98,56 @@ def test_switch_interval_is_set_while_running_follows_reloads_and_is_given_back(
     finally:
         daemon.shutdown()
     assert sys.getswitchinterval() == before
+
+
+def test_a_failing_source_backs_off_and_a_poll_that_works_resets_it(
+    tmp_path: Path, storefront: Storefront, sink: WebhookSink
+) -> None:
+    """Interval 1 s, backoff after 3 failures, at most 8 s: the scheduler's runs are skipped more and more
+    often while the source fails; a poll by hand always runs; one that works brings the interval back."""
+    cfg = write_project(tmp_path, storefront.base_url, sink.url)
+    text = cfg.read_text(encoding="utf-8")
+    assert "\nschedule:\n" in text
+    cfg.write_text(
+        text.replace("\nschedule:\n", "\nschedule:\n  backoff_after: 3\n  backoff_max: 8s\n", 1),
+        encoding="utf-8",
+    )
+    src = tmp_path / "sources" / "shop.yaml"
+    good = src.read_text(encoding="utf-8")
+    src.write_text(good.replace("/comment/productPageComments.action", "/gone.action", 1), encoding="utf-8")
+    # near the real time: APScheduler keeps its own clock and would catch up on every missed run
+    clock = [datetime.now(UTC)]
+    daemon = Daemon(cfg, now=lambda: clock[0], http=False)
+    daemon.start()
+    daemon.scheduler.pause()
+    try:
+        time.sleep(0.3)  # the scheduler's first run of each source, started before the pause, ends
+        with daemon._running.setdefault("jd-cup", threading.Lock()):
+            daemon._failing.clear()
+        ran = []
+        for _ in range(40):  # 40 scheduler runs, one a second
+            clock[0] += timedelta(seconds=1)
+            result = daemon._scheduled_poll("jd-cup")
+            ran.append(result is not None)
+            if result is not None:
+                assert result.verdict in ("error", "broken", "blocked"), result.verdict
+        # 3 failures at the interval, then waits of 2, 4 and 8 s (the cap) between polls
+        assert ran[:3] == [True, True, True]
+        at = [i for i, r in enumerate(ran) if r]
+        gaps = [b - a for a, b in itertools.pairwise(at)]
+        assert gaps[:2] == [1, 1] and gaps[2:5] == [2, 4, 8] and set(gaps[5:]) == {8}, gaps
+        assert daemon.backoff("jd-cup", timedelta(seconds=1)) == timedelta(seconds=8)
+        assert daemon.poll("jd-cup") is not None  # by hand: runs, even while backing off
+        src.write_text(good, encoding="utf-8")
+        assert daemon.reload() is True
+        clock[0] += timedelta(seconds=8)
+        result = daemon._scheduled_poll("jd-cup")
+        assert result is not None and result.verdict == "ok"
+        assert daemon.backoff("jd-cup", timedelta(seconds=1)) == timedelta(seconds=1)
+        clock[0] += timedelta(seconds=1)
+        assert daemon._scheduled_poll("jd-cup") is not None  # at its interval again
+    finally:
+        daemon.shutdown()
 
 
 def test_rule_edit_during_a_poll_keeps_that_poll_on_the_analysis_pool_it_started_with(

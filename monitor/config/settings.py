@@ -181,6 +181,18 @@ class Profile(Strict):
 class Schedule(Strict):
     normal: Profile = Profile()
     promotion: Profile = Profile(interval=timedelta(minutes=2), interval_factor=0.25)
+    backoff_after: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description=(
+            "failed polls in a row (blocked, broken, error) after which a source is polled less often: "
+            "its interval doubles with each further failure, up to backoff_max; a poll that works resets it"
+        ),
+    )
+    backoff_max: Duration = Field(
+        default=timedelta(hours=1), description="the longest a failing source waits between polls"
+    )
     promotions: list[Promotion] = Field(
         default_factory=lambda: [
             Promotion(name="年货节", start="01-10", end="01-25"),

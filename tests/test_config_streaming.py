@@ -1,0 +1,219 @@
+"""Sources files are read an entry at a time (issue #18: 10,000 sources must not exist as one YAML tree).
+
+Every answer must be the one the whole-file reading gives: the same sources, origins and located errors;
+anything unusual (YAML errors, alias bombs, cycles, deep nesting, other shapes) goes to the whole-file
+reading, which gives the exact error."""
+
+from __future__ import annotations
+
+import shutil
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from monitor.adapters import registry
+from monitor.config import ConfigInvalid, load_config
+from monitor.config import yamlload as yl
+from tests.conftest import ROOT
+
+WELL_FORMED = """# the shop's sources
+sources:
+  - name: jd-1
+    kind: json
+    platform: jd
+    url: 'https://api.example.com/p/1'
+    items: comments
+    fields: &f {id: id, text: content, author: nickname}
+  - {name: jd-2, kind: json, url: 'https://api.example.com/p/2', items: comments, fields: *f}
+
+  - name: feed-1   # a comment
+    kind: feed
+    url: >-
+      https://rsshub.example.com/a
+    headers: &h
+      Referer: x
+  - name: feed-2
+    kind: feed
+    url: "https://rsshub.example.com/b"
+    headers: *h
+    interval: 10m
+"""
+
+WITH_ERRORS = """sources:
+  - name: a
+    kind: html
+    url: http://x/
+    item: div
+    fields: {text: p}
+    selector: oops
+  - name: b
+    kind: nosuchkind
+  - name: a
+    kind: feed
+    url: http://y/
+  - 42
+  - name: c
+    kind: feed
+    url: 'file:///etc/passwd'
+    max_pages: 0
+  - name: bad name
+    kind: feed
+    url: https://z/
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    shutil.copy(ROOT / "monitor.yaml", tmp_path / "monitor.yaml")
+    shutil.copytree(ROOT / "rules", tmp_path / "rules")
+    shutil.copytree(ROOT / "sources", tmp_path / "sources")
+    return tmp_path
+
+
+def outcome(project: Path) -> object:
+    try:
+        cfg = load_config(project / "monitor.yaml", registry())
+    except ConfigInvalid as exc:
+        return [str(e) for e in exc.errors]
+    return (cfg.sources, cfg.origins, cfg.files)
+
+
+def whole_file(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Make every sources file take the whole-file reading (the reference); returns the calls made."""
+    calls: list[str] = []
+
+    def refuse(text: str, path: str, key: str) -> object:
+        calls.append(path)
+        raise yl.NotStreamable("reference")
+
+    monkeypatch.setattr("monitor.config.stream_entries", refuse)
+    return calls
+
+
+def streamed(monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], list[str]]:
+    """Count the entries streamed and the files that fell back to the whole-file reading."""
+    entries: list[str] = []
+    fallbacks: list[str] = []
+    real_stream, real_load = yl.stream_entries, yl.load_yaml_text
+
+    def stream(text: str, path: str, key: str) -> object:
+        for item in real_stream(text, path, key):
+            entries.append(path)
+            yield item
+
+    def load(text: str, path: str) -> yl.LoadedYaml:
+        fallbacks.append(path)
+        return real_load(text, path)
+
+    monkeypatch.setattr("monitor.config.stream_entries", stream)
+    monkeypatch.setattr("monitor.config.load_yaml_text", load)
+    return entries, fallbacks
+
+
+@pytest.mark.parametrize("text", [WELL_FORMED, WITH_ERRORS], ids=["valid", "errors"])
+def test_entry_by_entry_gives_what_the_whole_file_gives(
+    project: Path, monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
+    (project / "sources" / "shop.yaml").write_text(text, encoding="utf-8")
+    with monkeypatch.context() as m:
+        calls = whole_file(m)
+        reference = outcome(project)
+    assert any(c.endswith("/shop.yaml") for c in calls)
+    entries, fallbacks = streamed(monkeypatch)
+    assert outcome(project) == reference
+    assert not [f for f in fallbacks if f.endswith("/shop.yaml")]
+    assert len([e for e in entries if e.endswith("/shop.yaml")]) == text.count("\n  - ")
+    if text is WITH_ERRORS:
+        errs = "\n".join(reference)  # type: ignore[arg-type]
+        assert "shop.yaml:7: sources[0].selector: unknown key" in errs
+        assert "shop.yaml:13: sources[3]: expected a mapping" in errs
+        assert "shop.yaml:17: sources[4].max_pages:" in errs
+        assert "shop.yaml:18: sources[5].name:" in errs
+        assert "duplicate source name 'a' (see " in errs
+    else:
+        _, origins, _ = reference  # type: ignore[misc]
+        assert str(origins["source:feed-2"]).endswith("shop.yaml:17")
+        assert str(origins["source:jd-2"]).endswith("shop.yaml:9")
+
+
+def laughs_entry() -> str:
+    text = '  - name: bomb\n    kind: feed\n    url: https://x/\n    lol: &a ["lol", "lol", "lol", "lol"]\n'
+    prev = "a"
+    for name in "bcdefghi":
+        text += f"    {name}: &{name} [{', '.join([f'*{prev}'] * 9)}]\n"
+        prev = name
+    return text
+
+
+ODD = {
+    "alias bomb": (
+        "sources:\n  - {name: ok, kind: feed, url: 'https://x/'}\n" + laughs_entry(),
+        r"shop\.yaml:\d+: aliases expand this file to [\d,]+ values",
+    ),
+    "cycle": ("sources:\n  - &s {name: s, kind: feed, url: 'https://x/', headers: [*s]}\n", "contains it"),
+    "deep": (
+        "sources:\n  - {name: d, kind: feed, url: 'https://x/', headers: " + "[" * 70 + "]" * 70 + "}\n",
+        "nested deeper than 64 levels",
+    ),
+    "syntax after errors": (
+        "sources:\n  - {name: e, kind: nosuch}\n  - {name: f, kind: feed, url: [unclosed\n",
+        r"shop\.yaml:\d+: YAML syntax error",
+    ),
+    "duplicate key": (
+        "sources:\n  - {name: g, kind: feed, url: 'https://x/'}\n  - {name: h, kind: feed, name: i}\n",
+        r"shop\.yaml:3: YAML syntax error: duplicate key 'name'",
+    ),
+    "second key": ("sources: []\nsorces: []\n", r"shop\.yaml:2: unknown key\(s\) \['sorces'\]"),
+    "two documents": ("sources: []\n---\nsources: []\n", "expected a single document"),
+    "not a list": ("sources: {name: x}\n", r"shop\.yaml:1: sources: expected a list"),
+}
+
+
+@pytest.mark.parametrize("case", list(ODD))
+def test_anything_unusual_takes_the_whole_file_reading_and_its_exact_error(
+    project: Path, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    import re
+
+    text, message = ODD[case]
+    (project / "sources" / "shop.yaml").write_text(text, encoding="utf-8")
+    _, fallbacks = streamed(monkeypatch)
+    errs = outcome(project)
+    assert isinstance(errs, list) and len(errs) == 1 and re.search(message, errs[0]), errs
+    assert [f for f in fallbacks if f.endswith("/shop.yaml")]
+    with monkeypatch.context() as m:
+        whole_file(m)
+        assert outcome(project) == errs
+
+
+def test_a_large_sources_file_never_exists_as_one_tree(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Python memory at peak while loading 1,000 sources: entry by entry vs the whole file at once."""
+    (tmp_path / "monitor.yaml").write_text("data_dir: data\n", encoding="utf-8")
+    (tmp_path / "sources").mkdir()
+    (tmp_path / "sources" / "many.yaml").write_text(
+        "sources:\n"
+        + "".join(
+            f"  - {{name: s{i:05d}, kind: json, platform: jd, url: 'https://api.example.com/p/{i}',"
+            " items: comments, fields: {id: id, text: content, author: nickname, rating: score}}\n"
+            for i in range(1000)
+        ),
+        encoding="utf-8",
+    )
+
+    def peak() -> int:
+        tracemalloc.start()
+        try:
+            cfg = load_config(tmp_path / "monitor.yaml", registry())
+            assert len(cfg.sources) == 1000
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    with monkeypatch.context() as m:
+        whole_file(m)
+        whole = peak()
+    streaming = peak()
+    assert streaming < whole / 2, f"{streaming:,} bytes at peak entry by entry, {whole:,} whole"

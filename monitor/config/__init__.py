@@ -256,6 +256,7 @@ def _load_sources(
     as one YAML tree; a file of any other shape, or with any YAML problem, is loaded whole instead,
     as before, for the exact error."""
     sources: dict[str, SourceConfig] = {}
+    shared: dict[Any, Any] = {}  # equal strings and field sets of all entries, kept once (_compact)
     for p in yaml_files(directory):
         text, shown = read(p)
         if text is None:
@@ -265,7 +266,8 @@ def _load_sources(
         defined: dict[str, Located] = {}
         try:
             for i, (entry, loaded) in enumerate(stream_entries(text, shown, "sources")):
-                _source_entry(entry, i, loaded, kinds, network, origins, defined, found, errs)
+                entry = _compact(entry, shared)
+                _source_entry(entry, i, loaded, kinds, network, origins, defined, found, errs, shared)
         except NotStreamable:
             loaded = load(text, shown)
             if loaded is None or loaded.data is None:
@@ -284,7 +286,8 @@ def _load_sources(
                 )
                 continue
             for i, entry in enumerate(entries):
-                _source_entry(entry, i, loaded, kinds, network, origins, defined, found, errs)
+                entry = _compact(entry, shared)
+                _source_entry(entry, i, loaded, kinds, network, origins, defined, found, errs, shared)
         errors.extend(errs)
         origins.update(defined)
         sources.update(found)
@@ -301,6 +304,7 @@ def _source_entry(
     defined: dict[str, Located],
     sources: dict[str, SourceConfig],
     errors: list[ConfigError],
+    shared: dict[Any, Any],
 ) -> None:
     """Check one entry of a sources file; ``defined`` collects this file's names (``origins`` has the
     earlier files')."""
@@ -341,7 +345,23 @@ def _source_entry(
         return
     if kinds[kind].NETWORK:
         errors.extend(url_errors(kinds[kind](cfg).first_url({}), network, entry, loaded, kp))
+    # The set of fields given: pydantic's own is sized for many more (728 bytes); models are frozen, so
+    # the sources with the same keys can share one.
+    given = cfg.__pydantic_fields_set__
+    object.__setattr__(cfg, "__pydantic_fields_set__", shared.setdefault(frozenset(given), set(given)))
     sources[cfg.name] = cfg
+
+
+def _compact(value: Any, shared: dict[Any, Any]) -> Any:
+    """``value`` with each string replaced by an equal one seen before: 10,000 sources repeat their
+    kind, platform and field names (~9 strings each), which YAML makes anew every time."""
+    if isinstance(value, str):
+        return shared.setdefault(value, value)
+    if isinstance(value, dict):
+        return {_compact(k, shared): _compact(v, shared) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_compact(v, shared) for v in value]
+    return value
 
 
 def _load_rules(

@@ -1,4 +1,6 @@
-"""Sources files are read an entry at a time (issue #18: 10,000 sources must not exist as one YAML tree).
+"""Config loading within the daemon's memory budget (issue #18: ≤ 200 MB at 10,000 sources).
+
+Sources files are read an entry at a time: 10,000 sources must not exist as one YAML tree.
 
 Every answer must be the one the whole-file reading gives: the same sources, origins and located errors;
 anything unusual (YAML errors, alias bombs, cycles, deep nesting, other shapes) goes to the whole-file
@@ -217,3 +219,35 @@ def test_a_large_sources_file_never_exists_as_one_tree(
         whole = peak()
     streaming = peak()
     assert streaming < whole / 2, f"{streaming:,} bytes at peak entry by entry, {whole:,} whole"
+
+
+def test_the_compact_pinyin_table_is_pypinyins_table() -> None:
+    import json
+
+    from monitor.config import phonetic
+
+    table = phonetic._table()
+    reference = json.loads(phonetic._table_path().read_text(encoding="utf-8"))
+    assert len(table) == len(reference) > 40_000
+    assert all(table.get(int(code)) == value for code, value in reference.items())
+    missing = [c for c in (0, 65, 0x4DFF, 0x10FFFF) if str(c) not in reference]
+    assert missing and all(table.get(c) is None for c in missing)
+    assert phonetic.readings("破") == ("po",) and phonetic.pinyin_key("破损") == ("po", "sun")
+
+
+def test_sources_share_their_repeated_strings_and_field_sets(project: Path) -> None:
+    (project / "sources" / "many.yaml").write_text(
+        "sources:\n"
+        + "".join(
+            f"  - {{name: f{i}, kind: feed, platform: weibo, url: 'https://x/{i}'}}\n" for i in range(3)
+        )
+        + "  - {name: f3, kind: feed, platform: weibo, url: 'https://x/3', max_pages: 4}\n",
+        encoding="utf-8",
+    )
+    sources = load_config(project / "monitor.yaml", registry()).sources
+    a, b, c, d = (sources[f"f{i}"] for i in range(4))
+    assert a.platform == b.platform == "weibo" and a.platform is b.platform is c.platform
+    assert a.model_fields_set == {"name", "kind", "platform", "url"}
+    assert a.__pydantic_fields_set__ is b.__pydantic_fields_set__
+    assert d.model_fields_set == {"name", "kind", "platform", "url", "max_pages"} and d.max_pages == 4
+    assert a.model_copy(update={"max_pages": 2}).max_pages == 2 and a.max_pages == 3

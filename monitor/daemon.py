@@ -346,10 +346,14 @@ class Daemon:
         for job in self.scheduler.get_jobs():
             if job.id.startswith("source:") and job.id not in wanted:
                 job.remove()
+        # one trigger per (interval, jitter), shared by the jobs: a trigger only computes the next time
+        # from its own fixed fields (10,000 of them took 2 MB)
+        triggers: dict[tuple[float, int | None], IntervalTrigger] = {}
         for job_id, cfg in wanted.items():
             interval, jitter, self._profile = effective_interval(cfg, self.config, now)
-            trigger = IntervalTrigger(
-                seconds=interval.total_seconds(), jitter=int(jitter.total_seconds()) or None
+            every = (interval.total_seconds(), int(jitter.total_seconds()) or None)
+            trigger = triggers.get(every) or triggers.setdefault(
+                every, IntervalTrigger(seconds=every[0], jitter=every[1])
             )
             if self.scheduler.get_job(job_id):
                 self.scheduler.reschedule_job(job_id, trigger=trigger)

@@ -113,7 +113,16 @@ def streamed(monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], list[str]]:
     return entries, fallbacks
 
 
-@pytest.mark.parametrize("text", [WELL_FORMED, WITH_ERRORS], ids=["valid", "errors"])
+ALIASED_ENTRY = """sources:
+  - &first {name: one, kind: feed, url: 'https://x/1', headers: &h {A: b}}
+  - {name: two, kind: feed, url: 'https://x/2', headers: *h}
+  - *first
+"""
+
+
+@pytest.mark.parametrize(
+    "text", [WELL_FORMED, WITH_ERRORS, ALIASED_ENTRY], ids=["valid", "errors", "aliased entry"]
+)
 def test_entry_by_entry_gives_what_the_whole_file_gives(
     project: Path, monkeypatch: pytest.MonkeyPatch, text: str
 ) -> None:
@@ -126,17 +135,23 @@ def test_entry_by_entry_gives_what_the_whole_file_gives(
     assert outcome(project) == reference
     assert not [f for f in fallbacks if f.endswith("/shop.yaml")]
     assert len([e for e in entries if e.endswith("/shop.yaml")]) == text.count("\n  - ")
-    if text is WITH_ERRORS:
-        errs = "\n".join(reference)  # type: ignore[arg-type]
+    if text is WELL_FORMED:
+        assert isinstance(reference, tuple)
+        origins = reference[1]
+        assert str(origins["source:feed-2"]).endswith("shop.yaml:17")
+        assert str(origins["source:jd-2"]).endswith("shop.yaml:9")
+        return
+    assert isinstance(reference, list)
+    errs = "\n".join(reference)
+    if text is ALIASED_ENTRY:
+        # an alias carries the line of the value it repeats, as in the whole-file reading
+        assert "shop.yaml:2: sources[2].name: duplicate source name 'one'" in errs
+    else:
         assert "shop.yaml:7: sources[0].selector: unknown key" in errs
         assert "shop.yaml:13: sources[3]: expected a mapping" in errs
         assert "shop.yaml:17: sources[4].max_pages:" in errs
         assert "shop.yaml:18: sources[5].name:" in errs
         assert "duplicate source name 'a' (see " in errs
-    else:
-        _, origins, _ = reference  # type: ignore[misc]
-        assert str(origins["source:feed-2"]).endswith("shop.yaml:17")
-        assert str(origins["source:jd-2"]).endswith("shop.yaml:9")
 
 
 def laughs_entry() -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -237,10 +238,11 @@ class _StreamLoader(_UniqueKeyLoader, yaml.composer.Composer):
     time: the C loader composes only whole documents."""
 
 
-def _heights(node: yaml.Node, memo: dict[int, tuple[int, int]]) -> tuple[int, int, int]:
+def _heights(node: yaml.Node, memo: dict[int, tuple[int, int]], keep: set[int]) -> tuple[int, int, int]:
     """(height, expanded node count, real nodes not counted before) of ``node``, as ``_check_size``
     counts them; ``memo`` holds (height, expanded) of the nodes of earlier entries that aliases may
-    reach, and receives this entry's. Raises NotStreamable on a cycle."""
+    reach (the anchored ones), and receives this entry's nodes that are in ``keep``. Raises
+    NotStreamable on a cycle."""
     done: dict[int, tuple[int, int]] = {}
     entered: set[int] = set()
     stack: list[tuple[yaml.Node, bool]] = [(node, False)]
@@ -259,7 +261,7 @@ def _heights(node: yaml.Node, memo: dict[int, tuple[int, int]]) -> tuple[int, in
         stack.append((n, True))
         stack.extend((k, False) for k in _children(n))
     height, expanded = done.get(id(node)) or memo[id(node)]
-    memo.update(done)
+    memo.update((k, v) for k, v in done.items() if k in keep)
     return height, expanded, len(entered)
 
 
@@ -276,7 +278,8 @@ def stream_entries(text: str, path: str, key: str) -> Iterator[tuple[Any, Loaded
         loader: Any = _StreamLoader(text)  # type: ignore[call-arg]  # CParser's constructor takes the text
     except yaml.YAMLError:
         raise NotStreamable("reader error") from None
-    anchored: dict[int, tuple[int, int]] = {}  # id of an aliased node -> (height, expanded)
+    anchored: dict[int, tuple[int, int]] = {}  # id of an anchored node -> (height, expanded)
+    defined: set[int] = set()  # ids of the anchored nodes (kept alive by loader.anchors)
     try:
         loader.anchors = {}
         ev = yaml.events
@@ -301,8 +304,12 @@ def stream_entries(text: str, path: str, key: str) -> Iterator[tuple[Any, Loaded
         real = expanded = 2 + 1  # the root, the key, the list
         i = 0
         while not loader.check_event(ev.SequenceEndEvent):
+            known = len(loader.anchors)
             node: yaml.Node = loader.compose_node(None, i)
-            height, size, new = _heights(node, anchored)
+            # the anchors this entry defined: the last ones of the dict (an anchor is never redefined:
+            # PyYAML's composer refuses that)
+            defined.update(map(id, islice(reversed(loader.anchors.values()), len(loader.anchors) - known)))
+            height, size, new = _heights(node, anchored, defined)
             real += new
             expanded += size
             if height + 2 > MAX_DEPTH or expanded - real > max(ALIAS_EXTRA_NODES, real):
@@ -311,9 +318,6 @@ def stream_entries(text: str, path: str, key: str) -> Iterator[tuple[Any, Loaded
             lines = dict(head)
             lines[(key, i)] = node.start_mark.line + 1
             _walk(node, (key, i), lines)
-            live = {id(n) for n in loader.anchors.values()}
-            for k in [k for k in anchored if k not in live]:
-                del anchored[k]
             del node
             yield data, LoadedYaml(path=path, data=data, lines=lines)
             i += 1

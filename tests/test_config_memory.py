@@ -173,10 +173,6 @@ ODD = {
         "sources:\n  - {name: d, kind: feed, url: 'https://x/', headers: " + "[" * 70 + "]" * 70 + "}\n",
         "nested deeper than 64 levels",
     ),
-    "syntax after errors": (
-        "sources:\n  - {name: e, kind: nosuch}\n  - {name: f, kind: feed, url: [unclosed\n",
-        r"shop\.yaml:\d+: YAML syntax error",
-    ),
     "duplicate key": (
         "sources:\n  - {name: g, kind: feed, url: 'https://x/'}\n  - {name: h, kind: feed, name: i}\n",
         r"shop\.yaml:3: YAML syntax error: duplicate key 'name'",
@@ -266,3 +262,27 @@ def test_sources_share_their_repeated_strings_and_field_sets(project: Path) -> N
     assert a.__pydantic_fields_set__ is b.__pydantic_fields_set__
     assert d.model_fields_set == {"name", "kind", "platform", "url", "max_pages"} and d.max_pages == 4
     assert a.model_copy(update={"max_pages": 2}).max_pages == 2 and a.max_pages == 3
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "sources:\n  - {name: e, kind: nosuch}\n  - {name: f, kind: feed, url: [unclosed\n",
+        "sources:\n  - name: e\n    kind: nosuch\n  - name: f\n    kind: feed: x\n",
+        "sources:\n  - {name: e, kind: feed, url: 'https://x/'}\n  - @oops\n",
+    ],
+    ids=["unclosed flow", "mapping in a value", "reserved character"],
+)
+def test_a_syntax_error_is_the_whole_file_readings_error_without_reading_it_whole(
+    project: Path, monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
+    """libyaml meets a syntax error at the same place entry by entry: its error alone, as before (the
+    invalid entries before it are not reported), and the 10,000-source file is not composed whole."""
+    (project / "sources" / "shop.yaml").write_text(text, encoding="utf-8")
+    with monkeypatch.context() as m:
+        whole_file(m)
+        reference = outcome(project)
+    _, fallbacks = streamed(monkeypatch)
+    assert outcome(project) == reference
+    assert isinstance(reference, list) and len(reference) == 1 and "YAML syntax error" in reference[0]
+    assert not [f for f in fallbacks if f.endswith("/shop.yaml")]

@@ -268,6 +268,9 @@ def _load_sources(
             for i, (entry, loaded) in enumerate(stream_entries(text, shown, "sources")):
                 entry = _compact(entry, shared)
                 _source_entry(entry, i, loaded, kinds, network, origins, defined, found, errs, shared)
+        except ConfigInvalid as exc:  # a YAML syntax error: that alone, as for a file read whole
+            errors.extend(exc.errors)
+            continue
         except NotStreamable:
             loaded = load(text, shown)
             if loaded is None or loaded.data is None:

@@ -170,6 +170,14 @@ def _check_size(node: yaml.Node, path: str) -> None:
         ))  # fmt: skip
 
 
+def _syntax_error(exc: yaml.MarkedYAMLError, path: str) -> ConfigError:
+    mark = exc.problem_mark or exc.context_mark
+    line = mark.line + 1 if mark else 1
+    problem = exc.problem or str(exc)
+    context = f" ({exc.context})" if exc.context else ""
+    return ConfigError(path, line, "", f"YAML syntax error: {problem}{context}")
+
+
 def load_yaml_text(text: str, path: str) -> LoadedYaml:
     """Parse ``text``; raise ConfigInvalid with the YAML error's own line on syntax errors, and on
     files too large or expanding too far through aliases (``MAX_BYTES``, ``ALIAS_EXTRA_NODES``)."""
@@ -185,11 +193,7 @@ def load_yaml_text(text: str, path: str) -> LoadedYaml:
             _check_size(node, path)
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
-        problem = exc.problem or str(exc)
-        context = f" ({exc.context})" if exc.context else ""
-        raise ConfigInvalid([ConfigError(path, line, "", f"YAML syntax error: {problem}{context}")]) from None
+        raise ConfigInvalid([_syntax_error(exc, path)]) from None
     except yaml.YAMLError as exc:
         raise ConfigInvalid([ConfigError(path, _reader_line(text, exc), "", f"YAML error: {exc}")]) from None
     finally:
@@ -269,8 +273,9 @@ def stream_entries(text: str, path: str, key: str) -> Iterator[tuple[Any, Loaded
     """Each entry of the list that is the only value of a file ``KEY: [...]``, in order, as (its Python
     value, a LoadedYaml whose line map holds the root, ``KEY`` and the entry's own key paths).
 
-    Raises NotStreamable (possibly after some entries) for any other shape and any problem; entries
-    already yielded must then be discarded. Aliases between entries work; their expansion is counted
+    Raises NotStreamable (possibly after some entries) for any other shape and any problem, and
+    ConfigInvalid for a YAML syntax error (the whole-file reading's error); entries already yielded must
+    then be discarded. Aliases between entries work; their expansion is counted
     as ``load_yaml_text`` counts it, and anything near its limits is left to it."""
     if len(text) > MAX_BYTES:
         raise NotStreamable("too large")
@@ -326,6 +331,11 @@ def stream_entries(text: str, path: str, key: str) -> Iterator[tuple[Any, Loaded
             if not loader.check_event(end):
                 raise NotStreamable("more after the list")
             loader.get_event()
+    except (yaml.scanner.ScannerError, yaml.parser.ParserError) as exc:
+        # libyaml's own verdict on the text, met at the same event as the whole-file reading meets it
+        # (that reading composes everything before it constructs or checks anything): the same error,
+        # without composing the file whole first
+        raise ConfigInvalid([_syntax_error(exc, path)]) from None
     except (yaml.YAMLError, RecursionError):
         raise NotStreamable("YAML problem") from None
     finally:

@@ -32,7 +32,7 @@ from monitor.config.yamlload import (
 __all__ = ["Config", "ConfigError", "ConfigInvalid", "Settings", "load_config"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per source and rule: 10,000 at least (#18)
 class Located:
     path: str
     line: int

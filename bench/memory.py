@@ -35,12 +35,12 @@ def cmdline(pid: int) -> str:
     return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")[:200]
 
 
-def worker_row(config: Path) -> list[str]:
+def worker_row(config: Path) -> list[object]:
     """The daemon starts its analysis worker only for a batch of 8 items or more (a page of two
     reviews is analysed in-process): the same pool, built from the same config, given one such batch."""
     from monitor.adapters import registry
-    from monitor.analyze import NO_CONTEXT
     from monitor.analyze.pool import AnalysisPool
+    from monitor.analyze.rules import NO_CONTEXT
     from monitor.config import load_config
 
     cfg = load_config(config, registry())
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args(argv)
     front = Front().start()
-    rows: list[list[str]] = []
+    rows: list[list[object]] = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)

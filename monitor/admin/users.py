@@ -12,6 +12,7 @@ change applies to its tokens at once. It **expires** (90 days unless said otherw
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -53,8 +54,14 @@ DEFAULT_TOKEN_LIFETIME: Final = timedelta(days=90)
 TOKEN_PREFIX: Final = "mon_"
 MIN_PASSWORD: Final = 10
 _hasher = PasswordHasher()
-# Verified against when the user does not exist, so a wrong name costs as long as a wrong password.
-_DUMMY_HASH: Final = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the user does not exist, so a wrong name costs as long as a wrong password.
+    Made at the first such login, not at import: one argon2 hash takes 64 MiB (``memory_cost``) for a
+    moment, which was the daemon's peak resident memory at start-up (issue #18)."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 class UserError(ValueError):
@@ -135,7 +142,7 @@ def authenticate(store: Store, name: str, password: str, now: datetime) -> m.Use
     with store.transaction() as s:
         user = accounts.user_named(s, name)
         try:
-            _hasher.verify(user.password_hash if user is not None else _DUMMY_HASH, password)
+            _hasher.verify(user.password_hash if user is not None else _dummy_hash(), password)
         except (VerificationError, InvalidHashError):
             return None
         if user is None or user.disabled:

@@ -18,12 +18,21 @@ from monitor.config.settings import Settings, burst_window_errors
 from monitor.config.sops import Sop, SopFile
 from monitor.config.sources import SourceConfig, SourceKinds
 from monitor.config.validate import validate
-from monitor.config.yamlload import ConfigError, ConfigInvalid, LoadedYaml, dotted, load_yaml_file
+from monitor.config.yamlload import (
+    ConfigError,
+    ConfigInvalid,
+    LoadedYaml,
+    NotStreamable,
+    dotted,
+    load_yaml_text,
+    read_yaml_text,
+    stream_entries,
+)
 
 __all__ = ["Config", "ConfigError", "ConfigInvalid", "Settings", "load_config"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per source and rule: 10,000 at least (#18)
 class Located:
     path: str
     line: int
@@ -117,15 +126,27 @@ def load_config(config_path: Path | str, kinds: SourceKinds) -> Config:
     texts: dict[str, str] = {}
     origins: dict[str, Located] = {}
 
-    def load(p: Path) -> LoadedYaml | None:
+    def read(p: Path) -> tuple[str | None, str]:
+        shown = _display(p, root)
         try:
-            loaded = load_yaml_file(p, _display(p, root))
+            text = read_yaml_text(p, shown)
+        except ConfigInvalid as exc:
+            errors.extend(exc.errors)
+            return None, shown
+        files[shown] = _sha(text)
+        texts[shown] = text
+        return text, shown
+
+    def parse(text: str, shown: str) -> LoadedYaml | None:
+        try:
+            return load_yaml_text(text, shown)
         except ConfigInvalid as exc:
             errors.extend(exc.errors)
             return None
-        files[loaded.path] = _sha(loaded.text)
-        texts[loaded.path] = loaded.text
-        return loaded
+
+    def load(p: Path) -> LoadedYaml | None:
+        text, shown = read(p)
+        return None if text is None else parse(text, shown)
 
     settings = Settings()
     settings_file = load(config_path) if config_path.exists() else None
@@ -140,7 +161,9 @@ def load_config(config_path: Path | str, kinds: SourceKinds) -> Config:
             errors.extend(errs)
             settings = parsed or settings
 
-    sources = _load_sources(root / settings.sources_dir, kinds, load, errors, origins, settings.fetch.network)
+    sources = _load_sources(
+        root / settings.sources_dir, kinds, read, parse, errors, origins, settings.fetch.network
+    )
     rules, priority = _load_rules(root / settings.rules_dir, load, errors, origins)
     sops = _load_sops(root / settings.rules_dir / "sops", load, errors, origins)
     settings_path = settings_file.path if settings_file else str(config_path)
@@ -223,67 +246,125 @@ def _unique(
 def _load_sources(
     directory: Path,
     kinds: SourceKinds,
+    read: Any,
     load: Any,
     errors: list[ConfigError],
     origins: dict[str, Located],
     network: NetworkPolicy,
 ) -> dict[str, SourceConfig]:
+    """Every sources file, an entry at a time (``stream_entries``) so that 10,000 sources never exist
+    as one YAML tree; a file of any other shape, or with any YAML problem, is loaded whole instead,
+    as before, for the exact error."""
     sources: dict[str, SourceConfig] = {}
+    shared: dict[Any, Any] = {}  # equal strings and field sets of all entries, kept once (_compact)
     for p in yaml_files(directory):
-        loaded = load(p)
-        if loaded is None or loaded.data is None:
+        text, shown = read(p)
+        if text is None:
             continue
-        data = loaded.data
-        if not isinstance(data, dict) or set(data) - {"sources"}:
-            extra = sorted(set(data) - {"sources"}) if isinstance(data, dict) else []
-            msg = f"unknown key(s) {extra}" if extra else "expected a mapping with a 'sources' list"
-            errors.append(ConfigError(loaded.path, loaded.line_of(extra[:1]), "", msg))
+        found: dict[str, SourceConfig] = {}
+        errs: list[ConfigError] = []
+        defined: dict[str, Located] = {}
+        try:
+            for i, (entry, loaded) in enumerate(stream_entries(text, shown, "sources")):
+                entry = _compact(entry, shared)
+                _source_entry(entry, i, loaded, kinds, network, origins, defined, found, errs, shared)
+        except ConfigInvalid as exc:  # a YAML syntax error: that alone, as for a file read whole
+            errors.extend(exc.errors)
             continue
-        entries = data.get("sources") or []
-        if not isinstance(entries, list):
-            errors.append(ConfigError(loaded.path, loaded.line_of(["sources"]), "sources", "expected a list"))
-            continue
-        for i, entry in enumerate(entries):
-            kp: list[str | int] = ["sources", i]
-            if not isinstance(entry, dict):
+        except NotStreamable:
+            loaded = load(text, shown)
+            if loaded is None or loaded.data is None:
+                continue
+            found, errs, defined = {}, [], {}
+            data = loaded.data
+            if not isinstance(data, dict) or set(data) - {"sources"}:
+                extra = sorted(set(data) - {"sources"}) if isinstance(data, dict) else []
+                msg = f"unknown key(s) {extra}" if extra else "expected a mapping with a 'sources' list"
+                errors.append(ConfigError(loaded.path, loaded.line_of(extra[:1]), "", msg))
+                continue
+            entries = data.get("sources") or []
+            if not isinstance(entries, list):
                 errors.append(
-                    ConfigError(loaded.path, loaded.line_of(kp), f"sources[{i}]", "expected a mapping")
+                    ConfigError(loaded.path, loaded.line_of(["sources"]), "sources", "expected a list")
                 )
                 continue
-            raw_name = entry.get("name")
-            if isinstance(raw_name, str) and f"source:{raw_name}" in origins:
-                errors.append(
-                    ConfigError(
-                        loaded.path,
-                        loaded.line_of([*kp, "name"]),
-                        f"sources[{i}].name",
-                        f"duplicate source name {raw_name!r}",
-                        other=str(origins[f"source:{raw_name}"]),
-                    )
-                )
-                continue
-            if isinstance(raw_name, str):
-                origins[f"source:{raw_name}"] = Located(loaded.path, loaded.line_of(kp))
-            kind = entry.get("kind")
-            if not isinstance(kind, str) or kind not in kinds:
-                known = ", ".join(sorted(kinds))
-                errors.append(
-                    ConfigError(
-                        loaded.path,
-                        loaded.line_of([*kp, "kind"]),
-                        f"sources[{i}].kind",
-                        f"unknown source kind {kind!r} (known: {known})",
-                    )
-                )
-                continue
-            cfg, errs = validate(kinds[kind].Config, entry, loaded, kp)
-            errors.extend(errs)
-            if cfg is None:
-                continue
-            if kinds[kind].NETWORK:
-                errors.extend(url_errors(kinds[kind](cfg).first_url({}), network, entry, loaded, kp))
-            sources[cfg.name] = cfg
+            for i, entry in enumerate(entries):
+                entry = _compact(entry, shared)
+                _source_entry(entry, i, loaded, kinds, network, origins, defined, found, errs, shared)
+        errors.extend(errs)
+        origins.update(defined)
+        sources.update(found)
     return sources
+
+
+def _source_entry(
+    entry: Any,
+    i: int,
+    loaded: LoadedYaml,
+    kinds: SourceKinds,
+    network: NetworkPolicy,
+    origins: dict[str, Located],
+    defined: dict[str, Located],
+    sources: dict[str, SourceConfig],
+    errors: list[ConfigError],
+    shared: dict[Any, Any],
+) -> None:
+    """Check one entry of a sources file; ``defined`` collects this file's names (``origins`` has the
+    earlier files')."""
+    kp: list[str | int] = ["sources", i]
+    if not isinstance(entry, dict):
+        errors.append(ConfigError(loaded.path, loaded.line_of(kp), f"sources[{i}]", "expected a mapping"))
+        return
+    raw_name = entry.get("name")
+    if isinstance(raw_name, str):
+        before = origins.get(f"source:{raw_name}") or defined.get(f"source:{raw_name}")
+        if before is not None:
+            errors.append(
+                ConfigError(
+                    loaded.path,
+                    loaded.line_of([*kp, "name"]),
+                    f"sources[{i}].name",
+                    f"duplicate source name {raw_name!r}",
+                    other=str(before),
+                )
+            )
+            return
+        defined[f"source:{raw_name}"] = Located(loaded.path, loaded.line_of(kp))
+    kind = entry.get("kind")
+    if not isinstance(kind, str) or kind not in kinds:
+        known = ", ".join(sorted(kinds))
+        errors.append(
+            ConfigError(
+                loaded.path,
+                loaded.line_of([*kp, "kind"]),
+                f"sources[{i}].kind",
+                f"unknown source kind {kind!r} (known: {known})",
+            )
+        )
+        return
+    cfg, errs = validate(kinds[kind].Config, entry, loaded, kp)
+    errors.extend(errs)
+    if cfg is None:
+        return
+    if kinds[kind].NETWORK:
+        errors.extend(url_errors(kinds[kind](cfg).first_url({}), network, entry, loaded, kp))
+    # The set of fields given: pydantic's own is sized for many more (728 bytes); models are frozen, so
+    # the sources with the same keys can share one.
+    given = cfg.__pydantic_fields_set__
+    object.__setattr__(cfg, "__pydantic_fields_set__", shared.setdefault(frozenset(given), set(given)))
+    sources[cfg.name] = cfg
+
+
+def _compact(value: Any, shared: dict[Any, Any]) -> Any:
+    """``value`` with each string replaced by an equal one seen before: 10,000 sources repeat their
+    kind, platform and field names (~9 strings each), which YAML makes anew every time."""
+    if isinstance(value, str):
+        return shared.setdefault(value, value)
+    if isinstance(value, dict):
+        return {_compact(k, shared): _compact(v, shared) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_compact(v, shared) for v in value]
+    return value
 
 
 def _load_rules(

@@ -7,8 +7,9 @@ key paths to line numbers from the same tree.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ KeyPath = tuple[str | int, ...]
 # gigabytes. Nesting deeper than any config needs would only serve to exhaust the stack.
 MAX_BYTES = 8_000_000
 ALIAS_EXTRA_NODES = 100_000
+STR_TAG = "tag:yaml.org,2002:str"
 MAX_DEPTH = 64
 
 
@@ -168,6 +170,14 @@ def _check_size(node: yaml.Node, path: str) -> None:
         ))  # fmt: skip
 
 
+def _syntax_error(exc: yaml.MarkedYAMLError, path: str) -> ConfigError:
+    mark = exc.problem_mark or exc.context_mark
+    line = mark.line + 1 if mark else 1
+    problem = exc.problem or str(exc)
+    context = f" ({exc.context})" if exc.context else ""
+    return ConfigError(path, line, "", f"YAML syntax error: {problem}{context}")
+
+
 def load_yaml_text(text: str, path: str) -> LoadedYaml:
     """Parse ``text``; raise ConfigInvalid with the YAML error's own line on syntax errors, and on
     files too large or expanding too far through aliases (``MAX_BYTES``, ``ALIAS_EXTRA_NODES``)."""
@@ -183,11 +193,7 @@ def load_yaml_text(text: str, path: str) -> LoadedYaml:
             _check_size(node, path)
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
-        problem = exc.problem or str(exc)
-        context = f" ({exc.context})" if exc.context else ""
-        raise ConfigInvalid([ConfigError(path, line, "", f"YAML syntax error: {problem}{context}")]) from None
+        raise ConfigInvalid([_syntax_error(exc, path)]) from None
     except yaml.YAMLError as exc:
         raise ConfigInvalid([ConfigError(path, _reader_line(text, exc), "", f"YAML error: {exc}")]) from None
     finally:
@@ -198,16 +204,139 @@ def load_yaml_text(text: str, path: str) -> LoadedYaml:
     return LoadedYaml(path=path, data=data, lines=lines, text=text)
 
 
-def load_yaml_file(path: Path, display: str | None = None) -> LoadedYaml:
+def read_yaml_text(path: Path, display: str | None = None) -> str:
+    """The file's text; ConfigInvalid (located at line 1) if it is missing, unreadable, not UTF-8 or
+    larger than ``MAX_BYTES`` could be."""
     shown = display or str(path)
     try:
         if path.stat().st_size > MAX_BYTES * 4:  # not even read: at most 4 bytes a character
             raise ConfigInvalid([ConfigError(shown, 1, "", f"file larger than {MAX_BYTES:,} characters")])
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigInvalid([ConfigError(shown, 1, "", "file not found")]) from None
     except UnicodeDecodeError as exc:
         raise ConfigInvalid([ConfigError(shown, 1, "", f"not UTF-8 text: {exc.reason}")]) from None
     except OSError as exc:
         raise ConfigInvalid([ConfigError(shown, 1, "", f"cannot read: {exc.strerror}")]) from None
-    return load_yaml_text(text, shown)
+
+
+def load_yaml_file(path: Path, display: str | None = None) -> LoadedYaml:
+    shown = display or str(path)
+    return load_yaml_text(read_yaml_text(path, shown), shown)
+
+
+# ---- one long list, an entry at a time ---------------------------------------------------------------
+# A file of 10,000 sources composes to ~0.4 M nodes (each with two marks): ~150 MB at once, and the
+# pymalloc arenas that tree occupied stay pinned by the objects kept from it. ``stream_entries`` composes,
+# constructs and maps the lines of one list entry at a time, so only one entry's nodes are ever alive.
+
+
+class NotStreamable(Exception):
+    """The file is not a plain ``KEY: [entries]`` mapping, or reading it entry by entry met anything out of
+    the ordinary (a YAML error, a duplicate key, heavy or recursive aliases, deep nesting): the caller
+    loads it whole with ``load_yaml_text``, which gives the exact error or the exact verdict."""
+
+
+class _StreamLoader(_UniqueKeyLoader, yaml.composer.Composer):
+    """PyYAML's own composer (anchors, aliases, tag resolution) over libyaml's events, one node at a
+    time: the C loader composes only whole documents."""
+
+
+def _heights(node: yaml.Node, memo: dict[int, tuple[int, int]], keep: set[int]) -> tuple[int, int, int]:
+    """(height, expanded node count, real nodes not counted before) of ``node``, as ``_check_size``
+    counts them; ``memo`` holds (height, expanded) of the nodes of earlier entries that aliases may
+    reach (the anchored ones), and receives this entry's nodes that are in ``keep``. Raises
+    NotStreamable on a cycle."""
+    done: dict[int, tuple[int, int]] = {}
+    entered: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(node, False)]
+    while stack:
+        n, finish = stack.pop()
+        if finish:
+            kids = [done.get(id(k)) or memo.get(id(k)) for k in _children(n)]
+            if any(k is None for k in kids):
+                raise NotStreamable("an alias refers to the value that contains it")
+            known = [k for k in kids if k is not None]
+            done[id(n)] = (1 + max((k[0] for k in known), default=0), 1 + sum(k[1] for k in known))
+            continue
+        if id(n) in entered or id(n) in memo:
+            continue
+        entered.add(id(n))
+        stack.append((n, True))
+        stack.extend((k, False) for k in _children(n))
+    height, expanded = done.get(id(node)) or memo[id(node)]
+    memo.update((k, v) for k, v in done.items() if k in keep)
+    return height, expanded, len(entered)
+
+
+def stream_entries(text: str, path: str, key: str) -> Iterator[tuple[Any, LoadedYaml]]:
+    """Each entry of the list that is the only value of a file ``KEY: [...]``, in order, as (its Python
+    value, a LoadedYaml whose line map holds the root, ``KEY`` and the entry's own key paths).
+
+    Raises NotStreamable (possibly after some entries) for any other shape and any problem, and
+    ConfigInvalid for a YAML syntax error (the whole-file reading's error); entries already yielded must
+    then be discarded. Aliases between entries work; their expansion is counted
+    as ``load_yaml_text`` counts it, and anything near its limits is left to it."""
+    if len(text) > MAX_BYTES:
+        raise NotStreamable("too large")
+    try:
+        loader: Any = _StreamLoader(text)  # type: ignore[call-arg]  # CParser's constructor takes the text
+    except yaml.YAMLError:
+        raise NotStreamable("reader error") from None
+    anchored: dict[int, tuple[int, int]] = {}  # id of an anchored node -> (height, expanded)
+    defined: set[int] = set()  # ids of the anchored nodes (kept alive by loader.anchors)
+    try:
+        loader.anchors = {}
+        ev = yaml.events
+        if not (loader.check_event(ev.StreamStartEvent) and loader.get_event()):
+            raise NotStreamable("no stream")
+        if not loader.check_event(ev.DocumentStartEvent):
+            raise NotStreamable("empty")
+        loader.get_event()
+        root = loader.peek_event()
+        if not isinstance(root, ev.MappingStartEvent) or root.anchor is not None or not root.implicit:
+            raise NotStreamable("not a plain mapping")
+        loader.get_event()
+        knode: yaml.Node = loader.compose_node(None, None)
+        if not isinstance(knode, yaml.ScalarNode) or (knode.tag, knode.value) != (STR_TAG, key):
+            raise NotStreamable("another key")
+        seq = loader.peek_event()
+        if not isinstance(seq, ev.SequenceStartEvent) or seq.anchor is not None or not seq.implicit:
+            raise NotStreamable("not a plain list")
+        loader.get_event()
+        root_line = root.start_mark.line + 1 if root.start_mark else 1
+        head: dict[KeyPath, int] = {(): root_line, (key,): knode.start_mark.line + 1}
+        real = expanded = 2 + 1  # the root, the key, the list
+        i = 0
+        while not loader.check_event(ev.SequenceEndEvent):
+            known = len(loader.anchors)
+            node: yaml.Node = loader.compose_node(None, i)
+            # the anchors this entry defined: the last ones of the dict (an anchor is never redefined:
+            # PyYAML's composer refuses that)
+            defined.update(map(id, islice(reversed(loader.anchors.values()), len(loader.anchors) - known)))
+            height, size, new = _heights(node, anchored, defined)
+            real += new
+            expanded += size
+            if height + 2 > MAX_DEPTH or expanded - real > max(ALIAS_EXTRA_NODES, real):
+                raise NotStreamable("deep or heavy")
+            data = loader.construct_document(node)
+            lines = dict(head)
+            lines[(key, i)] = node.start_mark.line + 1
+            _walk(node, (key, i), lines)
+            del node
+            yield data, LoadedYaml(path=path, data=data, lines=lines)
+            i += 1
+        loader.get_event()
+        for end in (ev.MappingEndEvent, ev.DocumentEndEvent, ev.StreamEndEvent):
+            if not loader.check_event(end):
+                raise NotStreamable("more after the list")
+            loader.get_event()
+    except (yaml.scanner.ScannerError, yaml.parser.ParserError) as exc:
+        # libyaml's own verdict on the text, met at the same event as the whole-file reading meets it
+        # (that reading composes everything before it constructs or checks anything): the same error,
+        # without composing the file whole first
+        raise ConfigInvalid([_syntax_error(exc, path)]) from None
+    except (yaml.YAMLError, RecursionError):
+        raise NotStreamable("YAML problem") from None
+    finally:
+        loader.dispose()

@@ -172,6 +172,54 @@ def test_yaml_loader_raises_only_config_invalid(text: str) -> None:
         assert error.errors and all(str(e).startswith("fuzz.yaml:") for e in error.errors)
 
 
+SOURCES_SEED = """sources:
+  - name: jd-1
+    kind: json
+    url: 'http://127.0.0.1:9/p/1'
+    items: comments
+    fields: &f {id: id, text: content}
+  - {name: jd-2, kind: json, url: 'http://127.0.0.1:9/p/2', items: comments, fields: *f}
+  - name: feed-1   # a comment
+    kind: feed
+    url: http://127.0.0.1:9/feed
+    headers: &h {Referer: x}
+    max_pages: 0
+  - {name: feed-2, kind: feed, url: "http://127.0.0.1:9/b", headers: *h, interval: 10m}
+  - {name: jd-1, kind: nosuch}
+"""
+
+
+def _sources_outcome(root: Path) -> object:
+    try:
+        cfg = load_config(root / "monitor.yaml", registry())
+    except ConfigInvalid as exc:
+        return [str(e) for e in exc.errors]
+    return (cfg.sources, cfg.origins)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=mutated([SOURCES_SEED, SOURCE_SEED]))
+def test_sources_read_entry_by_entry_give_what_the_whole_file_gives(
+    tmp_path_factory: pytest.TempPathFactory, text: str
+) -> None:
+    """Issue #18: sources files are read an entry at a time; on any text, the same sources, origins and
+    located errors as reading the file whole (``NotStreamable`` everywhere makes every file whole)."""
+    from monitor.config import yamlload
+
+    root = tmp_path_factory.mktemp("cfg")
+    (root / "sources").mkdir()
+    (root / "monitor.yaml").write_text(SETTINGS_SEED, encoding="utf-8")
+    (root / "sources" / "s.yaml").write_bytes(text.encode("utf-8", "surrogatepass"))
+
+    def whole(text: str, path: str, key: str) -> Any:
+        raise yamlload.NotStreamable("reference")
+
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr("monitor.config.stream_entries", whole)
+        reference = _sources_outcome(root)
+    assert _sources_outcome(root) == reference
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @example(which="monitor.yaml", text="\x1fdata_dir: data\n")
 @given(

@@ -396,8 +396,7 @@ class Daemon:
         except Interrupted:
             log.info("poll of %s interrupted by shutdown; nothing stored", name)
             return None
-        except Exception as exc:
-            self._count_failure(name, True, when)
+        except Exception as exc:  # the daemon's trouble (database away, a bug), not the source's: no backoff
             self._poll_failed(name, exc)
             return None
         self._count_failure(name, result.verdict in FAILED_VERDICTS, when)

@@ -223,6 +223,8 @@ class Daemon:
 
             self._faults = Faults.from_env()
             self._faults.install(self.store.engine)
+        with self.store.session() as session:  # a restart keeps the backoff of sources failing before it
+            self._failing = {name: (n, at) for name, n, at in self.store.failing_sources(session)}
         self.cluster = cluster.Coordinator(self.store, self.config.settings.cluster)
         try:
             self.cluster.join(self.now())

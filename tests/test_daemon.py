@@ -150,6 +150,37 @@ def test_a_failing_source_backs_off_and_a_poll_that_works_resets_it(
         daemon.shutdown()
 
 
+def test_a_restart_keeps_the_backoff_of_a_source_that_was_failing(
+    tmp_path: Path, storefront: Storefront, sink: WebhookSink
+) -> None:
+    cfg = write_project(tmp_path, storefront.base_url, sink.url)
+    src = tmp_path / "sources" / "shop.yaml"
+    src.write_text(
+        src.read_text(encoding="utf-8").replace("/comment/productPageComments.action", "/gone.action", 1),
+        encoding="utf-8",
+    )
+    clock = [datetime.now(UTC)]
+    first = Daemon(cfg, now=lambda: clock[0], http=False)
+    first.start()
+    first.scheduler.pause()
+    try:
+        for _ in range(4):
+            clock[0] += timedelta(seconds=1)
+            assert first.poll("jd-cup") is not None
+        waited = first.backoff("jd-cup", timedelta(seconds=1))  # 4 s, 8 s with the scheduler's first run
+        assert waited >= timedelta(seconds=4)
+    finally:
+        first.shutdown()
+    again = Daemon(cfg, now=lambda: clock[0], http=False)
+    again.start()
+    again.scheduler.pause()
+    try:
+        assert again.backoff("jd-cup", timedelta(seconds=1)) >= waited  # from source_state
+        assert again.backoff("shop", timedelta(seconds=1)) == timedelta(seconds=1)  # healthy: as before
+    finally:
+        again.shutdown()
+
+
 def test_rule_edit_during_a_poll_keeps_that_poll_on_the_analysis_pool_it_started_with(
     tmp_path: Path, storefront: Storefront, sink: WebhookSink, caplog: pytest.LogCaptureFixture
 ) -> None:

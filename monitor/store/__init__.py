@@ -21,6 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, defer, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
+from monitor.clock import as_utc
 from monitor.normalize import Item as NormItem
 from monitor.store import models as m
 from monitor.store import rollup
@@ -163,6 +164,13 @@ class Store:
             return rollup.ensure(s.connection(), tz)
 
     # ---- sources -------------------------------------------------------------------------------
+    def failing_sources(self, s: Session) -> list[tuple[str, int, datetime]]:
+        """(name, failed polls in a row, last poll) of the sources whose last polls failed."""
+        q = select(m.SourceState.name, m.SourceState.consecutive_failures, m.SourceState.last_poll_at).where(
+            m.SourceState.consecutive_failures > 0, m.SourceState.last_poll_at.is_not(None)
+        )
+        return [(str(n), int(c), as_utc(at)) for n, c, at in s.execute(q) if at is not None]
+
     def source_state(self, s: Session, name: str) -> m.SourceState:
         """The source's state row, created on first use (safe against a concurrent first use)."""
         st = s.get(m.SourceState, name)

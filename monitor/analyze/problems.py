@@ -22,7 +22,6 @@ masked out so that the model learns their context).
 from __future__ import annotations
 
 import csv
-import importlib
 import json
 import math
 import random
@@ -46,7 +45,7 @@ from monitor.analyze.sentiment import (
     BITS,
     Buckets,
     _bucket_arrays,
-    hashed_features,
+    training_matrix,
 )
 
 if TYPE_CHECKING:
@@ -254,17 +253,7 @@ class ProblemModel:
         classes = sorted(set(labels))
         if len(classes) < 2:
             raise ValueError("training needs at least two classes")
-        try:
-            from sklearn.linear_model import LogisticRegression
-
-            csr_matrix = importlib.import_module("scipy.sparse").csr_matrix
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise RuntimeError(
-                "training a problem model needs scikit-learn: pip install 'opinion-monitor[train]'"
-            ) from exc
-        rows, cols, vals = hashed_features([t[:MAX_CHARS] for t in texts])
-        x = csr_matrix((vals, (rows, cols)), shape=(len(texts), 1 << BITS))
-        x.sum_duplicates()
+        LogisticRegression, x = training_matrix([t[:MAX_CHARS] for t in texts], "a problem model")
         used = np.unique(x.indices)  # train on the used columns only (the rest stay zero)
         xs = x[:, used]
         y = np.array([classes.index(v) for v in labels], dtype=np.int64)

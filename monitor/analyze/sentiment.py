@@ -72,6 +72,24 @@ def _bucket_arrays(
     return h1, h2, h3
 
 
+def training_matrix(texts: Sequence[str], what: str) -> tuple[Any, Any]:
+    """For training (this module's and ``analyze/problems.py``'s): scikit-learn's
+    ``LogisticRegression`` and the texts' hashed n-gram features as a CSR matrix (one row a text).
+    ``what`` names the model in the error when scikit-learn is missing."""
+    try:
+        from sklearn.linear_model import LogisticRegression
+
+        csr_matrix = importlib.import_module("scipy.sparse").csr_matrix
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise RuntimeError(
+            f"training {what} needs scikit-learn: pip install 'opinion-monitor[train]'"
+        ) from exc
+    rows, cols, vals = hashed_features(texts)
+    x = csr_matrix((vals, (rows, cols)), shape=(len(texts), 1 << BITS))
+    x.sum_duplicates()
+    return LogisticRegression, x
+
+
 def _n_grams(length: int) -> int:
     return length + max(length - 1, 0) + max(length - 2, 0)
 
@@ -256,17 +274,7 @@ class SentimentModel:
             raise ValueError("labels must be 0 or 1")
         if len(set(ys.tolist())) < 2:
             raise ValueError("training needs both positive and negative examples")
-        try:
-            from sklearn.linear_model import LogisticRegression
-
-            csr_matrix = importlib.import_module("scipy.sparse").csr_matrix
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise RuntimeError(
-                "training a sentiment model needs scikit-learn: pip install 'opinion-monitor[train]'"
-            ) from exc
-        rows, cols, vals = hashed_features(texts)
-        x = csr_matrix((vals, (rows, cols)), shape=(len(texts), 1 << BITS))
-        x.sum_duplicates()
+        LogisticRegression, x = training_matrix(texts, "a sentiment model")
         sw = np.ones(ys.size) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         if nb_alpha is not None:
             present = x.copy()

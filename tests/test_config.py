@@ -331,3 +331,31 @@ def test_login_defaults_and_a_valid_block() -> None:
     assert Web().login.max_failures == 5 and Web().trusted_proxies == ["127.0.0.1"]
     web = Web.model_validate({"login": {"lockout": "30s", "max_lockout": "1h", "forget_after": "1d"}})
     assert web.login.lockout == timedelta(seconds=30) and web.login.forget_after == timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    ("under", "line", "message"),
+    [
+        ("schedule:\n", "  backoff_after: 0", "schedule.backoff_after: "),
+        ("schedule:\n", "  backoff_after: often", "schedule.backoff_after: "),
+        ("schedule:\n", "  backoff_max: soon", "schedule.backoff_max: "),
+        ("", "switch_interval: 0s", "switch_interval: "),
+        ("", "switch_interval: fast", "switch_interval: "),
+    ],
+)
+def test_backoff_and_switch_interval_refuse_garbage_at_their_line(
+    project: Path, under: str, line: str, message: str
+) -> None:
+    """The settings added for #18: a clear error at its line (``under``: the block it goes in; none:
+    a top-level key, written before ``web:``)."""
+    p = project / "monitor.yaml"
+    text = p.read_text(encoding="utf-8")
+    if under:
+        text = text.replace(under, under + line + "\n", 1)
+    else:
+        text = text.replace("web:\n", line + "\nweb:\n", 1)
+    p.write_text(text, encoding="utf-8")
+    errs = errors_of(p)
+    assert len(errs) == 1 and message in errs[0], errs
+    at = text.splitlines().index(line) + 1
+    assert re.match(rf"^\S*monitor\.yaml:{at}: ", errs[0]), errs

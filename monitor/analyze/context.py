@@ -93,10 +93,11 @@ _THIS_TIME = re.compile(
 )
 
 # ---- the customer's own words about the problem ----------------------------------------------
-# The customer broke it: 不小心摔坏了, 被我弄坏了, 书被孩子翻烂了.
+# The customer broke it: 不小心摔坏了, 被我弄坏了, 书被孩子翻烂了 (not 被摔过的残次品 or 被快递摔坏:
+# a passive without the customer as the agent is damage on the way).
 _SELF_CAUSED = re.compile(
     r"不小心|手残|掉水里|掉地上|被(?:我|他|她|孩子|儿子|女儿|宝宝|小孩|狗|猫|老婆|老公|家人|朋友|同事)"
-    r"|(?<![给帮替])(?:我|他|她|孩子)把|自己弄|自己摔|快被|被[^,.!?;。]{0,2}(?:玩|摔|砸)"
+    r"|(?<![给帮替])(?:我|他|她|孩子)把|自己弄|自己摔|快被|被(?!快递|物流|运输|送货)[^,.!?;。]{1,2}(?:玩|摔|砸)"
     r"|(?<![给帮替]我)(?<![给帮替])把[^,.!?;。]{0,4}(?:砸|摔)"
 )
 _SELF_REACH = 16  # 不小心落地,摔坏了: the cause may sit in the clause before

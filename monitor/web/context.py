@@ -18,6 +18,7 @@ from monitor.reports.labels import platform, zh
 from monitor.runtime import Runtime
 from monitor.store import Store
 from monitor.web.auth import Principal
+from monitor.web.config_errors import error_text
 from monitor.web.display import split_long, unbidi
 from monitor.web.headers import nonce_of
 from monitor.web.i18n import translator
@@ -115,6 +116,7 @@ def render(console: Console, template: str, lang: str, status: int = 200, **ctx:
         platform=platform,
         split_long=split_long,
         unbidi=unbidi,
+        config_error=lambda e: error_text(console.config, e, lang),
         tz_name=getattr(tz, "key", str(tz)),
         **ctx,
     )

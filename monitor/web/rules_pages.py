@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from starlette.responses import Response
 
 from monitor.admin import rules as re_
 from monitor.analyze import Analyzer, MatchContext
+from monitor.web.config_errors import readable_key, zh_message
 from monitor.web.context import Req
 from monitor.web.guard import page
 
@@ -23,31 +23,6 @@ def _file(req: Req) -> Path | None:
 def _days(req: Req) -> int:
     v = req.form.get("days", "7")
     return max(1, min(int(v), 90)) if v.isdigit() else 7
-
-
-_INDEX = re.compile(r"(\w+)\[(\d+)\]")
-_SECTIONS = {"rules": "规则", "concepts": "概念组", "sops": "处置流程", "steps": "步骤", "sources": "数据源"}
-_MESSAGES = [
-    (re.compile(r"^YAML syntax error: "), "YAML 语法错误："),
-    (re.compile(r"^Input should be "), "取值应为 "),
-    (re.compile(r"^Field required"), "缺少必填字段"),
-    (re.compile(r"^Extra inputs are not permitted"), "不认识的字段（拼写错误？）"),
-    (re.compile(r"\(got (.*)\)$"), r"（实际为 \1）"),
-]
-
-
-def readable_key(key: str) -> str:
-    """``rules[1].severity`` → ``第 2 条规则.severity``: 1-based, in words."""
-    return _INDEX.sub(
-        lambda mt: f"第 {int(mt.group(2)) + 1} 条{_SECTIONS.get(mt.group(1), mt.group(1))}", key
-    )
-
-
-def zh_message(message: str) -> str:
-    """The common schema and YAML messages led in Chinese (the detail stays as the checker wrote it)."""
-    for pattern, zh in _MESSAGES:
-        message = pattern.sub(zh, message)
-    return message
 
 
 def editor_context(req: Req, path: Path, text: str, errors: list[Any]) -> dict[str, Any]:

@@ -35,7 +35,12 @@ def test_admin_edits_an_sop_error_fix_diff_save_rollback(daemon: Any, client: Te
     r = client.post("/config/sops/damaged.yaml/save", data={"csrf": csrf, "text": broken})
     assert r.status_code == 422 and 'id="refused"' in r.text
     assert f'class="err-line" data-line="{line}"><code>    colour: red</code>' in r.text  # indentation kept
-    assert f"damaged.yaml:{line}: sops[0].colour:" in r.text
+    # listed in Chinese, the file named as in the config directory (not the server's absolute path)
+    assert f"sops/damaged.yaml 第 {line} 行：第 1 条处置流程.colour：不认识的字段（拼写错误？）" in r.text
+    listed = r.text.split('<ul class="error-list">', 1)[1].split("</ul>", 1)[0]
+    assert "unknown key" not in r.text and str(path.parent) not in listed
+    r_en = client.post("/config/sops/damaged.yaml/check?lang=en", data={"csrf": csrf, "text": broken})
+    assert f"sops/damaged.yaml:{line}: sops[0].colour: unknown key" in r_en.text
     assert path.read_text(encoding="utf-8") == before
     assert _sop(daemon).title == "商品破损处置 SOP"  # the old SOPs keep running
 
@@ -126,7 +131,7 @@ def test_monitor_yaml_unknown_key_refused_at_its_line_and_secrets_not_expanded(
     r = client.post("/config/monitor.yaml/save", data={"csrf": csrf, "text": broken})
     assert r.status_code == 422
     assert f'class="err-line" data-line="{line}"><code>  escalate_to: [webhook]</code>' in r.text
-    assert f"monitor.yaml:{line}: routing.escalate_to:" in r.text
+    assert f"monitor.yaml 第 {line} 行：routing.escalate_to：不认识的字段" in r.text
     assert "secret-token-xyz" not in r.text
     assert path.read_text(encoding="utf-8") == before
 
@@ -200,7 +205,7 @@ def test_sops_on_a_data_volume_outside_the_config_directory(
     )
     line = broken.split("\n").index("    colour: red") + 1
     r = client.post("/config/sops/damaged.yaml/save", data={"csrf": csrf, "text": broken})
-    assert r.status_code == 422 and f"{path}:{line}: sops[0].colour:" in r.text
+    assert r.status_code == 422 and f"{path} 第 {line} 行：第 1 条处置流程.colour：" in r.text
     r = client.post(
         "/config/monitor.yaml/check", data={"csrf": csrf, "text": main.read_text(encoding="utf-8")}
     )

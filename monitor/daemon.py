@@ -294,7 +294,8 @@ class Daemon:
     def _analysis(self, config: Config) -> AnalysisPool:
         a = config.settings.analysis
         model = str(config.path(a.sentiment_model)) if a.sentiment_model else None
-        return AnalysisPool(config.rules, config.priority_words, model, a.workers)
+        problems = str(config.path(a.problem_model)) if a.problem_model else None
+        return AnalysisPool(config.rules, config.priority_words, model, a.workers, problems)
 
     def install_signal_handlers(self) -> None:
         signal.signal(signal.SIGTERM, lambda *_: self.stop_event.set())

@@ -140,12 +140,16 @@ class Analyzer:
         cls, config: Config, *, ruleset: RuleSet | None = None, model_path: str | Path | None = None
     ) -> Analyzer:
         """The analyzer the daemon would run: ``ruleset`` (default: the config's rules and priority
-        words) and the sentiment model at ``model_path``, else ``analysis.sentiment_model``, else the
+        words), the 模型建议 model of ``analysis.problem_model`` (else the shipped one) and the
+        sentiment model at ``model_path``, else ``analysis.sentiment_model``, else the
         shipped one. A model file that cannot be read raises ``OSError`` or ``ValueError``."""
-        configured = config.settings.analysis.sentiment_model
-        path = model_path or (config.path(configured) if configured else None)
+        from monitor.analyze.problems import ProblemModel
+
+        a = config.settings.analysis
+        path = model_path or (config.path(a.sentiment_model) if a.sentiment_model else None)
         rules = ruleset if ruleset is not None else RuleSet(config.rules, config.priority_words)
-        return cls(rules, str(path) if path else None)
+        problems = ProblemModel.load(config.path(a.problem_model)) if a.problem_model else None
+        return cls(rules, str(path) if path else None, problems=problems)
 
     def evaluate(
         self, text: str, ctx: MatchContext = NO_CONTEXT, *, explain: bool = False

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 from monitor.analyze import Analysis, Analyzer, MatchContext, RuleSet
 from monitor.config.rules import Rule
@@ -22,8 +23,15 @@ from monitor.config.rules import Rule
 _worker: Analyzer | None = None
 
 
-def build_analyzer(rules: Sequence[Rule], priority_words: Sequence[str], model: str | None) -> Analyzer:
-    return Analyzer(RuleSet(rules, priority_words), model)
+def build_analyzer(
+    rules: Sequence[Rule], priority_words: Sequence[str], model: str | None, problem_model: str | None = None
+) -> Analyzer:
+    """``model``: a sentiment model file (None: the shipped one); ``problem_model``: a 模型建议
+    model file from ``monitor rules train-suggest`` (None: the shipped one)."""
+    from monitor.analyze.problems import ProblemModel
+
+    problems = ProblemModel.load(Path(problem_model)) if problem_model else None
+    return Analyzer(RuleSet(rules, priority_words), model, problems=problems)
 
 
 PARENT_CHECK_EVERY = 0.5  # seconds
@@ -36,12 +44,18 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(0)  # no clean-up to do: nothing of the daemon's lives here
 
 
-def _init(rules: Sequence[Rule], priority_words: Sequence[str], model: str | None, parent: int) -> None:
+def _init(
+    rules: Sequence[Rule],
+    priority_words: Sequence[str],
+    model: str | None,
+    problem_model: str | None,
+    parent: int,
+) -> None:
     global _worker
     if os.getppid() != parent:  # the daemon died while we were starting
         os._exit(0)
     threading.Thread(target=_exit_with_parent, args=(parent,), name="parent-watch", daemon=True).start()
-    _worker = build_analyzer(rules, priority_words, model)
+    _worker = build_analyzer(rules, priority_words, model, problem_model)
 
 
 def _run(batch: Sequence[tuple[str, MatchContext]]) -> list[Analysis]:
@@ -53,16 +67,21 @@ class AnalysisPool:
     """``analyze_many`` in-process (workers=0) or in a process pool."""
 
     def __init__(
-        self, rules: Sequence[Rule], priority_words: Sequence[str], model: str | None, workers: int
+        self,
+        rules: Sequence[Rule],
+        priority_words: Sequence[str],
+        model: str | None,
+        workers: int,
+        problem_model: str | None = None,
     ) -> None:
-        self.local = build_analyzer(rules, priority_words, model)
+        self.local = build_analyzer(rules, priority_words, model, problem_model)
         self._pool: ProcessPoolExecutor | None = None
         if workers > 0:
             self._pool = ProcessPoolExecutor(
                 max_workers=workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init,
-                initargs=(list(rules), list(priority_words), model, os.getpid()),
+                initargs=(list(rules), list(priority_words), model, problem_model, os.getpid()),
             )
 
     def analyze_many(self, batch: Sequence[tuple[str, MatchContext]]) -> list[Analysis]:

@@ -273,3 +273,4 @@ def train_suggest_cmd(config_path: Path, file: Path, out: Path, threshold: float
     except OSError as exc:
         raise click.ClickException(f"cannot write {out}: {exc}") from exc
     click.echo(f"已写入 / wrote {out}")
+    click.echo(f"to use it, set in monitor.yaml:\n  analysis:\n    problem_model: {out}")

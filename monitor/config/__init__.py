@@ -168,6 +168,12 @@ def load_config(config_path: Path | str, kinds: SourceKinds) -> Config:
     sops = _load_sops(root / settings.rules_dir / "sops", load, errors, origins)
     settings_path = settings_file.path if settings_file else str(config_path)
     _cross_check(settings, settings_file, sources, rules, origins, errors, settings_path)
+    for key in ("sentiment_model", "problem_model"):
+        configured = getattr(settings.analysis, key)
+        if configured and not (root / configured).is_file():  # root / an absolute path is that path
+            kp: list[str | int] = ["analysis", key]
+            line = settings_file.line_of(kp) if settings_file else 1
+            errors.append(ConfigError(settings_path, line, dotted(kp), f"model file not found: {configured}"))
     if errors:
         raise ConfigInvalid(errors)
     warnings = [

@@ -338,6 +338,9 @@ class Fetch(Strict):
 
 class Analysis(Strict):
     sentiment_model: str | None = Field(default=None, description="a model from `monitor sentiment train`")
+    problem_model: str | None = Field(
+        default=None, description="a 模型建议 model from `monitor rules train-suggest` (default: shipped)"
+    )
     workers: int = Field(
         default=1, ge=0, le=32, description="analysis processes; 0 analyzes in the poll thread"
     )

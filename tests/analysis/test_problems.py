@@ -355,3 +355,61 @@ def test_monitor_analyze_lists_suggestions_apart_from_rules(project: Path, tmp_p
     rows = [json.loads(line) for line in r.stdout.splitlines()]
     assert [x["rules"] for x in rows] == [[], []]
     assert [x["suggested"] for x in rows] == [[rule], []]
+
+
+def _train_store_model(project: Path, tmp_path: Path) -> Path:
+    from click.testing import CliRunner
+
+    from monitor.cli.rules import rules_group
+
+    data = tmp_path / "labelled.csv"
+    data.write_text("text,rule\n" + "".join(f"{t},{r}\n" for t, r in _store_rows()), encoding="utf-8")
+    out = project.parent / "data" / "store-problems.npz"
+    args = ["train-suggest", "-c", str(project), str(data), "--out", str(out), "--threshold", "0.5"]
+    r = CliRunner().invoke(rules_group, args, catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert "analysis:\n    problem_model: " in r.output  # says how to use it
+    return out
+
+
+def test_the_daemon_runs_a_store_trained_model_set_in_monitor_yaml(project: Path, tmp_path: Path) -> None:
+    """analysis.problem_model: the in-process analyzer and a worker process both suggest with it."""
+    from monitor.adapters.base import registry
+    from monitor.analyze import MatchContext
+    from monitor.analyze.pool import AnalysisPool
+    from monitor.config import load_config
+
+    _train_store_model(project, tmp_path)
+    text = "货款等了两个星期还没回到卡里，差评"
+    before = load_config(project, registry())
+    assert Analyzer.from_config(before).analyze(text).suggested != ["slow_refund"]  # the shipped one
+    settings = project.read_text(encoding="utf-8").replace(
+        "analysis:\n  workers: 0\n", "analysis:\n  workers: 0\n  problem_model: data/store-problems.npz\n"
+    )
+    project.write_text(settings, encoding="utf-8")
+    config = load_config(project, registry())
+    assert Analyzer.from_config(config).analyze(text).suggested == ["slow_refund"]
+    a = config.settings.analysis
+    pool = AnalysisPool(config.rules, config.priority_words, None, 1, str(config.path(str(a.problem_model))))
+    try:
+        batch = [(text, MatchContext())] * 8  # a page of 8 goes to the worker process
+        assert [x.suggested for x in pool.analyze_many(batch)] == [["slow_refund"]] * 8
+        assert pool.analyze_many(batch[:1])[0].suggested == ["slow_refund"]  # in-process
+    finally:
+        pool.close()
+
+
+def test_a_missing_problem_model_is_an_error_at_its_line(project: Path) -> None:
+    from monitor.adapters.base import registry
+    from monitor.config import ConfigInvalid, load_config
+
+    text = project.read_text(encoding="utf-8").replace(
+        "analysis:\n  workers: 0\n", "analysis:\n  workers: 0\n  problem_model: data/nope.npz\n"
+    )
+    project.write_text(text, encoding="utf-8")
+    line = text.split("\n").index("  problem_model: data/nope.npz") + 1
+    with pytest.raises(ConfigInvalid) as caught:
+        load_config(project, registry())
+    assert f"monitor.yaml:{line}: analysis.problem_model: model file not found: data/nope.npz" in str(
+        caught.value
+    )

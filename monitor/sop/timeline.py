@@ -49,6 +49,7 @@ _STEP_CODE = re.compile(r"\b(" + "|".join(STEP_STATES) + r")\b")
 def _in_words(text: str) -> str:
     """An event's text as stored (``todo → done: reason``, ``notified webhook``) in words."""
     text = _STEP_CODE.sub(lambda mt: STEP_STATES[mt.group(1)], text)
+    text = re.sub(r"(→ [^:：\s]+): ", r"\1：", text, count=1)  # 待办 → 已跳过：并入周复盘会
     return re.sub(r"^notified ", "已通知 ", text)
 
 
@@ -139,7 +140,6 @@ def export_markdown(store: Store, config: Config, incident_id: int, now: datetim
     ]
     for e in timeline:
         who = f" · {e.by}" if e.by else ""
-        lines.append(
-            f"- {e.at.astimezone(tz):%m-%d %H:%M} · {KIND_LABELS.get(e.kind, e.kind)}{who}：{e.text}"
-        )
+        said = f"：{e.text}" if e.text else ""  # closed without a note: no dangling colon
+        lines.append(f"- {e.at.astimezone(tz):%m-%d %H:%M} · {KIND_LABELS.get(e.kind, e.kind)}{who}{said}")
     return "\n".join(lines) + "\n"

@@ -225,12 +225,12 @@ def test_close_needs_required_steps_done_or_waived_then_one_follow_up(
         "破损",
         "· 告警",
         "· 步骤",
-        "待办 → 已跳过: 并入周复盘会",
+        "待办 → 已跳过：并入周复盘会",
         "· 备注",
         "- 状态：已关闭",
     ):
         assert expected in md, expected
-    assert "已联系 7 位顾客" in md and "· 关闭" in md and "· 回访提醒" in md
+    assert "已联系 7 位顾客" in md and "· 关闭 · 主管\n" in md and "· 回访提醒" in md
     assert not re.search(r"\b(todo|skipped|item|notified)\b|告警 alert", md), md
     assert "⏭️ 复盘并确定整改" in md
 

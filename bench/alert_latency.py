@@ -97,7 +97,9 @@ def sku_of(message: str) -> str:
     return found.group(1).replace("\\", "") if found else ""
 
 
-def run(alerts: int, sources: int, interval: float, jitter: float = 0.0) -> dict[str, Any]:
+def run(
+    alerts: int, sources: int, interval: float, jitter: float = 0.0, delivery_first: str = "100ms"
+) -> dict[str, Any]:
     from monitor.daemon import Daemon
 
     drip, sink = Drip(), WebhookSink().start()
@@ -110,6 +112,7 @@ def run(alerts: int, sources: int, interval: float, jitter: float = 0.0) -> dict
         (root / "monitor.yaml").write_text(
             f"""rules_dir: {json.dumps(str(rules))}
 deliver_every: 1s
+delivery_first: {delivery_first}
 reload_check: 60s
 workers: 4
 channels:
@@ -185,17 +188,28 @@ def main() -> None:
     ap.add_argument("--alerts", type=int, default=200)
     ap.add_argument("--sources", type=int, default=20, help="each poll of each source yields one new alert")
     ap.add_argument("--interval", type=float, default=5.0, help="seconds between polls of one source")
+    ap.add_argument(
+        "--delivery-first",
+        default="100ms",
+        help="the delivery_first setting(s), comma-separated to compare in one run, e.g. 100ms,0s",
+    )
     args = ap.parse_args()
+    holds = [h.strip() for h in args.delivery_first.split(",") if h.strip()]
     rows = []
     verdicts = []
     base: list[float] = []
     # Two schedules: every source at the same instant (jitter 0, the worst case), and spread the way
     # the product schedules them by default (jitter up to half the interval).
-    for label, jitter in (
-        ("synchronized polls (jitter 0)", 0.0),
-        ("spread polls (jitter interval/2)", args.interval / 2),
+    for schedule, jitter, hold in (
+        (schedule, jitter, hold)
+        for schedule, jitter in (
+            ("synchronized polls (jitter 0)", 0.0),
+            ("spread polls (jitter interval/2)", args.interval / 2),
+        )
+        for hold in holds
     ):
-        res = run(args.alerts, args.sources, args.interval, jitter)
+        label = schedule if len(holds) == 1 else f"{schedule}, delivery_first {hold}"
+        res = run(args.alerts, args.sources, args.interval, jitter, hold)
         lat, warm = res["latencies"], res["warmup"]
         base = res["baseline"]
         rows.append(row(f"{label}: stored → POST at sink", lat))
@@ -210,13 +224,16 @@ def main() -> None:
         f"{args.sources} sources polled every {args.interval:g} s, each poll storing one new negative review "
         f"that opens its own alert ({args.sources / args.interval:g} alerts/s, far above a store's usual rate). "
         "The first poll of every source (start-up: each new burst scope loads a day of history) is shown on its "
-        "own line. group_wait 0; keyword alerts wait group_wait (30 s by default) on purpose; SQLite."
+        "own line. group_wait 0; keyword alerts wait group_wait (30 s by default) on purpose; SQLite. "
+        "delivery_first: polls pause between their stages while a delivery round woken by new "
+        "notifications runs, at most that long from its start (0s: never)."
     )
     print(body)
     write_section(
         "alert_latency",
         "Alert latency (stored item → POST at the sink)",
-        f"python bench/alert_latency.py --alerts {args.alerts} --sources {args.sources} --interval {args.interval:g}",
+        f"python bench/alert_latency.py --alerts {args.alerts} --sources {args.sources} "
+        f"--interval {args.interval:g} --delivery-first {args.delivery_first}",
         body,
     )
 

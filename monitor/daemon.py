@@ -47,6 +47,7 @@ from monitor.notify.transport import warm_up
 from monitor.observability import Metrics, Watchdog
 from monitor.outage import DatabaseState
 from monitor.pipeline import Context, Interrupted, RunResult, run_source
+from monitor.priority import Priority
 from monitor.store import Store, StoreError, outbox
 
 if TYPE_CHECKING:
@@ -249,8 +250,16 @@ class Daemon:
             network=f.network,
         )
         fetcher.stop = self.stop_event
+        # delivery rounds go before poll stages (monitor/priority.py)
+        self.priority = Priority(hold=self.config.settings.delivery_first.total_seconds())
         self.ctx = Context(
-            self.config, self.store, fetcher, self._analysis(self.config), self.stop_event, self._on_stored
+            self.config,
+            self.store,
+            fetcher,
+            self._analysis(self.config),
+            self.stop_event,
+            self._on_stored,
+            priority=self.priority,
         )
         self._snapshot = self._files_snapshot()
         s = self.config.settings
@@ -577,9 +586,13 @@ class Daemon:
         every = self.config.settings.deliver_every.total_seconds()
         warm_up()  # apprise imports its plugins on first use: pay that before the first alert
         while not self.stop_event.is_set():
-            self._wake.wait(timeout=every)
+            woken = self._wake.wait(timeout=every)
             self._wake.clear()
-            outcome = self.run_job("deliver")
+            if woken:  # something was enqueued: polls pause at their next stage (bounded)
+                with self.priority.urgent():
+                    outcome = self.run_job("deliver")
+            else:
+                outcome = self.run_job("deliver")
             report = outcome.detail if outcome is not None else None
             if isinstance(report, delivery.DeliveryReport) and (
                 report.sent + report.failed + report.suppressed >= delivery.BATCH
@@ -654,8 +667,17 @@ class Daemon:
             )
             self.config = new
             sys.setswitchinterval(new.settings.switch_interval.total_seconds())
+            self.priority.hold = new.settings.delivery_first.total_seconds()
             old_ctx.fetcher.network = new.settings.fetch.network
-            self.ctx = Context(new, self.store, old_ctx.fetcher, analysis, self.stop_event, self._on_stored)
+            self.ctx = Context(
+                new,
+                self.store,
+                old_ctx.fetcher,
+                analysis,
+                self.stop_event,
+                self._on_stored,
+                priority=self.priority,
+            )
             self._schedule_sources()
             if analysis is not old_ctx.analysis:
                 self._pools.retire(old_ctx.analysis)  # closed when the polls still using it are done

@@ -40,6 +40,7 @@ from monitor.config.sources import SourceConfig, Verdict
 from monitor.fetch import Fetcher
 from monitor.followup import FollowUpCache, FollowUpReport, Stored, complete_truncated
 from monitor.normalize import Item, normalize
+from monitor.priority import Priority
 from monitor.sop import incidents
 from monitor.store import ItemChange, Store
 from monitor.store import models as m
@@ -100,6 +101,8 @@ class Context:
     stop: threading.Event = field(default_factory=threading.Event)
     on_stored: Callable[[RunResult], None] | None = None
     follow_ups: FollowUpCache = field(default_factory=FollowUpCache)
+    # notifications first: the poll pauses between its stages while a delivery round runs
+    priority: Priority = field(default_factory=Priority)
 
 
 def versioned(item: Item, raw: RawItem) -> Item:
@@ -293,6 +296,7 @@ def run_source(ctx: Context, source: SourceConfig, now: datetime) -> RunResult:
     items = result.items
     result.reason = hygiene.reason_line(_with_notes(result, caught))
 
+    ctx.priority.yield_point()
     changes = _diff(ctx, items, looked_up)
     analyses = ctx.analysis.analyze_many([(ch.item.analysis_text, _match_context(ch.item)) for ch in changes])
     analyses = [
@@ -301,6 +305,7 @@ def run_source(ctx: Context, source: SourceConfig, now: datetime) -> RunResult:
     ]
     if ctx.stop.is_set():
         raise Interrupted
+    ctx.priority.yield_point()
     try:
         events = _commit(ctx, source, adapter, cursor, result, changes, analyses, caught, now)
     except DataError as exc:  # a value the database refuses must not blind the source silently

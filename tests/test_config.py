@@ -341,6 +341,9 @@ def test_login_defaults_and_a_valid_block() -> None:
         ("schedule:\n", "  backoff_max: soon", "schedule.backoff_max: "),
         ("", "switch_interval: 0s", "switch_interval: "),
         ("", "switch_interval: fast", "switch_interval: "),
+        ("", "delivery_first: -1s", "delivery_first: "),
+        ("", "delivery_first: 1h", "delivery_first: "),
+        ("", "delivery_first: soon", "delivery_first: "),
     ],
 )
 def test_backoff_and_switch_interval_refuse_garbage_at_their_line(

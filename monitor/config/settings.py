@@ -498,6 +498,15 @@ class Settings(Strict):
             "sooner while many polls run, at some CPU per poll (bench/RESULTS.md)"
         ),
     )
+    delivery_first: Duration = Field(
+        default=timedelta(milliseconds=100),
+        ge=timedelta(0),
+        le=timedelta(seconds=5),
+        description=(
+            "while a delivery round woken by new notifications runs, polls pause between their stages "
+            "for at most this long from the round's start, so the alert leaves first (0s: never pause)"
+        ),
+    )
     channels: dict[str, Channel] = Field(default_factory=lambda: {"console": Channel(urls=["console://"])})
     routing: Routing = Routing()
     schedule: Schedule = Schedule()

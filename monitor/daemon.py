@@ -200,6 +200,7 @@ class Daemon:
         self._slow: set[str] = set()
         self._sick_lock = threading.Lock()
         self._sick_running = 0
+        self._sick_waiting: dict[str, None] = {}  # skipped, in the order they were first skipped
         self.skipped_sick = 0
         self._skips_said: tuple[float, int] = (time.monotonic(), 0)
         self._pools = PoolLoans()
@@ -473,7 +474,12 @@ class Daemon:
             self._skip_sick(name)
             return None
         try:
-            return self.poll(name)
+            result = self.poll(name)
+            # the place goes on to the sick sources skipped meanwhile, longest waiting first, so none is
+            # skipped turn after turn by the ones whose runs happen to come first
+            while (waiting := self._next_waiting()) is not None:
+                self.poll(waiting)
+            return result
         finally:
             self._give_sick_place()
 
@@ -499,12 +505,24 @@ class Daemon:
         with self._sick_lock:
             self._sick_running = max(0, self._sick_running - n)
 
+    def _next_waiting(self) -> str | None:
+        with self._sick_lock:
+            while self._sick_waiting and not self.stop_event.is_set():
+                name = next(iter(self._sick_waiting))
+                del self._sick_waiting[name]
+                cfg = self.config.sources.get(name)
+                if cfg is not None and cfg.enabled and self.sick(name):
+                    return name
+        return None
+
     def _skip_sick(self, name: str) -> None:
-        """A due poll of a sick source while the share is full: not queued, it runs at a later turn.
+        """A due poll of a sick source while the share is full: not queued; the source waits its turn for
+        a place (``_next_waiting``), one entry per source however often it is skipped.
         Nothing is stored (the source's health stays at its last real verdict); counted, and said at
         most once a minute."""
         with self._sick_lock:
             self.skipped_sick += 1
+            self._sick_waiting.setdefault(name)  # one entry per source: bounded by the sources
             since, said = self._skips_said
             t = time.monotonic()
             tell = t - since >= 60

@@ -164,7 +164,7 @@ def report(args: argparse.Namespace, a: Result, b: Result) -> str:
         ])  # fmt: skip
     healthy_a = a.healthy_polls / a.window
     asked = b.healthy_sources / args.interval
-    ratio = (b.healthy_polls / b.window) / min(healthy_a, asked)
+    ratio = (b.healthy_polls / b.window) / (min(healthy_a, asked) or float("nan"))
     body = table(
         ["phase", "healthy sources", "window s", "healthy polls/s", "all polls/s", "CPU ms/poll",
          "CPU ms per healthy poll", "peak RSS MB", "sick sources with a verdict", "sick verdicts in window",

@@ -73,11 +73,22 @@ def _page(path: str) -> bytes:
     return json.dumps({"comments": comments}, ensure_ascii=False).encode()
 
 
-class Front:
-    """A minimal HTTP/1.1 keep-alive server on an asyncio loop in a thread."""
+LOGIN_WALL = "https://passport.jd.com/new/login.aspx"
 
-    def __init__(self) -> None:
+
+class Front:
+    """A minimal HTTP/1.1 keep-alive server on an asyncio loop in a thread.
+
+    ``answer``: how the page of source index ``i`` answers (bench/sick.py): ``ok`` (the JSON page),
+    ``hang`` (never answers; the connection stays open until the client gives up), ``500``, or
+    ``login`` (a 302 to a login page, as a login wall does). Default: every page is ``ok``."""
+
+    def __init__(self, answer: Callable[[int], str] | None = None) -> None:
+        self.answer = answer
+        self.delay = 0.0  # seconds before every answer
+        self.hangs: list[tuple[float, float]] = []  # (asked, given up), monotonic, of pages never answered
         self.requests = 0
+        self._writers: set[asyncio.StreamWriter] = set()
         self.port = 0
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -101,21 +112,40 @@ class Front:
             self._loop.run_forever()
         finally:
             server.close()
+            for w in self._writers:  # open connections: closed here, not left to the garbage collector
+                w.close()
+            tasks = asyncio.all_tasks(self._loop)
+            self._loop.run_until_complete(asyncio.wait(tasks, timeout=5) if tasks else asyncio.sleep(0))
             self._loop.close()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
                 line = head.split(b"\r\n", 1)[0].decode("latin-1")
                 path = line.split(" ")[1] if " " in line else "/"
                 self.requests += 1
-                if path.startswith("/p/"):
+                extra = ""
+                how = self._how(path)
+                if how == "hang":
+                    t0 = time.monotonic()
+                    while await reader.read(65536):  # until the client gives up and closes
+                        pass
+                    self.hangs.append((t0, time.monotonic()))
+                    return
+                if self.delay:
+                    await asyncio.sleep(self.delay)
+                if how == "500":
+                    status, body = "500 Internal Server Error", b"{}"
+                elif how == "login":
+                    status, body, extra = "302 Found", b"", f"Location: {LOGIN_WALL}\r\n"
+                elif path.startswith("/p/"):
                     status, body = "200 OK", _page(path)
                 else:
                     status, body = "404 Not Found", b"{}"
                 writer.write(
-                    f"HTTP/1.1 {status}\r\nContent-Type: application/json; charset=utf-8\r\n"
+                    f"HTTP/1.1 {status}\r\nContent-Type: application/json; charset=utf-8\r\n{extra}"
                     f"Content-Length: {len(body)}\r\n\r\n".encode()
                     + body
                 )
@@ -123,7 +153,14 @@ class Front:
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
             pass
         finally:
+            self._writers.discard(writer)
             writer.close()
+
+    def _how(self, path: str) -> str:
+        if self.answer is None or not path.startswith("/p/"):
+            return "ok"
+        key = path[3:].split("?", 1)[0]
+        return self.answer(int(key)) if key.isdigit() else "ok"
 
 
 # ---- the project ------------------------------------------------------------------------------

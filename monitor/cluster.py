@@ -46,6 +46,7 @@ from monitor.store import Store, StoreError
 from monitor.store import models as m
 
 __all__ = [
+    "Claimed",
     "ClusterError",
     "Coordinator",
     "SqliteGuard",
@@ -141,6 +142,13 @@ def migrate_serially(url: str) -> None:
 
 
 # ---- the coordinator ----------------------------------------------------------------------------
+class Claimed(list[str]):
+    """The names a claim leased, most overdue first; ``sick``: those claimed as sick sources (their last
+    poll failed), at most the claim's ``sick_limit``."""
+
+    sick: frozenset[str] = frozenset()
+
+
 def _lock_key(namespace: str, name: str) -> int:
     digest = hashlib.sha256(f"opinion-monitor:{namespace}:{name}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
@@ -235,16 +243,20 @@ class Coordinator:
         limit: int,
         horizon: timedelta,
         ended: Sequence[tuple[str, datetime]] = (),
-    ) -> list[str]:
+        sick_limit: int | None = None,
+    ) -> Claimed:
         """Lease up to ``limit`` due sources to this replica and return their names, most overdue first.
 
         ``horizon``: the longest interval a source can have; a due time further ahead than that (or a
         lease further ahead than two lease periods) was written by a clock that has since gone back.
         ``ended``: polls over since the last round, (name, next due time), recorded first in the same
         transaction (as ``finish`` would, one statement for all of them).
+        ``sick_limit``: the bulkhead (``schedule.sick_share``): at most this many of them may be sick
+        sources (``consecutive_failures`` > 0), claimed first, most overdue first; None: no limit. A sick
+        source left unclaimed stays due, and is claimed when the share has room.
         """
         if not self.enabled or (limit <= 0 and not ended):
-            return []
+            return Claimed()
         with self._mutex:
             busy = sorted(self.inflight - {name for name, _ in ended})
         lease_ok = or_(
@@ -264,18 +276,26 @@ class Coordinator:
             )
         else:
             due = or_(SS.next_due_at <= now, SS.next_due_at > now + horizon)
-        q = (
-            select(SS.name)
-            .where(SS.next_due_at.is_not(None), due, lease_ok, not_running_here)
-            .order_by(SS.next_due_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
+        q = select(SS.name).where(SS.next_due_at.is_not(None), due, lease_ok, not_running_here)
+
+        def due_first(q: Any, n: int) -> Any:
+            return q.order_by(SS.next_due_at).limit(n).with_for_update(skip_locked=True)
+
+        sick: list[str] = []
         try:
             with self.store.transaction() as s:
                 if ended:
                     self._record_ends(s, ended)
-                names = list(s.scalars(q)) if limit > 0 else []
+                names: list[str] = []
+                if limit > 0 and sick_limit is None:
+                    names = list(s.scalars(due_first(q, limit)))
+                elif limit > 0 and sick_limit is not None:
+                    failing = SS.consecutive_failures > 0
+                    if sick_limit > 0:
+                        sick = list(s.scalars(due_first(q.where(failing), min(sick_limit, limit))))
+                    names = list(sick)
+                    if limit > len(sick):
+                        names += s.scalars(due_first(q.where(~failing), limit - len(sick)))
                 if names:
                     s.execute(
                         update(SS)
@@ -287,7 +307,9 @@ class Coordinator:
                 self.inflight.difference_update(name for name, _ in ended)
         with self._mutex:
             self.inflight.update(names)
-        return names
+        out = Claimed(names)
+        out.sick = frozenset(sick)
+        return out
 
     def _record_ends(self, s: Session, ended: Sequence[tuple[str, datetime]]) -> None:
         t = cast(Table, SS.__table__)

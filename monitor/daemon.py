@@ -196,6 +196,14 @@ class Daemon:
         self._switch_before = sys.getswitchinterval()
         # source -> (polls failed in a row, when the last one ran): the schedule's backoff
         self._failing: dict[str, tuple[int, datetime]] = {}
+        # the bulkhead: sources whose last poll worked but answered slower than schedule.slow_after (with
+        # the failing ones: the sick), sick polls running or claimed, due sick polls skipped
+        self._slow: set[str] = set()
+        self._sick_lock = threading.Lock()
+        self._sick_running = 0
+        self._sick_waiting: dict[str, None] = {}  # skipped, in the order they were first skipped
+        self.skipped_sick = 0
+        self._skips_said: tuple[float, int] = (time.monotonic(), 0)
         self._pools = PoolLoans()
         self._faults: Faults | None = None
         self.database = DatabaseState(lambda: self.config.settings.tz)  # outages: a line each way
@@ -384,8 +392,10 @@ class Daemon:
                     self._scheduled_poll, trigger, args=[cfg.name], id=job_id, name=job_id, next_run_time=now
                 )
 
-    def poll(self, name: str, at: datetime | None = None) -> RunResult | None:
-        """Poll ``name`` now (``at``: the time to record, already read by the caller)."""
+    def poll(self, name: str, at: datetime | None = None, *, hurry: bool = False) -> RunResult | None:
+        """Poll ``name`` now (``at``: the time to record, already read by the caller). ``hurry``: a
+        scheduled poll outside the sick share, whose pages must answer within ``schedule.slow_after``;
+        otherwise (by hand, or holding a place in the sick share) the source's own timeout applies."""
         with self._lock:
             ctx, cfg = self.ctx, self.config.sources.get(name)
             running = self._running.setdefault(name, threading.Lock())
@@ -394,16 +404,20 @@ class Daemon:
             self._pools.borrow(ctx.analysis)
         try:
             with running:  # never two runs of one source at once, whoever asks (scheduler, CLI, console)
-                return self._poll(name, ctx, cfg, at)
+                return self._poll(name, ctx, cfg, at, hurry)
         finally:
             self._pools.give_back(ctx.analysis)
 
-    def _poll(self, name: str, ctx: Context, cfg: SourceConfig, at: datetime | None) -> RunResult | None:
+    def _poll(
+        self, name: str, ctx: Context, cfg: SourceConfig, at: datetime | None, hurry: bool = False
+    ) -> RunResult | None:
         t0 = time.monotonic()
         when = at or self.now()
+        slow_after = self.config.settings.schedule.slow_after.total_seconds()
         try:
             self.crash_point("poll.start")
-            result = run_source(ctx, cfg, when)
+            with ctx.fetcher.hurry(slow_after if hurry else None) as fetched:
+                result = run_source(ctx, cfg, when)
             self.crash_point("poll.stored")
         except Interrupted:
             log.info("poll of %s interrupted by shutdown; nothing stored", name)
@@ -412,6 +426,10 @@ class Daemon:
             self._poll_failed(name, exc)
             return None
         self._count_failure(name, result.verdict in FAILED_VERDICTS, when)
+        if result.verdict not in FAILED_VERDICTS and fetched.slowest > slow_after:
+            self._slow.add(name)  # works, slowly: its polls wait in the sick share, never cut short
+        else:
+            self._slow.discard(name)
         self.database.ok(self.now())  # a poll always writes (its poll row)
         if self.metrics is not None:
             self.metrics.observe_poll(
@@ -460,7 +478,78 @@ class Daemon:
             wait = self.backoff(name, interval)
             if wait > interval and now < failing[1] + wait - interval / 2:  # half: the trigger's jitter
                 return None
-        return self.poll(name)
+        if not self.sick(name):
+            return self.poll(name, hurry=True)
+        if not self._take_sick_place():
+            self._skip_sick(name)
+            return None
+        try:
+            result = self.poll(name)
+            # the place goes on to the sick sources skipped meanwhile, longest waiting first, so none is
+            # skipped turn after turn by the ones whose runs happen to come first
+            while (waiting := self._next_waiting()) is not None:
+                self.poll(waiting)
+            return result
+        finally:
+            self._give_sick_place()
+
+    # ---- the bulkhead: a bounded share of the workers for sick sources ---------------------------
+    def sick(self, name: str) -> bool:
+        """Its last poll failed (blocked, broken, error: a poll cut short by ``slow_after`` too), or it
+        worked but answered slower than ``schedule.slow_after``."""
+        return name in self._failing or name in self._slow
+
+    def sick_places(self) -> int:
+        """Workers polls of sick sources may hold at once: ``schedule.sick_share`` of them, at least one."""
+        s = self.config.settings
+        return max(1, int(s.workers * s.schedule.sick_share))
+
+    def _take_sick_place(self) -> bool:
+        with self._sick_lock:
+            if self._sick_running >= self.sick_places():
+                return False
+            self._sick_running += 1
+            return True
+
+    def _give_sick_place(self, n: int = 1) -> None:
+        with self._sick_lock:
+            self._sick_running = max(0, self._sick_running - n)
+
+    def _next_waiting(self) -> str | None:
+        with self._sick_lock:
+            while self._sick_waiting and not self.stop_event.is_set():
+                name = next(iter(self._sick_waiting))
+                del self._sick_waiting[name]
+                cfg = self.config.sources.get(name)
+                if cfg is not None and cfg.enabled and self.sick(name):
+                    return name
+        return None
+
+    def _skip_sick(self, name: str) -> None:
+        """A due poll of a sick source while the share is full: not queued; the source waits its turn for
+        a place (``_next_waiting``), one entry per source however often it is skipped.
+        Nothing is stored (the source's health stays at its last real verdict); counted, and said at
+        most once a minute."""
+        with self._sick_lock:
+            self.skipped_sick += 1
+            self._sick_waiting.setdefault(name)  # one entry per source: bounded by the sources
+            since, said = self._skips_said
+            t = time.monotonic()
+            tell = t - since >= 60
+            if tell:
+                self._skips_said = (t, self.skipped_sick)
+        if self.metrics is not None:
+            self.metrics.polls_skipped.inc()
+        log.debug("poll of sick source %s skipped: the sick share of the workers is full", name)
+        if tell:
+            log.info(
+                "%d due polls of failing or slow sources skipped in the last %.0f s: they may hold %d of "
+                "%d workers (schedule.sick_share) and those were busy; they run at a later turn",
+                self.skipped_sick - said,
+                t - since,
+                self.sick_places(),
+                self.config.settings.workers,
+            )
 
     def _poll_failed(self, name: str, exc: Exception) -> None:
         """Say why a poll stored nothing; it runs again next round."""
@@ -523,7 +612,15 @@ class Daemon:
         try:
             self.cluster.renew(now, force=False)
             free = self._capacity() - self.cluster.held() + len(ended)
-            names = self.cluster.claim(now, free, horizon, ended)
+            with self._sick_lock:
+                room = max(0, self.sick_places() - self._sick_running)
+                self._sick_running += room  # reserved for this claim; what it does not take is given back
+            claimed: cluster.Claimed | None = None
+            try:
+                claimed = self.cluster.claim(now, free, horizon, ended, sick_limit=room)
+            finally:
+                self._give_sick_place(room - (len(claimed.sick) if claimed is not None else 0))
+            names = claimed
         except Exception as exc:  # the database is away: try again next round
             for name, _ in ended:
                 self.cluster.forget(name)  # the lease runs out and the poll is due again then
@@ -535,9 +632,10 @@ class Daemon:
             if self.stop_event.is_set() or self._poll_pool is None:
                 for name in names:
                     self.cluster.forget(name)  # the leases run out; another replica takes them
+                self._give_sick_place(len(names.sick))
                 return []
             for name in names:
-                self._poll_pool.submit(self._poll_claimed, name, now)
+                self._poll_pool.submit(self._poll_claimed, name, now, name in names.sick)
         return names
 
     def _finish(self, ended: list[tuple[str, datetime]], now: datetime) -> None:
@@ -554,13 +652,18 @@ class Daemon:
             ended, self._ended = self._ended, []
         self._finish(ended, now)
 
-    def _poll_claimed(self, name: str, claimed_at: datetime) -> None:
+    def _poll_claimed(self, name: str, claimed_at: datetime, sick: bool = False) -> None:
+        """``sick``: claimed as a sick source, with a place in the sick share reserved by the claim."""
         result = None
         # a claimed poll may wait in the queue: the next one is due an interval after this one started
         started = max(self.now(), claimed_at)
+        # claimed as healthy but slow here last time: a place in the share if one is free, else in a hurry
+        place = sick or (name in self._slow and self._take_sick_place())
         try:
-            result = self.poll(name, started)
+            result = self.poll(name, started, hurry=not place)
         finally:
+            if place:
+                self._give_sick_place()
             cfg = self.config.sources.get(name)
             if cfg is None:
                 due = started
@@ -692,4 +795,5 @@ class Daemon:
             "sources": len(self.config.sources),
             "rules": len(self.config.rules),
             "pending_notifications": outbox.pending_count(self.store),
+            "sick_polls_skipped": self.skipped_sick,
         }

@@ -38,7 +38,17 @@ from monitor.config.settings import ENV_REF, expand_env
 from monitor.config.sources import SourceConfig
 from monitor.netguard import AddressRefused, GuardedTransport
 
-__all__ = ["Blocked", "FetchError", "Fetcher", "HttpStatusError", "UnsafeTarget", "decode", "decode_body"]
+__all__ = [
+    "Blocked",
+    "FetchError",
+    "Fetcher",
+    "HttpStatusError",
+    "Hurry",
+    "SlowAnswer",
+    "UnsafeTarget",
+    "decode",
+    "decode_body",
+]
 
 log = logging.getLogger(__name__)
 Blocked = BlockedError  # the name the pipeline and CLI have always used
@@ -172,6 +182,30 @@ class _Secrets:
         return text
 
 
+class SlowAnswer(FetchError):
+    """No answer within the hurry limit (``Fetcher.hurry``): an ``error`` verdict, never retried."""
+
+
+class Hurry:
+    """The fetches of one poll in one thread (``Fetcher.hurry``): ``limit``, the seconds a page may take
+    (its retries and their waits included, waits for the host gate not), None for the source's own
+    timeout; ``slowest``, the longest a request of the poll took from sending to its whole answer."""
+
+    __slots__ = ("end", "limit", "slowest")
+
+    def __init__(self, limit: float | None) -> None:
+        self.limit = limit
+        self.slowest = 0.0
+        self.end: float | None = None  # perf_counter by which the current page must be in
+
+    def left(self, now: float) -> float | None:
+        if self.limit is None:
+            return None
+        if self.end is None:
+            self.end = now + self.limit
+        return self.end - now
+
+
 class Fetcher:
     """Shared by all sources of a daemon. ``sleep`` and ``clock`` are injectable so tests need not wait."""
 
@@ -209,6 +243,24 @@ class Fetcher:
         self._robots: dict[str, tuple[float, RobotFileParser]] = {}
         self._robots_waived: set[str] = set()
         self._lock = threading.Lock()
+        self._hurries = threading.local()
+
+    @contextmanager
+    def hurry(self, limit: float | None) -> Iterator[Hurry]:
+        """Fetches of this thread inside the block: each page must be in within ``limit`` seconds, retries
+        included (a request that times out under the limit is not tried again), or ``SlowAnswer`` is
+        raised; None keeps the source's own timeout. The yielded ``Hurry`` tells the slowest answer."""
+        h = Hurry(limit)
+        outer = getattr(self._hurries, "current", None)
+        self._hurries.current = h
+        try:
+            yield h
+        finally:
+            self._hurries.current = outer
+
+    def _hurry(self) -> Hurry | None:
+        h: Hurry | None = getattr(self._hurries, "current", None)
+        return h
 
     def _new_client(self, proxy: str | None) -> httpx.Client:
         if proxy is not None:  # the proxy resolves names: only the URLs themselves can be checked here
@@ -254,6 +306,8 @@ class Fetcher:
         url = req.wire_url
         if problem := self.network.url_problem(url):
             raise UnsafeTarget(f"refused to fetch {_safe(url)}: {problem}")
+        if (h := self._hurry()) is not None:
+            h.end = None  # each page has the whole limit
         try:
             self._check_robots(client, url, source, secrets)
             return self._fetch_with_retries(client, req, url, headers, source, secrets, params)
@@ -261,6 +315,7 @@ class Fetcher:
             if isinstance(exc, HttpStatusError):
                 raise
             kind = UnsafeTarget if isinstance(exc, UnsafeTarget) else FetchError
+            kind = SlowAnswer if isinstance(exc, SlowAnswer) else kind
             raise kind(secrets.redact(str(exc))) from None
 
     # ---- retries -------------------------------------------------------------------------------
@@ -280,16 +335,18 @@ class Fetcher:
             last_try = attempt > self.retries or self.stop.is_set()
             try:
                 page = self._send_once(client, req, url, headers, source, params)
-            except HttpStatusError:
+            except (HttpStatusError, SlowAnswer):  # in a hurry, a timeout is not tried again
                 raise
             except FetchError:
-                if last_try:
+                delay = self._delay(attempt, None)
+                if last_try or self._out_of_time(delay):
                     raise
-                self._wait(self._delay(attempt, None))
+                self._wait(delay)
                 continue
             if page.status not in RETRY_STATUS:
                 return page
             delay = self._delay(attempt, _retry_after(page.headers, self.max_wait))
+            last_try = last_try or self._out_of_time(delay)
             if page.status in RATE_LIMIT_STATUS:
                 # every source on this host waits, not just this request; our own wait is the gate's
                 self._gate(url).hold_off(self._clock() + delay)
@@ -304,6 +361,11 @@ class Fetcher:
             raise HttpStatusError(
                 f"HTTP {page.status}{hint} from {_safe(url)} after {attempt} attempts", page
             )
+
+    def _out_of_time(self, delay: float) -> bool:
+        """In a hurry: waiting ``delay`` before the next attempt would pass the page's limit."""
+        h = self._hurry()
+        return h is not None and h.end is not None and time.perf_counter() + delay >= h.end
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
@@ -394,12 +456,22 @@ class Fetcher:
         source: SourceConfig,
         params: Mapping[str, str] | None,
     ) -> FetchedPage:
-        timeout = source.timeout.total_seconds()
+        timeout = full = source.timeout.total_seconds()
         robots = url.endswith("/robots.txt") and req.method == "GET"
         cap = _ROBOTS_MAX if robots else source.max_body_bytes
         started = time.perf_counter()
         method, current, payload, query = req.method, url, req.json_body, params or None
+        h = self._hurry()
         with self._polite(url, source):
+            sent = time.perf_counter()
+            deadline = started + timeout  # the whole answer, not only the gap between bytes
+            left = h.left(sent) if h is not None else None
+            hurried = left is not None and left < timeout
+            if hurried:
+                assert h is not None and h.limit is not None and left is not None
+                if left <= 0:
+                    raise self._too_slow(h.limit, full, url)
+                timeout, deadline = left, sent + left
             for _hop in range(_MAX_REDIRECTS + 1):
                 try:
                     with client.stream(
@@ -407,10 +479,18 @@ class Fetcher:
                         follow_redirects=False,
                     ) as resp:  # fmt: skip
                         location = resp.headers.get("location") if resp.is_redirect else None
-                        deadline = started + timeout  # the whole answer, not only the gap between bytes
-                        body = b"" if location else self._read_capped(resp, cap, url, deadline)
+                        body = b"" if location else self._read_capped(resp, cap, url, deadline, hurried)
                 except httpx.TimeoutException:
+                    if h is not None:
+                        h.slowest = max(h.slowest, time.perf_counter() - sent)
+                    if hurried:
+                        assert h is not None and h.limit is not None
+                        raise self._too_slow(h.limit, full, url) from None
                     raise FetchError(f"timed out after {timeout:g}s fetching {_safe(url)}") from None
+                except SlowAnswer:
+                    if h is not None:
+                        h.slowest = max(h.slowest, time.perf_counter() - sent)
+                    raise
                 except httpx.HTTPError as exc:
                     raise FetchError(f"{type(exc).__name__} fetching {_safe(url)}: {exc}") from None
                 except AddressRefused as exc:
@@ -431,6 +511,8 @@ class Fetcher:
                 query = None
             else:
                 raise FetchError(f"more than {_MAX_REDIRECTS} redirects fetching {_safe(url)}")
+        if h is not None:
+            h.slowest = max(h.slowest, time.perf_counter() - sent)
         final = str(resp.url)
         text, bad, share = decode_body(body, resp.headers.get("content-type"))
         if bad >= _BAD_COUNT and share > _BAD_SHARE and not robots and resp.status_code < 300:
@@ -460,7 +542,16 @@ class Fetcher:
         return page
 
     @staticmethod
-    def _read_capped(resp: httpx.Response, cap: int, url: str, deadline: float) -> bytes:
+    def _too_slow(limit: float, full: float, url: str) -> SlowAnswer:
+        return SlowAnswer(
+            f"no answer within {limit:g}s from {_safe(url)} (schedule.slow_after); polled in the sick share "
+            f"from now on, where it may take its full timeout of {full:g}s"
+        )
+
+    @staticmethod
+    def _read_capped(
+        resp: httpx.Response, cap: int, url: str, deadline: float, hurried: bool = False
+    ) -> bytes:
         declared = resp.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > cap:
             raise FetchError(
@@ -476,6 +567,10 @@ class Fetcher:
                 )
             chunks.append(chunk)
             if time.perf_counter() > deadline:  # a server dribbling bytes (slowloris) must not hold a poll
+                if hurried:
+                    raise SlowAnswer(
+                        f"response from {_safe(url)} still arriving after schedule.slow_after; gave up"
+                    )
                 raise FetchError(
                     f"response from {_safe(url)} still arriving after the source's timeout; gave up"
                 )

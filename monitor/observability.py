@@ -113,6 +113,11 @@ class Metrics:
         self.polls = Counter(
             "monitor_polls", "polls by source and verdict", ["source", "verdict"], registry=r
         )
+        self.polls_skipped = Counter(
+            "monitor_polls_skipped",
+            "due polls of sick sources skipped: their share of the workers was full (schedule.sick_share)",
+            registry=r,
+        )
         self.poll_seconds = Histogram(
             "monitor_poll_duration_seconds",
             "wall time of one poll",

@@ -339,6 +339,11 @@ def test_login_defaults_and_a_valid_block() -> None:
         ("schedule:\n", "  backoff_after: 0", "schedule.backoff_after: "),
         ("schedule:\n", "  backoff_after: often", "schedule.backoff_after: "),
         ("schedule:\n", "  backoff_max: soon", "schedule.backoff_max: "),
+        ("schedule:\n", "  sick_share: 0", "schedule.sick_share: "),
+        ("schedule:\n", "  sick_share: 1.5", "schedule.sick_share: "),
+        ("schedule:\n", "  sick_share: half", "schedule.sick_share: "),
+        ("schedule:\n", "  slow_after: 0s", "schedule.slow_after: "),
+        ("schedule:\n", "  slow_after: later", "schedule.slow_after: "),
         ("", "switch_interval: 0s", "switch_interval: "),
         ("", "switch_interval: fast", "switch_interval: "),
         ("", "delivery_first: -1s", "delivery_first: "),
@@ -346,7 +351,7 @@ def test_login_defaults_and_a_valid_block() -> None:
         ("", "delivery_first: soon", "delivery_first: "),
     ],
 )
-def test_backoff_and_switch_interval_refuse_garbage_at_their_line(
+def test_backoff_bulkhead_and_switch_interval_refuse_garbage_at_their_line(
     project: Path, under: str, line: str, message: str
 ) -> None:
     """The settings added for #18: a clear error at its line (``under``: the block it goes in; none:

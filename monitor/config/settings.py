@@ -193,6 +193,26 @@ class Schedule(Strict):
     backoff_max: Duration = Field(
         default=timedelta(hours=1), description="the longest a failing source waits between polls"
     )
+    sick_share: float = Field(
+        default=0.25,
+        gt=0,
+        le=1,
+        description=(
+            "the share of `workers` that polls of sick sources (last poll failed, or answered slower than "
+            "slow_after) may hold at once, at least one worker; while it is full their due polls are "
+            "skipped, not queued ahead of healthy sources"
+        ),
+    )
+    slow_after: Duration = Field(
+        default=timedelta(seconds=5),
+        gt=timedelta(0),
+        description=(
+            "outside the sick share (healthy and new sources) a page must answer within this, retries "
+            "included, or the poll ends as an error and the source is sick; polls in the share wait the "
+            "source's full timeout"
+        ),
+    )
+
     promotions: list[Promotion] = Field(
         default_factory=lambda: [
             Promotion(name="年货节", start="01-10", end="01-25"),

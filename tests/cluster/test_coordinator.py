@@ -274,3 +274,29 @@ def test_sqlite_exclusive_job_runs_once_at_a_time_within_the_process(tmp_path: P
             assert mine is True  # released with the block
     finally:
         st.close()
+
+
+def test_the_claim_takes_at_most_sick_limit_failing_sources_first_and_the_rest_stay_due(store: Store) -> None:
+    """The bulkhead on the replica path: sources whose last poll failed (consecutive_failures > 0) are
+    claimed only up to ``sick_limit``, most overdue first and ahead of healthy ones; those left unclaimed
+    stay due and are taken when there is room again."""
+    from sqlalchemy import update
+
+    a = Coordinator(store, LEASE, owner="a")
+    a.register(NAMES, NOW)
+    sick = NAMES[:8]
+    with store.transaction() as s:
+        s.execute(update(m.SourceState).where(m.SourceState.name.in_(sick)).values(consecutive_failures=2))
+        for i, n in enumerate(NAMES):  # s00 most overdue
+            s.execute(
+                update(m.SourceState)
+                .where(m.SourceState.name == n)
+                .values(next_due_at=NOW - timedelta(seconds=100 - i))
+            )
+    got = a.claim(NOW, 6, HORIZON, sick_limit=2)
+    assert list(got) == ["s00", "s01", "s08", "s09", "s10", "s11"] and got.sick == {"s00", "s01"}
+    none = a.claim(NOW, 4, HORIZON, sick_limit=0)
+    assert not none.sick and set(none).isdisjoint(sick)
+    rest = a.claim(NOW, 100, HORIZON, sick_limit=3)
+    assert rest.sick == {"s02", "s03", "s04"} and set(rest) & set(sick) == rest.sick
+    assert a.claim(NOW, 100, HORIZON) == sick[5:]  # no limit: as before

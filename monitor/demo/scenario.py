@@ -45,14 +45,15 @@ POSTS: list[Post] = [
         "",
         "negated",
     ),
-    # Phase 2 (t=8): a burst of 破损 reviews on one SKU.
+    # Phase 2 (t=8): a burst of 破损 reviews on one SKU, all published at once so that one poll
+    # sees the whole burst on every run (the keyword alert is absorbed before it is sent).
     Post(8, "jd", "收到杯子就是破损的，杯盖裂了一条缝！", 1, BURST_SKU, "张***", "星空蓝", "burst"),
-    Post(8.5, "jd", "外包装压扁了，杯身有凹陷，破损严重。", 1, BURST_SKU, "t***9", "星空蓝", "burst"),
-    Post(9, "jd", "杯子摔坏了一样，瓶口破损，要求退货。", 1, BURST_SKU, "刘***", "樱花粉", "burst"),
-    Post(9.5, "jd", "又是破损！盖子碎了，快递太暴力。", 2, BURST_SKU, "赵***", "星空蓝", "burst"),
-    Post(10, "jd", "到手破损，内胆有裂纹，没法用。", 1, BURST_SKU, "孙***", "雅致白", "burst"),
-    Post(10.5, "jd", "商品破损，客服还让我自己找快递，气死了。", 1, BURST_SKU, "周***", "星空蓝", "burst"),
-    Post(11, "jd", "买了两个都破损了，这质量控制太差。", 1, BURST_SKU, "吴***", "樱花粉", "burst"),
+    Post(8, "jd", "外包装压扁了，杯身有凹陷，破损严重。", 1, BURST_SKU, "t***9", "星空蓝", "burst"),
+    Post(8, "jd", "杯子摔坏了一样，瓶口破损，要求退货。", 1, BURST_SKU, "刘***", "樱花粉", "burst"),
+    Post(8, "jd", "又是破损！盖子碎了，快递太暴力。", 2, BURST_SKU, "赵***", "星空蓝", "burst"),
+    Post(8, "jd", "到手破损，内胆有裂纹，没法用。", 1, BURST_SKU, "孙***", "雅致白", "burst"),
+    Post(8, "jd", "商品破损，客服还让我自己找快递，气死了。", 1, BURST_SKU, "周***", "星空蓝", "burst"),
+    Post(8, "jd", "买了两个都破损了，这质量控制太差。", 1, BURST_SKU, "吴***", "樱花粉", "burst"),
     # Phase 3 (t=16): a Weibo post accusing the store of selling fakes.
     Post(
         16,

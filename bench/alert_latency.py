@@ -29,11 +29,14 @@ from monitor.demo.sink import WebhookSink
 
 
 class Drip:
-    """Every request returns one new negative review on its own SKU (so each is a new alert)."""
+    """Every request returns one new negative review on its own SKU (so each is a new alert), newest
+    first above the source's two before it, as a platform's listing does (so the poll finds the last
+    item it saw and records no gap)."""
 
     def __init__(self) -> None:
         self.n = 0
         self.lock = threading.Lock()
+        self.shown: dict[str, list[dict[str, Any]]] = {}
         drip = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -41,8 +44,9 @@ class Drip:
                 with drip.lock:
                     drip.n += 1
                     n = drip.n
-                doc = {
-                    "comments": [
+                    listing = drip.shown.setdefault(self.path, [])
+                    listing.insert(
+                        0,
                         {
                             "id": n,
                             "content": f"收到就破损了，第{n}单，太失望",
@@ -50,9 +54,10 @@ class Drip:
                             "nickname": "顾客",
                             "referenceId": f"SKU{n}",
                             "creationTime": time.strftime("%Y-%m-%d %H:%M:%S"),
-                        }
-                    ]
-                }
+                        },
+                    )
+                    del listing[3:]
+                    doc = {"comments": list(listing)}
                 body = json.dumps(doc, ensure_ascii=False).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json; charset=utf-8")

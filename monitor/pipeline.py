@@ -132,11 +132,14 @@ def collect(
     is_known: Callable[[list[Item]], bool] | None = None,
     stop: threading.Event | None = None,
     start_url: str | None = None,
+    pause: Callable[[], None] | None = None,
 ) -> RunResult:
     """Fetch and parse up to ``page_limit`` pages, newest first (or from ``start_url``); store nothing.
 
     Paging stops at a page whose items are all stored already (``is_known``) or all older than
     the cursor's newest item. Source problems become the result's verdict, never an exception.
+    ``pause`` is called after each page arrives, before it is parsed (the daemon's delivery-first
+    yield point, ``monitor.priority``).
     """
     cfg: SourceConfig = adapter.config
     result = RunResult(cfg.name, "ok")
@@ -155,6 +158,8 @@ def collect(
                 result.not_modified, result.validators = True, dict(validators or {})
                 result.stopped = "reached"
                 break
+            if pause is not None:
+                pause()
             parsed = adapter.parse(page)
         except SourceError as exc:
             _fail(result, adapter, url, exc)
@@ -276,7 +281,10 @@ def run_source(ctx: Context, source: SourceConfig, now: datetime) -> RunResult:
     tz = ctx.config.settings.tz
     # a source that never yielded items has nothing stored to stop at: skip the per-page lookups
     known = all_known if had_items else None
-    result = collect(ctx.fetcher, adapter, cursor, now, tz, page_limit=limit, is_known=known, stop=ctx.stop)
+    result = collect(
+        ctx.fetcher, adapter, cursor, now, tz,
+        page_limit=limit, is_known=known, stop=ctx.stop, pause=ctx.priority.yield_point,
+    )  # fmt: skip
     if result.verdict == "ok":
 
         def stored(ids: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:

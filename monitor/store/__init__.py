@@ -15,11 +15,10 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, bindparam, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, defer, sessionmaker
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.clock import as_utc
 from monitor.normalize import Item as NormItem
@@ -107,11 +106,22 @@ def _new_row(it: NormItem, now: datetime) -> dict[str, object]:
     }
 
 
+# built once: a poll looks its items up on every page (#18 throughput)
+_KNOWN = select(m.Item.external_id, m.Item.id, m.Item.payload_hash).where(
+    m.Item.source == bindparam("source"), m.Item.external_id.in_(bindparam("ids", expanding=True))
+)
+
+
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         rollup.watch(self._sessions)  # items per local day, kept with every write (#18)
+        # lookups outside a transaction: on PostgreSQL in autocommit, so a poll's reads cost their own
+        # statements only, no BEGIN and ROLLBACK round trips around each (#18 throughput)
+        pg = engine.dialect.name == "postgresql"
+        reads = engine.execution_options(isolation_level="AUTOCOMMIT") if pg else engine
+        self._reads = sessionmaker(reads, expire_on_commit=False)
         # SQLite has one writer; waiting writers poll with growing sleeps (busy_timeout), so a short
         # write (an outbox row marked sent) can starve behind a stream of poll transactions. Queueing
         # this process's transactions on a lock hands the database over at once instead.
@@ -137,6 +147,13 @@ class Store:
     @contextmanager
     def session(self) -> Iterator[Session]:
         with self._sessions() as s:
+            yield s
+
+    @contextmanager
+    def reads(self) -> Iterator[Session]:
+        """A session for lookups that need no transaction of their own (each statement stands alone:
+        autocommit on PostgreSQL). Nothing written through it is rolled back."""
+        with self._reads() as s:
             yield s
 
     @contextmanager
@@ -187,6 +204,14 @@ class Store:
         assert st is not None
         return st
 
+    @staticmethod
+    def attach_state(s: Session, state: m.SourceState) -> m.SourceState:
+        """``state``, read earlier in this poll (``source_state``), in the transaction ``s`` without
+        reading it again: a flush writes only the columns changed since. For the writer that owns the
+        source's poll (the claim on PostgreSQL, the one daemon on SQLite): no one else writes the
+        columns a poll changes while it runs (the claim rounds write the lease and due columns only)."""
+        return s.merge(state, load=False)
+
     def read_source_state(self, name: str) -> m.SourceState | None:
         with self.session() as s:
             return s.get(m.SourceState, name)
@@ -205,11 +230,8 @@ class Store:
         out: dict[str, tuple[int, str]] = {}
         ids = list(dict.fromkeys(external_ids))
         for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
-            q = select(m.Item.external_id, m.Item.id, m.Item.payload_hash).where(
-                m.Item.source == source, m.Item.external_id.in_(chunk)
-            )
-            out.update({ext: (iid, h) for ext, iid, h in s.execute(q)})
+            rows = s.execute(_KNOWN, {"source": source, "ids": ids[i : i + 500]})
+            out.update({ext: (iid, h) for ext, iid, h in rows})
         return out
 
     def stored_texts(
@@ -276,22 +298,11 @@ class Store:
             row.updated_at = now
             rows[i] = row
         if new:
-            # one executemany, then the rows back by their natural key (RETURNING with a guaranteed
-            # order makes SQLite insert row by row)
-            s.execute(insert(m.Item), [params for _, params in new])
+            # one multi-row INSERT … RETURNING the rows, matched back by their natural key (asking for
+            # the parameters' order would make SQLite insert row by row)
             wanted: dict[tuple[object, object], int] = {(p["source"], p["external_id"]): i for i, p in new}
-            for source in {src for src, _ in wanted}:
-                ids = [ext for src, ext in wanted if src == source]
-                for k in range(0, len(ids), 500):
-                    q = (
-                        select(m.Item)
-                        .options(defer(m.Item.attrs))  # known already: no JSON decoding per row
-                        .where(m.Item.source == source, m.Item.external_id.in_(ids[k : k + 500]))
-                    )
-                    for row in s.scalars(q):
-                        i = wanted[(row.source, row.external_id)]
-                        set_committed_value(row, "attrs", dict(changes[i].item.attrs))
-                        rows[i] = row
+            for row in s.scalars(insert(m.Item).returning(m.Item), [params for _, params in new]):
+                rows[wanted[(row.source, row.external_id)]] = row
         s.flush()
         out = [r for r in rows if r is not None]
         self._save_full_texts(s, [(ch.item, row) for ch, row in zip(changes, rows, strict=True) if row])

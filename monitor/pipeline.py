@@ -415,19 +415,18 @@ def _commit(
             state.cursor = catchup.apply(next_cursor(adapter, cursor, result), caught)
         if caught is not None and caught.gaps:
             catchup.record(s, ctx.config, caught.gaps, now)
-        s.add(
-            m.Poll(
-                source=source.name,
-                started_at=now,
-                finished_at=now,
-                verdict=result.verdict,
-                reason=result.reason,
-                pages=len(result.pages) + (caught.pages if caught is not None else 0),
-                items_seen=len(items),
-                items_new=sum(1 for c in changes if c.kind == "new"),
-                items_updated=sum(1 for c in changes if c.kind == "updated"),
-            )
+        poll = dict(  # noqa: C408
+            source=source.name,
+            started_at=now,
+            finished_at=now,
+            verdict=result.verdict,
+            reason=result.reason,
+            pages=len(result.pages) + (caught.pages if caught is not None else 0),
+            items_seen=len(items),
+            items_new=sum(1 for c in changes if c.kind == "new"),
+            items_updated=sum(1 for c in changes if c.kind == "updated"),
         )
+        ctx.store.record_poll(s, poll)
         if ctx.stop.is_set():
             raise Interrupted  # rolls the transaction back
     return events
@@ -468,6 +467,7 @@ def _save_analyses(
     if edited:
         q = select(m.Analysis).where(m.Analysis.item_id.in_(edited))
         existing = {a.item_id: a for a in s.scalars(q)}
+    inserted: list[dict[str, Any]] = []
     for row, a in zip(rows, analyses, strict=True):
         values = dict(  # noqa: C408
             normalized=a.normalized[: hygiene.TEXT_CAP],  # of the whole text; the whole one is kept apart
@@ -483,7 +483,14 @@ def _save_analyses(
         )
         kept = existing.get(row.id)
         if kept is None:
-            s.add(m.Analysis(item_id=row.id, **values))
+            inserted.append({"item_id": row.id, **values})
         else:
             for k, v in values.items():
                 setattr(kept, k, v)
+    if inserted:
+        facts = [
+            (row.published_at, row.platform, row.product, row.sku, a.sentiment)
+            for row, a in zip(rows, analyses, strict=True)
+            if row.id not in existing
+        ]
+        Store.insert_analyses(s, inserted, facts)

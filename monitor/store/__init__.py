@@ -12,10 +12,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, bindparam, func, insert, select
+from sqlalchemy import Engine, Table, bindparam, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -110,6 +110,11 @@ def _new_row(it: NormItem, now: datetime) -> dict[str, object]:
 _KNOWN = select(m.Item.external_id, m.Item.id, m.Item.payload_hash).where(
     m.Item.source == bindparam("source"), m.Item.external_id.in_(bindparam("ids", expanding=True))
 )
+
+# on the tables, not the ORM entities: plain Core statements (no ORM bulk-insert step, which would
+# also split the rows by which columns are None)
+_INSERT_ANALYSES = insert(cast(Table, m.Analysis.__table__))
+_INSERT_POLL = insert(cast(Table, m.Poll.__table__))
 
 
 class Store:
@@ -307,6 +312,18 @@ class Store:
         out = [r for r in rows if r is not None]
         self._save_full_texts(s, [(ch.item, row) for ch, row in zip(changes, rows, strict=True) if row])
         return out
+
+    @staticmethod
+    def insert_analyses(s: Session, values: list[dict[str, Any]], facts: Sequence[rollup.NewFact]) -> None:
+        """Insert the analyses of items that have none, in one Core statement (no ORM objects to
+        flush, #18 throughput), and count them in ``day_counts`` (``facts``: what each counts for)."""
+        s.execute(_INSERT_ANALYSES, values)
+        rollup.count_inserted(s, facts)
+
+    @staticmethod
+    def record_poll(s: Session, values: dict[str, Any]) -> None:
+        """The poll's row (``polls``), inserted with a Core statement."""
+        s.execute(_INSERT_POLL, values)
 
     @staticmethod
     def _save_full_texts(s: Session, pairs: Sequence[tuple[NormItem, m.Item]]) -> None:

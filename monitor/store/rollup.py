@@ -7,8 +7,10 @@ items a flush touches (an analysis added, its sentiment changed, an item's publi
 platform, product or SKU changed, an item or analysis deleted), what they counted for before the
 flush and after it, and adds the difference. Every write of items and analyses in the package goes
 through the ORM (``Store.save_items`` inserts items with a Core statement, but they count only once
-their analysis is added, which is an ORM write). Writes that bypass the ORM (raw SQL, Core
-UPDATE/DELETE on items or analyses) are not seen: ``rebuild`` afterwards (bench/report.py does).
+their analysis is added, which is an ORM write). A writer that inserts analyses with a Core
+statement (the poll's new items, ``monitor.pipeline``) tells ``count_inserted`` what they count for.
+Other writes that bypass the ORM (raw SQL, Core UPDATE/DELETE on items or analyses) are not seen:
+``rebuild`` afterwards (bench/report.py does).
 
 A local day depends on the timezone. ``rollup_state`` records the one the counts were made in;
 writers count in that one whatever their own configuration says, and ``ensure`` (called before a
@@ -261,6 +263,19 @@ def _before_commit(session: Session) -> None:
         if n:
             deltas[(local_day(at, tz), platform, product, sku, sent)] += n
     add(conn, deltas)
+
+
+NewFact = tuple[datetime | None, str, str | None, str | None, str]  # published_at None: not counted
+
+
+def count_inserted(session: Session, facts: Iterable[NewFact]) -> None:
+    """Count analyses a writer inserted without the ORM (a Core INSERT, which the flush hooks do not
+    see), one (item's published_at, platform, product, SKU; the analysis' sentiment) per analysis of
+    an item that had none; written at commit with the rest of the transaction's differences."""
+    pending: Counter[Fact] = session.info.setdefault(_PENDING, Counter())
+    for at, platform, product, sku, sentiment in facts:
+        if at is not None:
+            pending[(at, platform, product or "", sku or "", sentiment)] += 1
 
 
 def _forget(session: Session, *_: object) -> None:

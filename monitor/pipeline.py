@@ -261,17 +261,17 @@ def next_cursor(adapter: Adapter[Any], cursor: Mapping[str, Any], result: RunRes
 def run_source(ctx: Context, source: SourceConfig, now: datetime) -> RunResult:
     """Poll ``source`` once and commit everything it found; never raises for source problems."""
     adapter = build(source)
-    with ctx.store.session() as s:
-        state = ctx.store.source_state(s, source.name)
-        cursor = dict(state.cursor or {})
-        had_items = state.had_items
-        s.commit()
+    with ctx.store.reads() as s:
+        state = ctx.store.source_state(s, source.name)  # read once: the transaction at the end reuses it
+        s.commit()  # the row, if this created it
+    cursor = dict(state.cursor or {})
+    had_items = state.had_items
     # what the paging lookups learnt, (external id, payload hash) -> the change (None: unchanged), so
     # the store stage asks the database only about items they did not see
     looked_up: Memo = {}
 
     def all_known(page_items: list[Item]) -> bool:
-        with ctx.store.session() as s:
+        with ctx.store.reads() as s:
             changed = ctx.store.diff(s, page_items)
         _remember(looked_up, page_items, changed)
         # a truncated item differs from its stored, completed self until the follow-up stage runs
@@ -288,7 +288,7 @@ def run_source(ctx: Context, source: SourceConfig, now: datetime) -> RunResult:
     if result.verdict == "ok":
 
         def stored(ids: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
-            with ctx.store.session() as s:
+            with ctx.store.reads() as s:
                 return ctx.store.stored_texts(s, source.name, ids)
 
         follow_up(ctx.fetcher, adapter, result, now, tz, ctx.follow_ups, stored)
@@ -315,7 +315,7 @@ def run_source(ctx: Context, source: SourceConfig, now: datetime) -> RunResult:
         raise Interrupted
     ctx.priority.yield_point()
     try:
-        events = _commit(ctx, source, adapter, cursor, result, changes, analyses, caught, now)
+        events = _commit(ctx, source, adapter, state, cursor, result, changes, analyses, caught, now)
     except DataError as exc:  # a value the database refuses must not blind the source silently
         _refused(ctx, source, result, exc, now)
         events = []
@@ -359,7 +359,7 @@ def _diff(ctx: Context, items: list[Item], looked_up: Memo) -> list[ItemChange]:
             if ch is not None:
                 out.append(ItemChange(it, ch.kind, ch.row_id))
         return out
-    with ctx.store.session() as s:
+    with ctx.store.reads() as s:
         return ctx.store.diff(s, items)
 
 
@@ -397,6 +397,7 @@ def _commit(
     ctx: Context,
     source: SourceConfig,
     adapter: Adapter[Any],
+    read_state: m.SourceState,
     cursor: Mapping[str, Any],
     result: RunResult,
     changes: list[ItemChange],
@@ -411,7 +412,7 @@ def _commit(
             if change.kind == "updated" and change.item.attrs:
                 row.attrs = {**(row.attrs or {}), **change.item.attrs}
         _save_analyses(s, changes, rows, analyses, now)
-        state = ctx.store.source_state(s, source.name)
+        state = ctx.store.attach_state(s, read_state)
         # a new source's history stays quiet (chat.backfill, monitor.alerting.backfill)
         fresh, fresh_analyses = backfill.news(s, ctx.config, state, rows, analyses, now)
         events = evaluate(s, ctx.config, fresh, fresh_analyses, now)
@@ -422,19 +423,18 @@ def _commit(
             state.cursor = catchup.apply(next_cursor(adapter, cursor, result), caught)
         if caught is not None and caught.gaps:
             catchup.record(s, ctx.config, caught.gaps, now)
-        s.add(
-            m.Poll(
-                source=source.name,
-                started_at=now,
-                finished_at=now,
-                verdict=result.verdict,
-                reason=result.reason,
-                pages=len(result.pages) + (caught.pages if caught is not None else 0),
-                items_seen=len(items),
-                items_new=sum(1 for c in changes if c.kind == "new"),
-                items_updated=sum(1 for c in changes if c.kind == "updated"),
-            )
+        poll = dict(  # noqa: C408
+            source=source.name,
+            started_at=now,
+            finished_at=now,
+            verdict=result.verdict,
+            reason=result.reason,
+            pages=len(result.pages) + (caught.pages if caught is not None else 0),
+            items_seen=len(items),
+            items_new=sum(1 for c in changes if c.kind == "new"),
+            items_updated=sum(1 for c in changes if c.kind == "updated"),
         )
+        ctx.store.record_poll(s, poll)
         if ctx.stop.is_set():
             raise Interrupted  # rolls the transaction back
     return events
@@ -475,6 +475,7 @@ def _save_analyses(
     if edited:
         q = select(m.Analysis).where(m.Analysis.item_id.in_(edited))
         existing = {a.item_id: a for a in s.scalars(q)}
+    inserted: list[dict[str, Any]] = []
     for row, a in zip(rows, analyses, strict=True):
         values = dict(  # noqa: C408
             normalized=a.normalized[: hygiene.TEXT_CAP],  # of the whole text; the whole one is kept apart
@@ -490,7 +491,14 @@ def _save_analyses(
         )
         kept = existing.get(row.id)
         if kept is None:
-            s.add(m.Analysis(item_id=row.id, **values))
+            inserted.append({"item_id": row.id, **values})
         else:
             for k, v in values.items():
                 setattr(kept, k, v)
+    if inserted:
+        facts = [
+            (row.published_at, row.platform, row.product, row.sku, a.sentiment)
+            for row, a in zip(rows, analyses, strict=True)
+            if row.id not in existing
+        ]
+        Store.insert_analyses(s, inserted, facts)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -10,7 +12,7 @@ from sqlalchemy import select
 from monitor.adapters.base import RawItem
 from monitor.config.sources import SourceConfig
 from monitor.normalize import normalize
-from monitor.store import Store
+from monitor.store import Store, WriteGate
 from monitor.store import models as m
 from monitor.store.engine import current_revision, upgrade
 from tests.conftest import NOW
@@ -264,3 +266,31 @@ def test_outbox_rows_written_before_messages_were_structured_are_carried_over(st
         assert report.html == "<h1>日报</h1>" and [a.name for a in report.attachments] == ["t.svg"]
     finally:
         st.close()
+
+
+def test_write_gate_wakes_waiters_one_by_one_urgent_ones_first() -> None:
+    """A release wakes one waiter (#18 throughput): every waiter still gets the gate, and an urgent one
+    that starts waiting after the others goes before them."""
+    gate = WriteGate()
+    order: list[str] = []
+    gate.acquire()
+
+    def take(name: str, urgent: bool) -> None:
+        gate.acquire(urgent)
+        gate.acquire(urgent)  # re-entrant
+        order.append(name)
+        gate.release()
+        gate.release()
+
+    threads = [threading.Thread(target=take, args=(f"n{i}", False)) for i in range(6)]
+    for t in threads:
+        t.start()
+    time.sleep(0.2)  # all six waiting
+    urgent = threading.Thread(target=take, args=("urgent", True))
+    urgent.start()
+    time.sleep(0.2)
+    gate.release()
+    for t in [*threads, urgent]:
+        t.join(5)
+    assert order[0] == "urgent"
+    assert sorted(order[1:]) == [f"n{i}" for i in range(6)]

@@ -58,9 +58,12 @@ def record(
     healthy = verdict == "ok" or (verdict == "empty" and not state.had_items)
     key = f"source_health:{state.name}"
     if healthy:
+        # the alert is raised only here, with failures counted and blind_since set, and resolved here
+        # with both cleared: a source with neither has none open (one query less per healthy poll)
+        was_well = state.consecutive_failures == 0 and state.blind_since is None
         state.last_ok_at = now
         state.consecutive_failures = 0
-        alert = open_alert(s, key)
+        alert = None if was_well else open_alert(s, key)
         if alert is not None:
             tz = config.settings.tz
             since = local_time(state.blind_since, tz) if state.blind_since else "未知时间"

@@ -12,14 +12,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, Table, bindparam, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, defer, sessionmaker
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
 
 from monitor.clock import as_utc
 from monitor.normalize import Item as NormItem
@@ -38,36 +37,49 @@ class ItemChange:
 
 
 class WriteGate:
-    """A re-entrant lock where urgent holders go before the ones already waiting."""
+    """A re-entrant lock where urgent holders go before the ones already waiting.
+
+    A release wakes one waiter: an urgent one if any waits, else one of the others (waking them all
+    had every poll thread queued behind a transaction fight for the GIL to find the gate taken again,
+    #18 throughput). A woken waiter that finds the gate taken by a newcomer waits again; that holder's
+    release wakes the next one, so no wake-up is lost."""
 
     def __init__(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
+        lock = threading.Lock()
+        self._lock = lock
+        self._urgent = threading.Condition(lock)
+        self._normal = threading.Condition(lock)
         self._owner: int | None = None
         self._depth = 0
         self._urgent_waiting = 0
 
     def acquire(self, urgent: bool = False) -> None:
         me = threading.get_ident()
-        with self._cond:
+        with self._lock:
             if self._owner == me:
                 self._depth += 1
                 return
             if urgent:
                 self._urgent_waiting += 1
-            try:
-                while self._owner is not None or (not urgent and self._urgent_waiting):
-                    self._cond.wait()
-            finally:
-                if urgent:
+                try:
+                    while self._owner is not None:
+                        self._urgent.wait()
+                finally:
                     self._urgent_waiting -= 1
+            else:
+                while self._owner is not None or self._urgent_waiting:
+                    self._normal.wait()
             self._owner, self._depth = me, 1
 
     def release(self) -> None:
-        with self._cond:
+        with self._lock:
             self._depth -= 1
             if self._depth == 0:
                 self._owner = None
-                self._cond.notify_all()
+                if self._urgent_waiting:
+                    self._urgent.notify()
+                else:
+                    self._normal.notify()
 
 
 # pg_advisory_xact_lock key every transaction that writes several alert rows takes first
@@ -107,11 +119,29 @@ def _new_row(it: NormItem, now: datetime) -> dict[str, object]:
     }
 
 
+# built once: a poll looks its items up on every page (#18 throughput)
+_KNOWN = select(m.Item.external_id, m.Item.id, m.Item.payload_hash).where(
+    m.Item.source == bindparam("source"), m.Item.external_id.in_(bindparam("ids", expanding=True))
+)
+
+# on the tables, not the ORM entities: plain Core statements (no ORM bulk-insert step, which would
+# also split the rows by which columns are None)
+_ITEMS = cast(Table, m.Item.__table__)
+_INSERT_ITEMS = insert(_ITEMS).returning(_ITEMS.c.id, _ITEMS.c.source, _ITEMS.c.external_id)
+_INSERT_ANALYSES = insert(cast(Table, m.Analysis.__table__))
+_INSERT_POLL = insert(cast(Table, m.Poll.__table__))
+
+
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         rollup.watch(self._sessions)  # items per local day, kept with every write (#18)
+        # lookups outside a transaction: on PostgreSQL in autocommit, so a poll's reads cost their own
+        # statements only, no BEGIN and ROLLBACK round trips around each (#18 throughput)
+        pg = engine.dialect.name == "postgresql"
+        reads = engine.execution_options(isolation_level="AUTOCOMMIT") if pg else engine
+        self._reads = sessionmaker(reads, expire_on_commit=False)
         # SQLite has one writer; waiting writers poll with growing sleeps (busy_timeout), so a short
         # write (an outbox row marked sent) can starve behind a stream of poll transactions. Queueing
         # this process's transactions on a lock hands the database over at once instead.
@@ -137,6 +167,13 @@ class Store:
     @contextmanager
     def session(self) -> Iterator[Session]:
         with self._sessions() as s:
+            yield s
+
+    @contextmanager
+    def reads(self) -> Iterator[Session]:
+        """A session for lookups that need no transaction of their own (each statement stands alone:
+        autocommit on PostgreSQL). Nothing written through it is rolled back."""
+        with self._reads() as s:
             yield s
 
     @contextmanager
@@ -179,13 +216,24 @@ class Store:
         values = {"name": name, "cursor": {}, "consecutive_failures": 0, "polls": 0, "had_items": False}
         if self.dialect in ("sqlite", "postgresql"):
             dialect_insert = sqlite_insert if self.dialect == "sqlite" else pg_insert
-            s.execute(dialect_insert(m.SourceState).values(**values).on_conflict_do_nothing())
+            q = dialect_insert(m.SourceState).values(**values).on_conflict_do_nothing()
+            created = s.scalars(q.returning(m.SourceState)).first()  # the new row, in one statement
+            if created is not None:
+                return created
         else:
             s.add(m.SourceState(**values))
             s.flush()
         st = s.get(m.SourceState, name, populate_existing=True)
         assert st is not None
         return st
+
+    @staticmethod
+    def attach_state(s: Session, state: m.SourceState) -> m.SourceState:
+        """``state``, read earlier in this poll (``source_state``), in the transaction ``s`` without
+        reading it again: a flush writes only the columns changed since. For the writer that owns the
+        source's poll (the claim on PostgreSQL, the one daemon on SQLite): no one else writes the
+        columns a poll changes while it runs (the claim rounds write the lease and due columns only)."""
+        return s.merge(state, load=False)
 
     def read_source_state(self, name: str) -> m.SourceState | None:
         with self.session() as s:
@@ -205,11 +253,8 @@ class Store:
         out: dict[str, tuple[int, str]] = {}
         ids = list(dict.fromkeys(external_ids))
         for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
-            q = select(m.Item.external_id, m.Item.id, m.Item.payload_hash).where(
-                m.Item.source == source, m.Item.external_id.in_(chunk)
-            )
-            out.update({ext: (iid, h) for ext, iid, h in s.execute(q)})
+            rows = s.execute(_KNOWN, {"source": source, "ids": ids[i : i + 500]})
+            out.update({ext: (iid, h) for ext, iid, h in rows})
         return out
 
     def stored_texts(
@@ -276,26 +321,33 @@ class Store:
             row.updated_at = now
             rows[i] = row
         if new:
-            # one executemany, then the rows back by their natural key (RETURNING with a guaranteed
-            # order makes SQLite insert row by row)
-            s.execute(insert(m.Item), [params for _, params in new])
-            wanted: dict[tuple[object, object], int] = {(p["source"], p["external_id"]): i for i, p in new}
-            for source in {src for src, _ in wanted}:
-                ids = [ext for src, ext in wanted if src == source]
-                for k in range(0, len(ids), 500):
-                    q = (
-                        select(m.Item)
-                        .options(defer(m.Item.attrs))  # known already: no JSON decoding per row
-                        .where(m.Item.source == source, m.Item.external_id.in_(ids[k : k + 500]))
-                    )
-                    for row in s.scalars(q):
-                        i = wanted[(row.source, row.external_id)]
-                        set_committed_value(row, "attrs", dict(changes[i].item.attrs))
-                        rows[i] = row
+            # one multi-row INSERT … RETURNING the rows, matched back by their natural key (asking for
+            # the parameters' order would make SQLite insert row by row)
+            # the rows are built here from what was inserted, not loaded back (#18 throughput)
+            wanted = {(p["source"], p["external_id"]): (i, p) for i, p in new}
+            for iid, source, ext in s.execute(_INSERT_ITEMS, [params for _, params in new]):
+                i, params = wanted[(source, ext)]
+                row = m.Item(id=iid, **params)
+                row.attrs = dict(row.attrs or {})  # its own copy (before it counts as loaded)
+                make_transient_to_detached(row)  # as if loaded: persistent once added, nothing to write
+                s.add(row)
+                rows[i] = row
         s.flush()
         out = [r for r in rows if r is not None]
         self._save_full_texts(s, [(ch.item, row) for ch, row in zip(changes, rows, strict=True) if row])
         return out
+
+    @staticmethod
+    def insert_analyses(s: Session, values: list[dict[str, Any]], facts: Sequence[rollup.NewFact]) -> None:
+        """Insert the analyses of items that have none, in one Core statement (no ORM objects to
+        flush, #18 throughput), and count them in ``day_counts`` (``facts``: what each counts for)."""
+        s.execute(_INSERT_ANALYSES, values)
+        rollup.count_inserted(s, facts)
+
+    @staticmethod
+    def record_poll(s: Session, values: dict[str, Any]) -> None:
+        """The poll's row (``polls``), inserted with a Core statement."""
+        s.execute(_INSERT_POLL, values)
 
     @staticmethod
     def _save_full_texts(s: Session, pairs: Sequence[tuple[NormItem, m.Item]]) -> None:

@@ -7,8 +7,10 @@ items a flush touches (an analysis added, its sentiment changed, an item's publi
 platform, product or SKU changed, an item or analysis deleted), what they counted for before the
 flush and after it, and adds the difference. Every write of items and analyses in the package goes
 through the ORM (``Store.save_items`` inserts items with a Core statement, but they count only once
-their analysis is added, which is an ORM write). Writes that bypass the ORM (raw SQL, Core
-UPDATE/DELETE on items or analyses) are not seen: ``rebuild`` afterwards (bench/report.py does).
+their analysis is added, which is an ORM write). A writer that inserts analyses with a Core
+statement (the poll's new items, ``monitor.pipeline``) tells ``count_inserted`` what they count for.
+Other writes that bypass the ORM (raw SQL, Core UPDATE/DELETE on items or analyses) are not seen:
+``rebuild`` afterwards (bench/report.py does).
 
 A local day depends on the timezone. ``rollup_state`` records the one the counts were made in;
 writers count in that one whatever their own configuration says, and ``ensure`` (called before a
@@ -60,11 +62,13 @@ def local_day(at: datetime, tz: ZoneInfo) -> date:
 
 
 # ---- reading -----------------------------------------------------------------------------------
+_BUILT_FOR = select(m.RollupState.timezone).where(m.RollupState.name == STATE)
+_BUILT_FOR_SHARED = _BUILT_FOR.with_for_update(read=True)
+
+
 def built_for(conn: Connection | Session, *, lock: bool = False) -> str | None:
     """The timezone the counts are in (None: never counted). ``lock``: FOR SHARE on PostgreSQL."""
-    q = select(m.RollupState.timezone).where(m.RollupState.name == STATE)
-    if lock and _dialect(conn) == "postgresql":
-        q = q.with_for_update(read=True)
+    q = _BUILT_FOR_SHARED if lock and _dialect(conn) == "postgresql" else _BUILT_FOR
     value = conn.execute(q).scalar()
     return None if value is None else str(value)
 
@@ -138,6 +142,21 @@ def _counted(conn: Connection, ids: set[int]) -> dict[int, tuple[datetime, str, 
     return out
 
 
+_UPSERTS: dict[str, Any] = {}
+
+
+def _upsert(dialect: str) -> Any:
+    """INSERT … ON CONFLICT adding to the items, built once per dialect."""
+    stmt = _UPSERTS.get(dialect)
+    if stmt is None:
+        base = (pg_insert if dialect == "postgresql" else sqlite_insert)(T)
+        stmt = _UPSERTS[dialect] = base.on_conflict_do_update(
+            index_elements=[T.day, T.platform, T.product, T.sku, T.sentiment],
+            set_={"items": T.items + base.excluded["items"]},
+        )
+    return stmt
+
+
 def add(conn: Connection, deltas: Counter[Key]) -> None:
     """Add ``deltas`` to the counts (in key order, so two writers lock rows in the same order) and
     drop the rows that reach zero."""
@@ -148,12 +167,8 @@ def add(conn: Connection, deltas: Counter[Key]) -> None:
     ]
     if not rows:
         return
-    stmt = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(T)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[T.day, T.platform, T.product, T.sku, T.sentiment],
-        set_={"items": T.items + stmt.excluded["items"]},
-    )
-    conn.execute(stmt, rows)
+    stmt = _upsert(conn.dialect.name)
+    conn.execute(stmt, rows[0] if len(rows) == 1 else rows)  # one row (a poll's usual): no executemany
     if any(r["items"] < 0 for r in rows):
         days = sorted({r["day"] for r in rows if r["items"] < 0})
         conn.execute(delete(T).where(T.day.in_(days), T.items == 0))
@@ -189,12 +204,36 @@ def _before_flush(session: Session, _ctx: UOWTransaction, _instances: object) ->
     session.info[_BEFORE] = (ids, _counted(session.connection(), ids) if ids else {})
 
 
+def _in_session(session: Session, ids: set[int]) -> dict[int, tuple[datetime, str, str, str, str] | None]:
+    """What the items among ``ids`` that only got a new analysis in this flush count for, read from the
+    session's own objects (no query: a poll's new items and their analyses are all in it); None for one
+    that counts for nothing (no publication time). Items not in the session, or with a field not loaded
+    or a naive time, are left out (counted by query)."""
+    mapper = inspect(m.Item)
+    out: dict[int, tuple[datetime, str, str, str, str] | None] = {}
+    for obj in session.new:
+        if not isinstance(obj, m.Analysis) or obj.item_id not in ids:
+            continue
+        item = session.identity_map.get(mapper.identity_key_from_primary_key((obj.item_id,)))
+        if not isinstance(item, m.Item) or inspect(item).unloaded & {*KEY_FIELDS, "platform"}:
+            continue
+        at = item.published_at
+        if at is not None and at.tzinfo is None:
+            continue
+        product, sku = item.product or "", item.sku or ""
+        out[obj.item_id] = None if at is None else (at, str(item.platform), product, sku, str(obj.sentiment))
+    return out
+
+
 def _after_flush(session: Session, _ctx: UOWTransaction) -> None:
     ids_before, before = session.info.pop(_BEFORE, (set(), {}))
+    changed = _touched(session, added=False)  # deleted, or a counted field changed
     ids = ids_before | _touched(session)
     if not ids:
         return
-    after = _counted(session.connection(), ids)
+    known = _in_session(session, ids - ids_before - changed)
+    after = _counted(session.connection(), ids - known.keys()) if ids - known.keys() else {}
+    after.update({iid: fact for iid, fact in known.items() if fact is not None})
     if before == after:
         return
     facts: Counter[Fact] = session.info.setdefault(_PENDING, Counter())
@@ -224,6 +263,19 @@ def _before_commit(session: Session) -> None:
         if n:
             deltas[(local_day(at, tz), platform, product, sku, sent)] += n
     add(conn, deltas)
+
+
+NewFact = tuple[datetime | None, str, str | None, str | None, str]  # published_at None: not counted
+
+
+def count_inserted(session: Session, facts: Iterable[NewFact]) -> None:
+    """Count analyses a writer inserted without the ORM (a Core INSERT, which the flush hooks do not
+    see), one (item's published_at, platform, product, SKU; the analysis' sentiment) per analysis of
+    an item that had none; written at commit with the rest of the transaction's differences."""
+    pending: Counter[Fact] = session.info.setdefault(_PENDING, Counter())
+    for at, platform, product, sku, sentiment in facts:
+        if at is not None:
+            pending[(at, platform, product or "", sku or "", sentiment)] += 1
 
 
 def _forget(session: Session, *_: object) -> None:

@@ -687,7 +687,8 @@ class Daemon:
     def _delivery_loop(self) -> None:
         """A thread of its own, so a notification leaves as soon as its row is committed."""
         every = self.config.settings.deliver_every.total_seconds()
-        warm_up()  # apprise imports its plugins on first use: pay that before the first alert
+        # apprise and the configured channels' plugins, imported before the first alert
+        warm_up(u for ch in self.config.settings.channels.values() for u in ch.urls)
         while not self.stop_event.is_set():
             woken = self._wake.wait(timeout=every)
             self._wake.clear()

@@ -34,7 +34,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
-from monitor import cluster, delivery, jobs, redaction, shopauth
+from monitor import cluster, delivery, jobs, memtrim, redaction, shopauth
 from monitor.adapters import registry
 from monitor.admin import rules as rules_admin
 from monitor.analyze.pool import AnalysisPool
@@ -287,6 +287,10 @@ class Daemon:
         )
         self.scheduler.add_job(
             self.check_profile, IntervalTrigger(minutes=1), id="profile", executor="system"
+        )
+        # freed heap pages back to the system (glibc keeps them otherwise; #18 memory)
+        self.scheduler.add_job(
+            memtrim.trim, IntervalTrigger(seconds=memtrim.EVERY_SECONDS), id="malloc-trim", executor="system"
         )
         for job in jobs.JOBS:
             trigger = _trigger(job.name, s)

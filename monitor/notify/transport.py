@@ -28,16 +28,19 @@ __all__ = ["limit_of", "room_for", "send", "warm_up", "with_key"]
 log = logging.getLogger(__name__)
 
 
-def _apprise() -> ModuleType:
-    """apprise, imported when a channel first needs it (the chat robots and webhooks that
-    ``monitor.notify.robots`` posts itself never do), with console:// and our robot plugins
-    registered; its stock plugins are imported one scheme at a time (``plugin_for``, #18 memory)."""
+def _apprise(kind: ChannelKind | None = None) -> ModuleType:
+    """apprise, imported when a channel first needs it (the chat robots that ``monitor.notify.robots``
+    posts itself never do), with console:// registered; its stock plugins are imported one scheme at a
+    time (``plugin_for``, #18 memory). Our checked robot plugins (``chatbots``, which import
+    ``requests``) are registered only for a robot kind that reaches apprise."""
     import apprise
 
-    from monitor.notify import chatbots
     from monitor.notify import console as _console  # noqa: F401  (registers console://)
 
-    chatbots.register()
+    if kind is not None and kind.refuses_with_200:
+        from monitor.notify import chatbots
+
+        chatbots.register()
     return apprise
 
 
@@ -120,7 +123,7 @@ def _send_one(
     kind = kind_of(url)
     if kind.native:
         return _send_robot(name, channel, url, message, key, kind)
-    apprise = _apprise()
+    apprise = _apprise(kind)
     plugin_for(_scheme(url))  # apprise's table holds only the plugins asked for
     ap = apprise.Apprise()
     if not ap.add(with_key(url, key, kind)):

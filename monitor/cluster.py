@@ -121,15 +121,18 @@ def migrate_serially(url: str) -> None:
     database don't race each other's ``CREATE TABLE``; a no-op for SQLite (one process anyway)."""
     if make_url(url).get_backend_name() != "postgresql":
         return
-    from monitor.store.engine import make_engine, upgrade
+    from monitor.store.engine import current_revision, make_engine, migrate, script_head
 
     engine = make_engine(url)
     try:
+        head = script_head()
+        if head is not None and current_revision(engine) == head:
+            return  # at head already: no lock to take, no migration process to start
         with engine.connect() as conn:
             key = _lock_key(str(conn.scalar(select(func.current_schema())) or ""), "migrations")
             conn.scalar(select(func.pg_advisory_lock(key)))
             try:
-                upgrade(engine)
+                migrate(engine)  # in a child process, unless another replica got there first
             finally:
                 conn.scalar(select(func.pg_advisory_unlock(key)))
                 conn.commit()

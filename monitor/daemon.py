@@ -34,7 +34,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
-from monitor import cluster, delivery, jobs, redaction, shopauth
+from monitor import cluster, delivery, jobs, memtrim, redaction, shopauth
 from monitor.adapters import registry
 from monitor.admin import rules as rules_admin
 from monitor.analyze.pool import AnalysisPool
@@ -287,6 +287,10 @@ class Daemon:
         )
         self.scheduler.add_job(
             self.check_profile, IntervalTrigger(minutes=1), id="profile", executor="system"
+        )
+        # freed heap pages back to the system (glibc keeps them otherwise; #18 memory)
+        self.scheduler.add_job(
+            memtrim.trim, IntervalTrigger(seconds=memtrim.EVERY_SECONDS), id="malloc-trim", executor="system"
         )
         for job in jobs.JOBS:
             trigger = _trigger(job.name, s)
@@ -687,7 +691,8 @@ class Daemon:
     def _delivery_loop(self) -> None:
         """A thread of its own, so a notification leaves as soon as its row is committed."""
         every = self.config.settings.deliver_every.total_seconds()
-        warm_up()  # apprise imports its plugins on first use: pay that before the first alert
+        # apprise and the configured channels' plugins, imported before the first alert
+        warm_up(u for ch in self.config.settings.channels.values() for u in ch.urls)
         while not self.stop_event.is_set():
             woken = self._wake.wait(timeout=every)
             self._wake.clear()

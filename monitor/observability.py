@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
@@ -98,6 +98,34 @@ class _StoreCollector(Collector):
         return [depth, lag, up, replicas]
 
 
+class _PerSource(Collector):
+    """A counter with a series per source (×verdict / outcome): a float per label tuple under one
+    lock. prometheus_client's ``Counter`` keeps a child per series (value, creation time, two locks:
+    ~4 MB at 10,000 sources, #18 memory). Exposed the same (``<name>_total{...}``), without the
+    ``<name>_created`` series."""
+
+    def __init__(self, name: str, documentation: str, labelnames: tuple[str, ...]) -> None:
+        self.name, self.documentation, self.labelnames = name, documentation, labelnames
+        self._values: dict[tuple[str, ...], float] = {}
+        self._lock = threading.Lock()
+
+    def inc(self, labels: tuple[str, ...], amount: float = 1.0) -> None:
+        with self._lock:
+            self._values[labels] = self._values.get(labels, 0.0) + amount
+
+    def value(self, labels: tuple[str, ...]) -> float:
+        with self._lock:
+            return self._values.get(labels, 0.0)
+
+    def collect(self) -> Iterable[Metric]:
+        family = CounterMetricFamily(self.name, self.documentation, labels=self.labelnames)
+        with self._lock:
+            values = list(self._values.items())
+        for labels, v in values:
+            family.add_metric(labels, v)
+        yield family
+
+
 class Metrics:
     """One registry per daemon (tests run several daemons in one process)."""
 
@@ -110,9 +138,8 @@ class Metrics:
     ) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.polls = Counter(
-            "monitor_polls", "polls by source and verdict", ["source", "verdict"], registry=r
-        )
+        self.polls = _PerSource("monitor_polls", "polls by source and verdict", ("source", "verdict"))
+        r.register(self.polls)
         self.polls_skipped = Counter(
             "monitor_polls_skipped",
             "due polls of sick sources skipped: their share of the workers was full (schedule.sick_share)",
@@ -140,13 +167,13 @@ class Metrics:
         self.self_alerts = Counter(
             "monitor_self_alerts", "no-successful-poll system alerts raised", registry=r
         )
-        self.follow_ups = Counter(
+        self.follow_ups = _PerSource(
             "monitor_follow_ups",
             "items a follow-up request (long text, note detail) looked at, by source and outcome "
             "(fetched, cached, stored, blocked, failed, deferred)",
-            ["source", "outcome"],
-            registry=r,
+            ("source", "outcome"),
         )
+        r.register(self.follow_ups)
         self.jobs = Counter(
             "monitor_system_jobs",
             "system job rounds by job and result (ran, skipped: another replica or thread has it, failed)",
@@ -165,7 +192,7 @@ class Metrics:
     def observe_poll(
         self, source: str, verdict: str, new: int, updated: int, alerts: int, seconds: float
     ) -> None:
-        self.polls.labels(source, verdict).inc()
+        self.polls.inc((source, verdict))
         self.poll_seconds.observe(seconds)
         if new:
             self.items.labels("new").inc(new)
@@ -176,7 +203,7 @@ class Metrics:
 
     def observe_follow_ups(self, source: str, counts: Mapping[str, int]) -> None:
         for outcome, n in counts.items():
-            self.follow_ups.labels(source, outcome).inc(n)
+            self.follow_ups.inc((source, outcome), n)
 
     def observe_job(self, job: str, result: str, seconds: float) -> None:
         self.jobs.labels(job, result).inc()

@@ -33,6 +33,16 @@ def _pg_schema_url(base: str, schema: str) -> str:
     return f"{base}{sep}options=-csearch_path%3D{schema}"
 
 
+@pytest.fixture(autouse=True)
+def _migrate_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Daemons and commands migrate a database in a child process, so that they never import Alembic
+    (monitor.store.engine.migrate); a test's fresh database is migrated in-process, which is ten times
+    faster. tests/test_store.py tests the child; the daemons the tests start as processes use it."""
+    from monitor.store import engine
+
+    monkeypatch.setattr(engine, "MIGRATE_IN_CHILD", False)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty database URL; the store contract runs on both backends."""

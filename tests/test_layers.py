@@ -48,7 +48,7 @@ def test_sql_is_written_in_the_store_or_the_web_read_model_never_in_the_faces() 
 # Intake and the notify transport share a floor: both speak to the outside world and know nothing of
 # what the product decides (notify may import config only, see below).
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("ground", ("config", "clock", "signing", "hygiene", "redaction", "oncall", "priority")),
+    ("ground", ("config", "clock", "signing", "hygiene", "redaction", "oncall", "priority", "memtrim")),
     ("intake and transports", ("adapters", "fetch", "netguard", "followup", "normalize", "notify")),
     ("analysis", ("analyze",)),
     ("store", ("store",)),

@@ -53,6 +53,100 @@ def test_migrations_are_idempotent(store: Store) -> None:
     assert current_revision(store.engine) == head()
 
 
+def test_the_migration_files_head_is_read_without_alembic() -> None:
+    from monitor.store.engine import script_head
+
+    assert script_head() == head()
+
+
+def test_a_database_at_head_opens_without_running_a_migration(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from monitor.store import engine
+
+    Store.open(store_url).close()
+
+    def no(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("no migration for a database at head")
+
+    monkeypatch.setattr(engine, "upgrade", no)
+    monkeypatch.setattr(engine, "upgrade_in_child", no)
+    st = Store.open(store_url)
+    assert current_revision(st.engine) == head()
+    st.close()
+
+
+def test_the_daemon_process_migrates_in_a_child_and_never_imports_alembic(tmp_path: object) -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from monitor.store import Store\n"
+        "from monitor.store.engine import current_revision\n"
+        f"url = 'sqlite:///{tmp_path}/monitor.db'\n"
+        "for _ in range(2):\n"
+        "    st = Store.open(url)\n"
+        "    print(current_revision(st.engine))\n"
+        "    st.close()\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.split("\n")[:3] == [head(), head(), "[]"], out.stderr
+
+
+def test_a_failed_migration_in_the_child_says_why(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy import text
+
+    from monitor.store import StoreError, engine
+
+    monkeypatch.setattr(engine, "MIGRATE_IN_CHILD", True)
+    url = f"sqlite:///{tmp_path}/monitor.db"
+    Store.open(url).close()
+    st = Store.open(url)
+    with st.engine.begin() as conn:  # a database written by a newer version of the monitor
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    st.close()
+    with pytest.raises(StoreError) as err:
+        Store.open(url)
+    assert str(err.value).startswith(f"cannot open the database {url}: ")
+    assert "Can't locate revision identified by '9999'" in str(err.value)
+
+
+def test_the_migration_child_dies_with_its_parent() -> None:
+    """A daemon killed during a migration leaves no migration running on (PR_SET_PDEATHSIG)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    parent = (
+        "import subprocess, sys\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import os, time; from monitor.store.migrate import "
+        "die_with_parent; die_with_parent(os.getppid()); print(1, flush=True); time.sleep(60)'], "
+        "stdout=subprocess.PIPE)\n"
+        "child.stdout.readline()\n"
+        "print(child.pid, flush=True)\n"
+        "import time; time.sleep(60)\n"
+    )
+    with subprocess.Popen([sys.executable, "-c", parent], stdout=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout is not None
+        child = int(proc.stdout.readline())
+        proc.send_signal(signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    os.kill(child, signal.SIGKILL)
+    raise AssertionError("the child outlived its parent")
+
+
 def test_a_first_migration_cut_short_leaves_nothing_and_the_next_start_migrates(
     tmp_path: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -64,7 +64,10 @@ def _run(batch: Sequence[tuple[str, MatchContext]]) -> list[Analysis]:
 
 
 class AnalysisPool:
-    """``analyze_many`` in-process (workers=0) or in a process pool."""
+    """``analyze_many`` in-process (workers=0) or in a process pool.
+
+    With workers, the in-process analyzer (rule set, pinyin spellings, the two models: ~20 MB) is
+    built when a batch first needs it (one of fewer than 8 texts), not before (#18 memory)."""
 
     def __init__(
         self,
@@ -74,21 +77,37 @@ class AnalysisPool:
         workers: int,
         problem_model: str | None = None,
     ) -> None:
-        self.local = build_analyzer(rules, priority_words, model, problem_model)
+        self._spec = (list(rules), list(priority_words), model, problem_model)
+        self._local: Analyzer | None = None
+        self._building = threading.Lock()
         self._pool: ProcessPoolExecutor | None = None
-        if workers > 0:
+        if workers <= 0:
+            self._local = build_analyzer(rules, priority_words, model, problem_model)
+        else:
             self._pool = ProcessPoolExecutor(
                 max_workers=workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init,
-                initargs=(list(rules), list(priority_words), model, problem_model, os.getpid()),
+                initargs=(*self._spec, os.getpid()),
             )
+
+    @property
+    def local(self) -> Analyzer:
+        """The in-process analyzer, built on first use."""
+        local = self._local
+        if local is None:
+            with self._building:  # poll threads may ask at once: build it once
+                local = self._local
+                if local is None:
+                    local = self._local = build_analyzer(*self._spec)
+        return local
 
     def analyze_many(self, batch: Sequence[tuple[str, MatchContext]]) -> list[Analysis]:
         if not batch:
             return []
         if self._pool is None or len(batch) < 8:
-            return [self.local.analyze(text, ctx) for text, ctx in batch]
+            local = self.local
+            return [local.analyze(text, ctx) for text, ctx in batch]
         return self._pool.submit(_run, list(batch)).result()
 
     def close(self) -> None:

@@ -84,10 +84,15 @@ class ProblemModel:
         if k < 2 or len(set(self.labels)) != k:
             raise ValueError("a problem model needs at least two distinct classes")
         self.buckets = np.ascontiguousarray(buckets, dtype=np.int64)
-        self.weights = np.ascontiguousarray(weights, dtype=np.float32)
+        weights = np.asarray(weights, dtype=np.float32)  # no copy of a float32 array
         self.bias = np.asarray(bias, dtype=np.float64)
-        if self.buckets.ndim != 1 or self.weights.shape != (self.buckets.size, k) or self.bias.shape != (k,):
+        if self.buckets.ndim != 1 or weights.shape != (self.buckets.size, k) or self.bias.shape != (k,):
             raise ValueError("buckets, weights and bias do not fit the classes")
+        # ``_w``: the weights and a last row of zeros (for the buckets without weight, see _prepare);
+        # ``weights`` is a view of it, not a second copy (~10 MB for the shipped model, #18)
+        self._w = np.zeros((self.buckets.size + 1, k), dtype=np.float32)
+        self._w[:-1] = weights
+        self.weights = self._w[:-1]
         if self.buckets.size and (
             np.any(np.diff(self.buckets) <= 0) or self.buckets[0] < 0 or self.buckets[-1] >= 1 << BITS
         ):
@@ -105,7 +110,6 @@ class ProblemModel:
         rows = np.full(1 << BITS, self.buckets.size, dtype=np.int32)
         rows[self.buckets] = np.arange(self.buckets.size, dtype=np.int32)
         self._rows = rows
-        self._w = np.vstack([self.weights, np.zeros((1, len(self.labels)), dtype=np.float32)])
         self._ones = np.ones(3 * MAX_CHARS, dtype=np.float32)
 
     def scores(self, text: str, buckets: Buckets | None = None) -> list[float]:

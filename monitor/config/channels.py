@@ -44,11 +44,10 @@ def url_problems(url: str) -> tuple[str | None, str | None]:
     scheme = url.split("://", 1)[0].lower()
     if scheme in OURS:
         return None, None
-    from apprise.manager_plugins import NotificationManager
+    from monitor.config.apprise_plugins import plugin_for
 
-    try:
-        plugin = NotificationManager()[scheme]  # type: ignore[no-untyped-call]
-    except KeyError:
+    plugin = plugin_for(scheme)  # that scheme's plugin only, not all of apprise's (#18 memory)
+    if plugin is None:
         return f"unknown channel scheme {scheme}:// (not an apprise service)", None
     name = plugin.__name__
     if name.startswith("Checked"):  # monitor.notify.chatbots' subclasses of the stock robots

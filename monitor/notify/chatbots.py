@@ -26,6 +26,8 @@ import requests
 from apprise.manager_plugins import NotificationManager
 from apprise.plugins import dingtalk, feishu, lark, wecombot
 
+from monitor.config.apprise_plugins import ready
+
 
 class _RecordingRequests:
     """Stands in for the ``requests`` module inside the robot plugin modules, for good: a ``post`` made
@@ -158,6 +160,7 @@ def register() -> None:
     global _registered
     if _registered:
         return
+    ready()  # apprise's table is filled one scheme at a time (monitor.config.apprise_plugins)
     for plugin in (CheckedDingTalk, CheckedWeComBot, CheckedFeishu, CheckedLark):
         plugin._module.requests = _requests
         NotificationManager().add(plugin, force=True)

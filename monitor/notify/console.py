@@ -11,6 +11,9 @@ from typing import Any
 
 from apprise.decorators import notify
 
+from monitor.config.apprise_plugins import ready
+
+ready()  # before the decorator asks apprise's table, which would import every plugin otherwise
 _lock = threading.Lock()
 
 

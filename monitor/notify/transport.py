@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 from urllib.parse import quote
 
-import apprise
-
+from monitor.config.apprise_plugins import plugin_for
 from monitor.config.settings import Channel, expand_env
-from monitor.notify import chatbots, robots
-from monitor.notify import console as _console  # noqa: F401  (registers console://)
+from monitor.notify import robots
 from monitor.notify.kinds import ChannelKind, kind_of
 from monitor.notify.message import Message
 from monitor.notify.render import render
@@ -26,11 +26,34 @@ from monitor.notify.render import render
 __all__ = ["limit_of", "room_for", "send", "warm_up", "with_key"]
 
 log = logging.getLogger(__name__)
-_FORMATS = {
-    "markdown": apprise.NotifyFormat.MARKDOWN,
-    "text": apprise.NotifyFormat.TEXT,
-    "html": apprise.NotifyFormat.HTML,
-}
+
+
+def _apprise(kind: ChannelKind | None = None) -> ModuleType:
+    """apprise, imported when a channel first needs it (the chat robots that ``monitor.notify.robots``
+    posts itself never do), with console:// registered; its stock plugins are imported one scheme at a
+    time (``plugin_for``, #18 memory). Our checked robot plugins (``chatbots``, which import
+    ``requests``) are registered only for a robot kind that reaches apprise."""
+    import apprise
+
+    from monitor.notify import console as _console  # noqa: F401  (registers console://)
+
+    if kind is not None and kind.refuses_with_200:
+        from monitor.notify import chatbots
+
+        chatbots.register()
+    return apprise
+
+
+def _formats(apprise: ModuleType) -> dict[str, Any]:
+    return {
+        "markdown": apprise.NotifyFormat.MARKDOWN,
+        "text": apprise.NotifyFormat.TEXT,
+        "html": apprise.NotifyFormat.HTML,
+    }
+
+
+def _scheme(url: str) -> str:
+    return url.split("://", 1)[0].strip().lower()
 
 
 def with_key(url: str, key: str, kind: ChannelKind) -> str:
@@ -65,15 +88,19 @@ def room_for(channel: Channel) -> int | None:
     return min(rooms) if rooms else None
 
 
-def warm_up() -> None:
-    """Load apprise's plugins and ours once, so the first real notification is not slowed by imports."""
-    chatbots.register()
-    apprise.Apprise().add("json://127.0.0.1:9/")  # instantiating a URL loads the plugin table
+def warm_up(urls: Iterable[str] = ()) -> None:
+    """Import apprise and the plugins of ``urls`` (the configured channels' URLs) once, so the first
+    real notification is not slowed by imports. Only those plugins: all of them cost ~23 MB."""
+    wanted = {_scheme(u) for u in urls if not kind_of(u).native}
+    if not wanted:
+        return
+    _apprise()
+    for scheme in sorted(wanted):
+        plugin_for(scheme)
 
 
 def send(name: str, channel: Channel, message: Message, key: str) -> tuple[bool, str | None]:
     """Send ``message`` to every URL of ``channel``; returns (ok, error). All URLs are tried."""
-    chatbots.register()
     errors: list[str] = []
     with tempfile.TemporaryDirectory(prefix="monitor-att-") as tmp:
         files = [Path(tmp) / Path(a.name).name for a in message.attachments]
@@ -96,6 +123,8 @@ def _send_one(
     kind = kind_of(url)
     if kind.native:
         return _send_robot(name, channel, url, message, key, kind)
+    apprise = _apprise(kind)
+    plugin_for(_scheme(url))  # apprise's table holds only the plugins asked for
     ap = apprise.Apprise()
     if not ap.add(with_key(url, key, kind)):
         return f"channel {name!r}: apprise does not accept the URL {raw.split('://')[0]}://…"
@@ -107,7 +136,10 @@ def _send_one(
             attach.add(str(f))
     for i, part in enumerate(out.parts):
         ok = ap.notify(
-            body=part, title=out.title, body_format=_FORMATS[out.format], attach=attach if i == 0 else None
+            body=part,
+            title=out.title,
+            body_format=_formats(apprise)[out.format],
+            attach=attach if i == 0 else None,
         )
         if not ok:
             why = "; ".join(r for server in ap if (r := getattr(server, "last_rejection", None)))

@@ -17,14 +17,15 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import select
 
 from monitor.store import Store
 from monitor.store import models as m
+
+if TYPE_CHECKING:  # cryptography (~7 MB) is imported when a token is sealed or opened (#18 memory)
+    from cryptography.fernet import MultiFernet
 
 KEY_ENV = "MONITOR_TOKEN_KEY"
 _INFO = b"opinion-monitor shop tokens v1"
@@ -47,30 +48,68 @@ class Grant:
 
 
 def _derived_key(secret: bytes) -> bytes:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
     raw = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(secret)
     return base64.urlsafe_b64encode(raw)
 
 
-def cipher(data_dir: Path) -> MultiFernet:
-    """The token cipher: ``MONITOR_TOKEN_KEY`` or a key derived from the daemon's secret."""
+def _is_fernet_key(key: bytes) -> bool:
+    """What ``Fernet(key)`` accepts: 32 bytes in url-safe base64."""
+    try:
+        return len(base64.urlsafe_b64decode(key)) == 32
+    except ValueError:
+        return False
+
+
+class Box:
+    """The token cipher (a ``MultiFernet``), built when a token is first sealed or opened: most
+    daemons hold no shop token, and ``cryptography`` costs ~7 MB imported (#18 memory)."""
+
+    def __init__(self, keys: list[bytes] | None = None, secret: bytes | None = None) -> None:
+        self._keys, self._secret = keys, secret
+        self._fernet: MultiFernet | None = None
+
+    def _multi(self) -> MultiFernet:
+        if self._fernet is None:
+            from cryptography.fernet import Fernet, MultiFernet
+
+            keys = self._keys if self._keys is not None else [_derived_key(self._secret or b"")]
+            self._fernet = MultiFernet([Fernet(k) for k in keys])
+        return self._fernet
+
+    def encrypt(self, data: bytes) -> bytes:
+        return self._multi().encrypt(data)
+
+    def decrypt(self, token: bytes) -> bytes:
+        return self._multi().decrypt(token)
+
+
+def cipher(data_dir: Path) -> Box:
+    """The token cipher: ``MONITOR_TOKEN_KEY`` or a key derived from the daemon's secret. A malformed
+    ``MONITOR_TOKEN_KEY`` raises ``VaultError`` here, before any token is needed."""
     env = os.environ.get(KEY_ENV, "").strip()
     if env:
         try:
-            return MultiFernet([Fernet(k.strip().encode("ascii")) for k in env.split(",") if k.strip()])
-        except (ValueError, UnicodeEncodeError):
+            keys = [k.strip().encode("ascii") for k in env.split(",") if k.strip()]
+        except UnicodeEncodeError:
+            keys = []
+        if not keys or not all(_is_fernet_key(k) for k in keys):
             raise VaultError(
                 f"{KEY_ENV} is not a Fernet key (32 url-safe base64 bytes; make one with "
                 "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`)"
-            ) from None
+            )
+        return Box(keys=keys)
     from monitor.signing import load_secret
 
-    return MultiFernet([Fernet(_derived_key(load_secret(data_dir)))])
+    return Box(secret=load_secret(data_dir))
 
 
 class TokenVault:
     """Read and write shop tokens; every method is one short transaction."""
 
-    def __init__(self, store: Store, box: MultiFernet) -> None:
+    def __init__(self, store: Store, box: Box | MultiFernet) -> None:
         self.store = store
         self.box = box
 
@@ -83,6 +122,8 @@ class TokenVault:
         return self.box.encrypt(json.dumps(body).encode("utf-8")).decode("ascii")
 
     def open(self, row: m.ShopToken) -> tuple[str, str | None]:
+        from cryptography.fernet import InvalidToken
+
         try:
             body = json.loads(self.box.decrypt(row.secret_box.encode("ascii")))
         except (InvalidToken, ValueError):

@@ -24,7 +24,8 @@ from monitor.clock import as_utc
 from monitor.normalize import Item as NormItem
 from monitor.store import models as m
 from monitor.store import rollup
-from monitor.store.engine import StoreError, make_engine, upgrade
+from monitor.store.engine import StoreError, make_engine
+from monitor.store.engine import migrate as migrate_schema
 
 __all__ = ["Store", "StoreError", "models"]
 
@@ -152,8 +153,9 @@ class Store:
         engine = make_engine(url)
         try:
             if migrate:
-                upgrade(engine)
+                migrate_schema(engine)
         except Exception as exc:  # surface a clear message for the common causes
+            engine.dispose()
             raise StoreError(f"cannot open the database {engine.url.render_as_string()}: {exc}") from exc
         return cls(engine)
 

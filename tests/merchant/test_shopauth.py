@@ -4,6 +4,7 @@ lapse warning days ahead, and the "re-authorise" alert the moment a platform rej
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -294,3 +295,23 @@ def test_a_malformed_key_blocks_the_merchant_sources_not_the_daemon(
             p.access_token("taobao", "main", NOW)
     finally:
         credentials.install(previous)
+
+
+def test_cryptography_is_imported_when_a_token_is_first_sealed(tmp_path: Path) -> None:
+    """A daemon without shop tokens never imports cryptography (~7 MB, #18 memory)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "import monitor.daemon\n"
+        "from monitor.shopauth.vault import cipher\n"
+        f"box = cipher(Path({str(tmp_path)!r}))\n"
+        "print('cryptography' in sys.modules)\n"
+        "assert box.decrypt(box.encrypt(b'token')) == b'token'\n"
+        "print('cryptography' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in (KEY_ENV, "MONITOR_SECRET")}
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120)
+    assert out.stdout.split() == ["False", "True"], out.stderr

@@ -27,6 +27,7 @@ __all__ = ["plugin_for", "ready"]
 _lock = threading.RLock()
 _ready = False
 _all_loaded = False
+_fallback = False  # this apprise's plugin table is not laid out as expected: let apprise load it all
 _MODULE = re.compile(r"^(?P<name>(?!base|_)[a-z0-9_]+)(\.py)?$", re.I)  # apprise's own filter
 
 
@@ -38,16 +39,20 @@ def _manager() -> Any:
 
 def ready() -> Any:
     """apprise's plugin table, marked loaded (without importing a plugin) if nothing loaded it yet."""
-    global _ready
+    global _ready, _fallback
     mgr = _manager()
     with _lock:
         if not _ready:
-            with mgr._lock:
-                if not mgr._loaded:  # nothing imported yet: an empty table that counts as loaded
-                    mgr._module_map = {}
-                    mgr._schema_map = {}
-                    mgr._custom_module_map = {}
-                    mgr._loaded.add(mgr.module_path)
+            needed = ("_lock", "_loaded", "_module_map", "_schema_map", "module_path", "module_name_prefix")
+            if not all(hasattr(mgr, a) for a in needed):  # another apprise: its own loader, all plugins
+                _fallback = True
+            else:
+                with mgr._lock:
+                    if not mgr._loaded:  # nothing imported yet: an empty table that counts as loaded
+                        mgr._module_map = {}
+                        mgr._schema_map = {}
+                        mgr._custom_module_map = {}
+                        mgr._loaded.add(mgr.module_path)
             _ready = True
     return mgr
 
@@ -95,6 +100,11 @@ def plugin_for(scheme: str) -> Any | None:
     """apprise's plugin class for ``scheme`` (lower case), its module imported if need be; None when
     apprise has none."""
     mgr = ready()
+    if _fallback:
+        try:
+            return mgr[scheme]
+        except KeyError:
+            return None
     with _lock:
         plugin = mgr._schema_map.get(scheme)
         if plugin is not None:

@@ -6,10 +6,14 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from monitor.config.apprise_schemes import SCHEMES
 
 LIVE_TABLE = """
 import json
+
+import pytest
 from apprise.manager_plugins import NotificationManager
 m = NotificationManager()
 m.load_modules()
@@ -60,3 +64,21 @@ sink.stop()
     few, everything = run(probe).splitlines()
     assert few == str(["base", "custom_json", "pushplus"])  # no robot registered: robots post natively
     assert int(everything) > 100  # an unknown scheme: all of them are looked through, as apprise does
+
+
+def test_an_apprise_laid_out_otherwise_loads_its_own_way(monkeypatch: pytest.MonkeyPatch) -> None:
+    """apprise is pinned only from below: a version whose plugin manager lacks the private table this
+    module fills gets apprise's own loading (all plugins), never an AttributeError at the first send."""
+    from monitor.config import apprise_plugins as ap
+
+    class Manager:  # no _module_map, _schema_map, _loaded …
+        def __getitem__(self, scheme: str) -> str:
+            if scheme == "json":
+                return "NotifyJSON"
+            raise KeyError(scheme)
+
+    monkeypatch.setattr(ap, "_manager", Manager)
+    monkeypatch.setattr(ap, "_ready", False)
+    monkeypatch.setattr(ap, "_fallback", False)
+    assert ap.plugin_for("json") == "NotifyJSON"
+    assert ap.plugin_for("no-such-scheme") is None

@@ -388,3 +388,31 @@ def test_write_gate_wakes_waiters_one_by_one_urgent_ones_first() -> None:
         t.join(5)
     assert order[0] == "urgent"
     assert sorted(order[1:]) == [f"n{i}" for i in range(6)]
+
+
+def test_replicas_starting_together_record_a_rule_version_once(store_url: str) -> None:
+    """Two replicas load the same rules file at the same moment: both look the version up, find none,
+    insert it. The second insert meets the unique key and counts as "known already" instead of stopping
+    the replica (seen with three replicas in bench.load)."""
+    from sqlalchemy import event
+
+    from monitor.store import rules as stored
+
+    if not store_url.startswith("postgresql"):
+        pytest.skip("one SQLite daemon per database: no replicas to race")
+    first, second = Store.open(store_url), Store.open(store_url)
+    raced: list[bool] = []
+
+    def other_replica_first(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.startswith("INSERT INTO rule_versions") and not raced:
+            raced.append(stored.add_version(second, "rules/default.yaml", "abc", "x", NOW))
+
+    event.listen(first.engine, "before_cursor_execute", other_replica_first)
+    try:
+        assert stored.add_version(first, "rules/default.yaml", "abc", "x", NOW) is False
+    finally:
+        event.remove(first.engine, "before_cursor_execute", other_replica_first)
+        second.close()
+    assert raced == [True]
+    assert len(stored.versions(first, "rules/default.yaml")) == 1
+    first.close()

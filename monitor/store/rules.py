@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from monitor.analyze.explain import StoredItem
 from monitor.store import Store
@@ -43,14 +44,19 @@ def items_since(
 
 
 def add_version(store: Store, path: str, sha256: str, content: str, now: datetime) -> bool:
-    """Record a rule file's content once per hash; False when that version is known already."""
+    """Record a rule file's content once per hash; False when that version is known already (also
+    when another replica, starting at the same moment, recorded it between the lookup and the insert)."""
     with store.transaction() as s:
         known = s.scalars(
             select(m.RuleVersion.id).where(m.RuleVersion.path == path, m.RuleVersion.sha256 == sha256)
         ).first()
         if known is not None:
             return False
-        s.add(m.RuleVersion(path=path, sha256=sha256, content=content, loaded_at=now))
+        try:
+            with s.begin_nested():  # a savepoint: the unique key decides between racing replicas
+                s.add(m.RuleVersion(path=path, sha256=sha256, content=content, loaded_at=now))
+        except IntegrityError:
+            return False
         return True
 
 
